@@ -1,0 +1,66 @@
+"""Device and precision choice: explicit, with `auto` = CUDA, then MPS, then CPU."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+
+from translator.errors import TranslatorError
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Map a user's device name (`auto`, `cpu`, `cuda`, `cuda:1`, `mps`) to an available device."""
+    name = name.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise TranslatorError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TranslatorError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise TranslatorError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise TranslatorError(f"device {name!r} requested but MPS is not available here; use --device cpu or auto")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise TranslatorError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def autocast_dtype(precision: Precision) -> torch.dtype | None:
+    """The autocast dtype for a precision name; None for fp32."""
+    if precision not in PRECISIONS:
+        raise TranslatorError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
+    """Autocast to the requested precision where the device supports it, else run in fp32.
+
+    fp16 on the CPU is slow and poorly supported, so it falls back to fp32 there (with a log line).
+    """
+    dtype = autocast_dtype(precision)
+    if dtype is None:
+        yield
+        return
+    if device.type == "cpu" and dtype == torch.float16:
+        log.warning("fp16 is not supported for CPU inference; running in fp32")
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield

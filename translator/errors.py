@@ -1,0 +1,30 @@
+"""Exception types the engine raises.
+
+Every message names the file (or setting) at fault, what is wrong and what to do, so the CLI and
+the GUI can show it to a user as it is, without a traceback.
+"""
+from __future__ import annotations
+
+
+class TranslatorError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ImageError(TranslatorError):
+    """An image file could not be read or written."""
+
+
+class UnsupportedImage(ImageError):
+    """The file is an image (or claims to be) in a format or mode the tool cannot handle."""
+
+
+class CheckpointError(TranslatorError):
+    """A model file or reference checkpoint is unreadable, unsafe, or of an unknown layout."""
+
+
+class ArchitectureMismatch(CheckpointError):
+    """A state dict does not fit the architecture its card (or the caller) describes."""
+
+
+class JobCancelled(TranslatorError):
+    """A job was cancelled through its cancel token."""

@@ -1,0 +1,105 @@
+"""One progress/cancel protocol for every long operation (inference, evaluation, training).
+
+A job is a generator that yields `Progress` events and returns its result
+(`StopIteration.value`). Between items it calls `token.raise_if_cancelled()`, so cancelling takes
+effect at the next item boundary and never leaves a half-done item behind. The CLI renders the
+events as a progress bar, the GUI as widgets, the tests read them directly.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from translator.errors import JobCancelled
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one item of a job."""
+
+    item: Path
+    status: str  # "written" | "skipped" | "failed" | "done"
+    output: Path | None = None
+    error: str | None = None  # a message a user can act on, when status == "failed"
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event: `done` of `total` items finished, the latest one's result."""
+
+    done: int
+    total: int
+    item: Path | None = None
+    result: ItemResult | None = None
+    elapsed_s: float = 0.0
+    rate: float = 0.0  # items per second over the items actually processed (not skipped)
+    eta_s: float | None = None
+    message: str = ""
+
+
+class CancelToken:
+    """A thread-safe flag a caller sets to stop a job at its next item boundary."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise JobCancelled("cancelled by the user; finished outputs are kept, rerun to continue")
+
+
+class ProgressClock:
+    """Turns (done, total) counts into rate and ETA, ignoring skipped items for the rate."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.processed = 0
+        self._start = time.perf_counter()
+
+    def tick(self, item: Path | None, result: ItemResult | None, *, processed: bool = True) -> Progress:
+        self.done += 1
+        if processed:
+            self.processed += 1
+        elapsed = time.perf_counter() - self._start
+        rate = self.processed / elapsed if elapsed > 0 and self.processed else 0.0
+        remaining = self.total - self.done
+        eta = remaining / rate if rate > 0 else None
+        return Progress(self.done, self.total, item, result, elapsed, rate, eta)
+
+
+Job = Generator[Progress, None, T]
+
+
+def run_job(job: Generator[Progress, None, T]) -> T:
+    """Drive a job to completion, discarding its events, and return its result."""
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+
+
+@dataclass
+class JobSummary(Generic[T]):
+    """Counts a folder job returns."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[ItemResult] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
