@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import Literal
 
@@ -16,12 +17,20 @@ Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "fp16")
 
 
+def _local_cuda() -> torch.device:
+    """`cuda` without an index: the process's own GPU under torchrun (LOCAL_RANK), else GPU 0."""
+    local_rank = os.environ.get("LOCAL_RANK")
+    if local_rank is not None and torch.cuda.device_count() > 1:
+        return torch.device("cuda", int(local_rank) % torch.cuda.device_count())
+    return torch.device("cuda")
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Map a user's device name (`auto`, `cpu`, `cuda`, `cuda:1`, `mps`) to an available device."""
     name = name.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _local_cuda()
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -32,7 +41,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise TranslatorError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
+        if device.index is None:
+            return _local_cuda()
+        if device.index >= torch.cuda.device_count():
             raise TranslatorError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise TranslatorError(f"device {name!r} requested but MPS is not available here; use --device cpu or auto")

@@ -1,0 +1,157 @@
+"""The `translator` command end to end, in subprocesses, on real photos."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translator import imaging
+from translator._fs import PARTIAL_PREFIX
+
+REF = Path(__file__).parent.parent / "data" / "reference"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "translator", *map(str, args)],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture()
+def photo_folder(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
+    """Real photos (scikit-image; scikit-learn's china.jpg) as JPEG/PNG of different sizes."""
+    from sklearn.datasets import load_sample_image
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    Image.fromarray(photos["astronaut"]).resize((96, 96)).save(d / "astronaut.jpg", quality=92)
+    Image.fromarray(photos["chelsea"]).resize((90, 68)).save(d / "chelsea.png")
+    Image.fromarray(load_sample_image("china.jpg")).resize((101, 75)).save(d / "china.jpg")
+    return d
+
+
+def test_translate_folder_then_resume(tmp_path: Path, photo_folder: Path, tiny_cyclegan: Path) -> None:
+    out = tmp_path / "out"
+    proc = run("translate", "--model", tiny_cyclegan, photo_folder, "--output", out)
+    assert "written 3, skipped 0 (already done), failed 0" in proc.stdout
+    for src in photo_folder.iterdir():
+        dst = out / src.name
+        assert imaging.read_image(dst).rgb.shape == imaging.read_image(src).rgb.shape
+    proc = run("translate", "--model", tiny_cyclegan, photo_folder, "--output", out)
+    assert "written 0, skipped 3" in proc.stdout
+    proc = run("translate", "--model", tiny_cyclegan, photo_folder / "china.jpg", "-o", out, "--format", "png", "--direction", "BtoA")
+    assert (out / "china.png").exists()
+
+
+def test_bad_file_is_reported_and_the_rest_goes_on(tmp_path: Path, photo_folder: Path, tiny_pix2pix: Path) -> None:
+    (photo_folder / "notes.png").write_text("shopping list")
+    good = (photo_folder / "astronaut.jpg").read_bytes()
+    (photo_folder / "cut.jpg").write_bytes(good[: len(good) // 2])
+    proc = run("translate", "-m", tiny_pix2pix, photo_folder, "-o", tmp_path / "out", check=False)
+    assert proc.returncode == 1
+    assert "written 3" in proc.stdout and "failed 2" in proc.stdout
+    assert "notes.png" in proc.stdout and "cut.jpg" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_refuses_to_overwrite_inputs_and_unknown_models(photo_folder: Path, tiny_pix2pix: Path) -> None:
+    proc = run("translate", "-m", tiny_pix2pix, photo_folder, "-o", photo_folder, check=False)
+    assert proc.returncode == 2 and "overwrite the input" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("translate", "-m", "no-such-model", photo_folder, "-o", "x", check=False)
+    assert proc.returncode == 2 and "no-such-model" in proc.stderr
+
+
+def test_eval_reports_metrics_and_verdict(tmp_path: Path, photo_folder: Path, tiny_pix2pix: Path) -> None:
+    targets = tmp_path / "targets"
+    run("translate", "-m", tiny_pix2pix, photo_folder, "-o", targets, "--format", "png")  # its own outputs, lossless
+    (targets / "extra.png").write_bytes((targets / "chelsea.png").read_bytes())
+    report = tmp_path / "r.csv"
+    proc = run("eval", "-m", tiny_pix2pix, "--input", photo_folder, "--target", targets, "--report", report)
+    assert "no input for" in proc.stderr and "extra.png" in proc.stderr
+    rows = list(csv.DictReader(report.open()))
+    assert [r["input"] for r in rows][-1] == "mean" and len(rows) == 4
+    assert all(r["psnr"] == "inf" and float(r["ssim"]) == pytest.approx(1.0) for r in rows[:3])
+    realness = [float(r["d_realness_output"]) for r in rows[:3]]
+    assert all(0.0 < v < 1.0 for v in realness)  # vanilla GAN: a probability
+
+
+def test_import_inspect_translate_export_reference_checkpoint(tmp_path: Path, photo_folder: Path) -> None:
+    models = tmp_path / "models"
+    env = {"TRANSLATOR_MODELS_DIR": str(models)}
+    proc = run("inspect", REF / "unet_128_ngf8_batch_dropout_net_G.pth", env=env)
+    assert "unet_128" in proc.stdout and "base_filters 8" in proc.stdout
+    run("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "-d", REF / "basic_ndf8_batch_in6_net_D.pth",
+        "--kind", "pix2pix", "--name", "refp2p", "--task", "test", env=env)
+    assert (models / "refp2p.safetensors").exists()
+    proc = run("inspect", "refp2p", env=env)
+    assert "refp2p" in proc.stdout and "unet_128" in proc.stdout and "d:" in proc.stdout
+    proc = run("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "--kind", "pix2pix", "--name", "refp2p", env=env, check=False)
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    # The reference's own test-time behaviour: resize to 128, eval mode -> its fixture PNG (±1).
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes((REF / "input_128x128.png").read_bytes())
+    run("translate", "-m", "refp2p", src, "-o", tmp_path / "out", "--resize", "128", env=env)
+    ours = imaging.read_image(tmp_path / "out" / "a.png").rgb.astype(int)
+    expected = imaging.read_image(REF / "unet_128_eval_output.png").rgb.astype(int)
+    assert np.abs(ours - expected).max() <= 1
+    run("export", "refp2p", "-o", tmp_path / "exp", env=env)
+    exported = torch.load(tmp_path / "exp" / "latest_net_G.pth", weights_only=True)
+    original = torch.load(REF / "unet_128_ngf8_batch_dropout_net_G.pth", weights_only=True)
+    assert list(exported) == list(original) and all(torch.equal(exported[k], original[k]) for k in original)
+
+
+def test_refuses_a_checkpoint_with_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    bad = tmp_path / "evil_net_G.pth"
+    torch.save({"model.0.weight": Evil()}, bad)
+    proc = run("import", bad, "--kind", "pix2pix", "--name", "evil", "-o", tmp_path / "e.safetensors", check=False)
+    assert proc.returncode == 2 and "evil_net_G.pth" in proc.stderr
+    assert not marker.exists() and not (tmp_path / "e.safetensors").exists()
+
+
+def test_kill_9_leaves_only_complete_outputs_and_rerun_finishes(tmp_path: Path, photos: dict[str, np.ndarray], tiny_cyclegan: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(40):
+        Image.fromarray(np.roll(photos["coffee"], 7 * i, axis=1)).resize((200, 150)).save(src / f"{i:02d}.png")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "translator", "translate", "-m", str(tiny_cyclegan), str(src), "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("[0-9]*.png")) if out.exists() else []) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(out.glob("[0-9]*.png"))
+    assert 3 <= len(finished) < 40
+    for f in finished:  # every file under its final name is complete
+        assert imaging.read_image(f).rgb.shape == (150, 200, 3)
+    done = run("translate", "-m", tiny_cyclegan, src, "-o", out)
+    assert f"skipped {len(finished)}" in done.stdout
+    assert len(list(out.glob("[0-9]*.png"))) == 40
+    assert not list(out.glob(PARTIAL_PREFIX + "*"))
+
+
+def test_help_lists_every_command() -> None:
+    out = run("--help").stdout
+    for cmd in ("translate", "eval", "inspect", "import", "export"):
+        assert cmd in out

@@ -1,0 +1,219 @@
+"""Inference: any size, both modes, batches, tiling switch, and resumable folder jobs."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translator import imaging
+from translator._fs import PARTIAL_PREFIX
+from translator.checkpoint import Model, ModelCard, load_model
+from translator.errors import JobCancelled, TranslatorError
+from translator.inference import (
+    InferenceOptions,
+    WorkItem,
+    load_translator,
+    make_translator,
+    plan_outputs,
+    shard,
+    translate_array,
+    translate_batch,
+    translate_files,
+)
+from translator.jobs import CancelToken, JobSummary, Progress, run_job
+from translator.networks import GeneratorSpec, build_generator
+
+REF = Path(__file__).parent.parent / "data" / "reference"
+
+
+def _collect(job) -> tuple[list[Progress], JobSummary[None]]:  # type: ignore[no-untyped-def]
+    events: list[Progress] = []
+    while True:
+        try:
+            events.append(next(job))
+        except StopIteration as stop:
+            return events, stop.value
+
+
+def _photo_dir(tmp: Path, photos: dict[str, np.ndarray], size: int = 80) -> Path:
+    d = tmp / "in"
+    d.mkdir()
+    for i, (name, rgb) in enumerate(sorted(photos.items())):
+        im = Image.fromarray(rgb)
+        im.thumbnail((size, size))
+        im.save(d / (f"{name}.png" if i % 2 == 0 else f"{name}.jpg"), quality=95)
+    return d
+
+
+@pytest.mark.parametrize("size", [(97, 61), (64, 64), (10, 7), (300, 33)])
+def test_any_size_keeps_size(tiny_pix2pix: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray], size: tuple[int, int]) -> None:
+    rgb = np.asarray(Image.fromarray(photos["chelsea"]).resize(size))
+    for model in (tiny_pix2pix, tiny_cyclegan):
+        out = translate_array(load_translator(model), rgb)
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+        assert out.std() > 1  # a real picture, not a constant
+
+
+def test_padding_does_not_leak_into_the_image(tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    # A ResNet needs multiples of 4: 128x128 needs no padding, so translating 126x126 (padded) and
+    # cropping must match translating the 128x128 image over the shared region away from the edge.
+    tr = load_translator(tiny_cyclegan)
+    rgb = np.asarray(Image.fromarray(photos["astronaut"]).resize((128, 128)))
+    full = translate_array(tr, rgb).astype(int)
+    cut = translate_array(tr, rgb[:126, :126]).astype(int)
+    assert np.abs(full[:100, :100] - cut[:100, :100]).mean() < 3
+
+
+def test_eval_mode_matches_reference_fixture() -> None:
+    # The reference U-Net (unet_128, ngf 8) in eval mode: our translate_array gives its PNG to ±1.
+    spec = GeneratorSpec("unet_128", 8, "batch", True)
+    net = build_generator(spec)
+    net.load_state_dict(torch.load(REF / "unet_128_ngf8_batch_dropout_net_G.pth", weights_only=True))
+    model = Model(ModelCard("ref", "pix2pix", {"g": spec}), {"g": net})
+    tr = make_translator(model, InferenceOptions(device="cpu"))
+    rgb = np.asarray(Image.open(REF / "input_128x128.png").convert("RGB"))
+    out = translate_array(tr, rgb).astype(int)
+    expected = np.asarray(Image.open(REF / "unet_128_eval_output.png").convert("RGB")).astype(int)
+    assert np.abs(out - expected).max() <= 1
+
+
+def test_reference_mode_is_seeded_and_leaves_the_model_alone(tiny_pix2pix: Path, photos: dict[str, np.ndarray]) -> None:
+    model = load_model(tiny_pix2pix)
+    before = {k: v.clone() for k, v in model.nets["g"].state_dict().items()}
+    rgb = np.asarray(Image.fromarray(photos["coffee"]).resize((64, 64)))
+    a = translate_array(make_translator(model, InferenceOptions(mode="reference", seed=1)), rgb)
+    b = translate_array(make_translator(model, InferenceOptions(mode="reference", seed=1)), rgb)
+    c = translate_array(make_translator(model, InferenceOptions(mode="reference", seed=2)), rgb)
+    e = translate_array(make_translator(model, InferenceOptions(mode="eval")), rgb)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)  # dropout differs with the seed
+    assert not np.array_equal(a, e)  # batch statistics + dropout differ from eval mode
+    for k, v in model.nets["g"].state_dict().items():
+        assert torch.equal(v, before[k]), k  # running statistics untouched
+
+
+def test_batches_give_the_same_pixels_as_single_images(tiny_pix2pix: Path, photos: dict[str, np.ndarray]) -> None:
+    tr = load_translator(tiny_pix2pix, InferenceOptions(batch_size=3))
+    ims = [np.asarray(Image.fromarray(p).resize((64, 48))) for p in photos.values()] + [np.zeros((20, 30, 3), np.uint8)]
+    batched = translate_batch(tr, ims)
+    single = [translate_array(tr, im) for im in ims]
+    for x, y in zip(batched, single):
+        assert np.abs(x.astype(int) - y.astype(int)).max() <= 1
+
+
+def test_forced_tiling_matches_whole_image_for_eval_batchnorm(tiny_pix2pix: Path, photos: dict[str, np.ndarray]) -> None:
+    rgb = np.asarray(Image.fromarray(photos["astronaut"]).resize((192, 128)))
+    whole = translate_array(load_translator(tiny_pix2pix, InferenceOptions(tile="off")), rgb)
+    big_tile = translate_array(load_translator(tiny_pix2pix, InferenceOptions(tile=256)), rgb)
+    assert np.array_equal(whole, big_tile)  # fits in one tile: identical
+
+
+def test_folder_job_writes_resumes_and_reports(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    src = _photo_dir(tmp_path, photos)
+    (src / "broken.jpg").write_bytes(b"<html>not an image</html>")
+    tr = load_translator(tiny_cyclegan)
+    items = plan_outputs([src], tmp_path / "out")
+    events, summary = _collect(translate_files(tr, items))
+    assert [e.done for e in events] == list(range(1, 5)) and events[-1].total == 4
+    assert len(summary.written) == 3 and len(summary.failed) == 1
+    assert "broken.jpg" in (summary.failed[0].error or "")
+    for it in items:
+        if it.src.name != "broken.jpg":
+            out = imaging.read_image(it.dst)
+            assert out.rgb.shape == imaging.read_image(it.src).rgb.shape
+            assert it.dst.suffix == it.src.suffix
+    mtimes = {p: p.stat().st_mtime_ns for p in summary.written}
+    _, again = _collect(translate_files(tr, items))
+    assert len(again.skipped) == 3 and not again.written
+    assert all(p.stat().st_mtime_ns == mtimes[p] for p in mtimes)
+    _, redo = _collect(translate_files(tr, items, overwrite=True))
+    assert len(redo.written) == 3
+
+
+def test_cancel_keeps_finished_outputs_and_leaves_no_partial(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(8):
+        Image.fromarray(np.roll(photos["chelsea"], i * 10, axis=1)[::4, ::4]).save(src / f"{i:02d}.png")
+    items = plan_outputs([src], tmp_path / "out")
+    token = CancelToken()
+    job = translate_files(load_translator(tiny_cyclegan), items, token=token)
+    next(job), next(job)
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        run_job(job)
+    written = sorted((tmp_path / "out").iterdir())
+    assert 2 <= len(written) < 8
+    assert not any(p.name.startswith(PARTIAL_PREFIX) for p in written)
+    for p in written:
+        imaging.read_image(p)  # complete, decodable
+    _, summary = _collect(translate_files(load_translator(tiny_cyclegan), items))
+    assert len(summary.skipped) == len(written) and len(summary.written) == 8 - len(written)
+
+
+def test_stale_partial_files_are_cleaned(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    src = _photo_dir(tmp_path, photos)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f"{PARTIAL_PREFIX}chelsea-abc.png"
+    stale.write_bytes(b"half")
+    _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], out)))
+    assert not stale.exists()
+
+
+def test_recursive_keeps_tree_and_skips_output_inside_input(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    src = _photo_dir(tmp_path, photos)
+    (src / "sub" / "deeper").mkdir(parents=True)
+    Image.fromarray(photos["coffee"][::8, ::8]).save(src / "sub" / "deeper" / "c.webp")
+    out = src / "translated"
+    out.mkdir()
+    Image.fromarray(photos["coffee"][::8, ::8]).save(out / "old-output.png")
+    items = plan_outputs([src], out, recursive=True, fmt="png")
+    dsts = sorted(str(it.dst.relative_to(out)) for it in items)
+    assert dsts == ["astronaut.png", "chelsea.png", "coffee.png", "sub/deeper/c.png"]
+    assert len(plan_outputs([src], out)) == 3  # not recursive
+
+
+def test_output_may_not_overwrite_input(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    src = _photo_dir(tmp_path, photos)
+    with pytest.raises(TranslatorError, match="overwrite the input"):
+        plan_outputs([src], src)
+    with pytest.raises(TranslatorError, match="no such file"):
+        plan_outputs([tmp_path / "missing"], tmp_path / "out")
+
+
+def test_alpha_and_16_bit_survive_a_job(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb = photos["astronaut"][::8, ::8]
+    alpha = np.tile(np.linspace(0, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1))
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(src / "cutout.png")
+    imaging.write_image(src / "deep.png", rgb.astype(np.uint16) * 257, bit_depth=16)
+    _, summary = _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], tmp_path / "out")))
+    assert len(summary.written) == 2
+    cut = imaging.read_image(tmp_path / "out" / "cutout.png")
+    assert cut.alpha is not None and np.array_equal(cut.alpha, alpha)
+    deep = imaging.read_image(tmp_path / "out" / "deep.png")
+    assert deep.bit_depth == 16
+
+
+def test_shards_partition_the_work() -> None:
+    items = [WorkItem(Path(f"{i}.png"), Path(f"o/{i}.png")) for i in range(10)]
+    parts = [shard(items, r, 3) for r in range(3)]
+    assert sorted(p.src.name for part in parts for p in part) == sorted(i.src.name for i in items)
+    assert all(len(p) in (3, 4) for p in parts)
+    with pytest.raises(TranslatorError):
+        shard(items, 3, 3)
+
+
+def test_cancel_token_from_another_thread(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    src = _photo_dir(tmp_path, photos)
+    token = CancelToken()
+    threading.Timer(0.0, token.cancel).start()
+    threading.Event().wait(0.05)
+    with pytest.raises(JobCancelled):
+        run_job(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], tmp_path / "o"), token=token))

@@ -1,0 +1,346 @@
+"""The `translator` command: translate, eval, inspect, import, export.
+
+Every command drives the same engine functions the app uses. Errors are shown as one message
+(the traceback goes to the log, visible with `-v`); the exit status is 0 on success, 1 when any
+file failed, 2 for bad usage or an unusable model, 130 when interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+from translator import __version__
+from translator.errors import JobCancelled, TranslatorError
+from translator.jobs import Progress
+
+if TYPE_CHECKING:
+    from translator.inference import InferenceOptions
+    from translator.networks import DiscriminatorSpec, GeneratorSpec
+
+log = logging.getLogger("translator")
+T = TypeVar("T")
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def _fmt_time(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "--:--"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class ProgressBar:
+    """Renders job events on a terminal (one updating line) or a log (a line every few seconds)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, unit: str = "img") -> None:
+        self.stream = stream
+        self.unit = unit
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def update(self, p: Progress) -> None:
+        r = p.result
+        if r is not None and r.status == "failed":
+            self._clear()
+            print(f"failed: {r.error}", file=self.stream)
+        now = time.monotonic()
+        final = p.done == p.total
+        if not self.tty and not final and now - self._last < 5.0:
+            return
+        self._last = now
+        width = 24
+        filled = width * p.done // max(1, p.total)
+        name = p.item.name if p.item else ""
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  "
+            f"{p.rate:.2f} {self.unit}/s  ETA {_fmt_time(p.eta_s)}  {name[:40]}"
+        )
+        if self.tty:
+            self.stream.write("\r" + line.ljust(100))
+            if final:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+
+
+def drive(job: Generator[Progress, None, T], bar: ProgressBar | None) -> T:
+    """Run a job, feeding its events to the bar, and return its result."""
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        if bar:
+            bar.update(p)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def _inference_options(args: argparse.Namespace) -> InferenceOptions:
+    from translator.inference import InferenceOptions
+
+    tile: int | str = args.tile
+    if tile not in ("auto", "off"):
+        try:
+            tile = int(tile)
+        except ValueError:
+            raise TranslatorError(f"--tile must be auto, off or a size in pixels, not {args.tile!r}") from None
+    return InferenceOptions(
+        device=args.device,
+        precision=args.precision,
+        mode=args.mode,
+        seed=args.seed,
+        tile=tile,  # type: ignore[arg-type]
+        overlap=args.overlap,
+        resize=args.resize,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        memory_budget_mb=args.memory_budget,
+    )
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from translator.inference import load_translator, plan_outputs, shard, translate_files
+
+    opts = _inference_options(args)
+    items = shard(plan_outputs(args.inputs, args.output, recursive=args.recursive, fmt=args.format))
+    if not items:
+        print("nothing to translate: no images found in the inputs", file=sys.stderr)
+        return 1
+    tr = load_translator(args.model, opts, args.direction)
+    print(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
+    summary = drive(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), None if args.quiet else ProgressBar())
+    print(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
+    for f in summary.failed:
+        print(f"  {f.error}")
+    return 1 if summary.failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from translator.evaluation import evaluate_pairs, pair_by_stem, write_report
+    from translator.inference import load_translator
+
+    opts = _inference_options(args)
+    pairing = pair_by_stem(args.input, args.target, recursive=args.recursive)
+    for p in pairing.unmatched_inputs:
+        print(f"no target for {p}", file=sys.stderr)
+    for p in pairing.unmatched_targets:
+        print(f"no input for {p}", file=sys.stderr)
+    if not pairing.pairs:
+        print(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
+        return 1
+    tr = load_translator(args.model, opts, args.direction)
+    summary = drive(evaluate_pairs(tr, pairing.pairs), None if args.quiet else ProgressBar())
+    for row in summary.rows:
+        extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
+        print(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
+    means = summary.means()
+    if means:
+        print("mean: " + "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    if tr.model.discriminator_for_output(tr.direction) is None:
+        print("(this model carries no discriminator: no adversarial verdict)")
+    for f in summary.failed:
+        print(f"failed: {f.error}", file=sys.stderr)
+    if args.report:
+        print(f"report: {write_report(args.report, summary)}")
+    return 1 if summary.failed else 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from translator.checkpoint import describe_spec, load_model, resolve_model_path
+    path = Path(args.file)
+    if path.suffix in (".pth", ".pt"):
+        from translator.errors import CheckpointError
+        from translator.networks import GeneratorSpec
+        from translator.reference import infer_discriminator_spec, infer_generator_spec, read_state_dict
+
+        state = read_state_dict(path)
+        spec: GeneratorSpec | DiscriminatorSpec
+        try:
+            spec = infer_generator_spec(state)
+        except CheckpointError as g_exc:
+            try:
+                spec = infer_discriminator_spec(state)
+            except CheckpointError:
+                raise g_exc from None
+        n = sum(int(t.numel()) for k, t in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+        print(f"{path}: reference checkpoint, {describe_spec(spec)}, {n:,} parameters")
+        if isinstance(spec, GeneratorSpec):
+            print(f"  image sides are padded to multiples of {spec.multiple}")
+        print(f"  bring it in with: translator import {path} --kind pix2pix|cyclegan --name NAME")
+        return 0
+    resolved = resolve_model_path(path)
+    model = load_model(resolved)
+    card = model.card
+    if args.json:
+        print(card.to_json())
+        return 0
+    specs: dict[str, GeneratorSpec | DiscriminatorSpec] = {**card.generators, **card.discriminators}
+    print(f"{card.name}  ({card.kind}, {' and '.join(card.directions())}; domains {card.domains[0]} / {card.domains[1]})")
+    print(f"  file:        {resolved}")
+    for label, value in (("task", card.task), ("source", card.source), ("notes", card.notes)):
+        if value:
+            print(f"  {label + ':':<12} {value}")
+    print(f"  {'image size:':<12} {card.image_size}")
+    for role, net in model.nets.items():
+        count = sum(p.numel() for p in net.parameters())
+        print(f"  {role + ':':<12} {describe_spec(specs[role])}: {count:,} parameters")
+    if not card.discriminators:
+        print("  (no discriminator: no adversarial verdict, and fine-tuning starts a fresh one)")
+    for key, value in card.training.items():
+        print(f"  training.{key}: {value}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from translator.checkpoint import MODEL_SUFFIX, save_model
+    from translator.paths import user_models_dir
+    from translator.reference import import_reference
+
+    gens: list[Path] = args.checkpoints
+    if len(gens) > 2 or (len(gens) == 2 and args.kind != "cyclegan"):
+        raise TranslatorError("give one generator, or two (G_A then G_B) for --kind cyclegan")
+    ds: list[Path] = args.discriminator or []
+    if len(ds) > 2 or (len(ds) == 2 and args.kind != "cyclegan"):
+        raise TranslatorError("give one --discriminator, or two (D_A then D_B) for --kind cyclegan")
+    model = import_reference(
+        gens[0],
+        kind=args.kind,
+        name=args.name,
+        direction=args.direction,
+        generator_b=gens[1] if len(gens) == 2 else None,
+        discriminator=ds[0] if ds else None,
+        discriminator_b=ds[1] if len(ds) == 2 else None,
+        task=args.task or "",
+        gan_mode=args.gan_mode,
+        unet_dropout=not args.no_dropout,
+    )
+    out = Path(args.output) if args.output else user_models_dir() / f"{args.name}{MODEL_SUFFIX}"
+    if out.exists() and not args.overwrite:
+        raise TranslatorError(f"{out} already exists; pass --overwrite to replace it or -o to write elsewhere")
+    save_model(model, out)
+    nets = ", ".join(sorted(model.nets))
+    print(f"imported {args.name} ({args.kind}, {nets}) -> {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from translator.checkpoint import load_model, resolve_model_path
+    from translator.reference import export_reference
+
+    model = load_model(resolve_model_path(args.model))
+    for p in export_reference(model, Path(args.output), prefix=args.prefix):
+        print(p)
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def _add_inference_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("inference")
+    g.add_argument("--model", "-m", required=True, help="model file, or the name of one in weights/ or your models folder")
+    g.add_argument("--direction", choices=["AtoB", "BtoA"], help="CycleGAN: which generator to use (default: the first the model has)")
+    g.add_argument("--mode", choices=["eval", "reference"], default="eval", help="eval: running statistics, no dropout, deterministic (default); reference: batch statistics and dropout as the reference's test.py, seeded")
+    g.add_argument("--seed", type=int, default=0, help="seed for --mode reference (default 0)")
+    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision where the device supports it")
+    g.add_argument("--tile", default="auto", help="auto (tile only images too large for memory), off, or a tile size in pixels")
+    g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")
+    g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: a share of free memory)")
+    g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
+    g.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-sized images; eval mode)")
+    g.add_argument("--workers", type=int, default=2, help="threads decoding and encoding images alongside the model")
+    g.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders (keeping the relative tree)")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="translator", description="Image-to-image translation with pix2pix and CycleGAN models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log details (and tracebacks) to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("translate", help="translate images and folders", description="Translate image files and folders into an output folder. Finished outputs are skipped on a rerun.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files and/or folders")
+    p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--format", choices=["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"], help="output format (default: same as each input)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    _add_inference_args(p)
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("eval", help="PSNR/SSIM and discriminator verdict against targets", description="Translate INPUT/ and compare with TARGET/ (paired by file name stem).")
+    p.add_argument("--input", "-i", type=Path, required=True, help="folder of inputs")
+    p.add_argument("--target", "-t", type=Path, required=True, help="folder of targets (same stems)")
+    p.add_argument("--report", type=Path, help="write per-image figures to this CSV file")
+    _add_inference_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("inspect", help="show a model's card and parameter counts", description="Print a model file's card and parameter counts, or the architecture inferred from a reference .pth.")
+    p.add_argument("file", help="model file, model name, or reference .pth")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("import", help="import reference checkpoints (*_net_G.pth) as a model", description="Import checkpoints of the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) safely (no code in them is run).")
+    p.add_argument("checkpoints", nargs="+", type=Path, metavar="REF.pth", help="the generator (for a CycleGAN pair: G_A then G_B)")
+    p.add_argument("--discriminator", "-d", nargs="+", type=Path, metavar="REF_D.pth", help="its discriminator (CycleGAN: D_A then D_B)")
+    p.add_argument("--kind", choices=["pix2pix", "cyclegan"], required=True)
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="which way the (first) generator translates")
+    p.add_argument("--name", required=True, help="model name (also the default file name)")
+    p.add_argument("--task", help="what the model does, e.g. 'day photo to night'")
+    p.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="the GAN objective the discriminator was trained with (default: pix2pix vanilla, CycleGAN lsgan)")
+    p.add_argument("--no-dropout", action="store_true", help="the U-Net was trained without dropout (it leaves no trace in the file; matters only for --mode reference)")
+    p.add_argument("--output", "-o", type=Path, help="output model file (default: your models folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="write reference-loadable .pth files", description="Write a model as plain state dicts the reference implementation loads.")
+    p.add_argument("model", help="model file or name")
+    p.add_argument("--output", "-o", type=Path, default=Path("."), help="output folder (default: current)")
+    p.add_argument("--prefix", default="latest", help="file prefix: PREFIX_net_G.pth (default latest)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `translator` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished outputs are kept; rerun the same command to continue", file=sys.stderr)
+        return 130
+    except JobCancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except TranslatorError as exc:
+        log.debug("error", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # invalid option combinations from the config dataclasses
+        log.debug("error", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

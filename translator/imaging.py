@@ -1,0 +1,538 @@
+"""Every image read and write of the engine, and the conversion between files and tensors.
+
+Reading turns whatever a user drops in (grey, RGB, RGBA, palette, CMYK, 16-bit PNG/TIFF, photos
+with an EXIF orientation) into one shape the model understands: `(H, W, 3) uint8` RGB, upright.
+What the model does not see is kept aside in `LoadedImage` — the alpha channel and the bit
+depth — so `write_like` can put it back on the model's output. Writing is atomic (temporary file +
+rename, see `translator._fs`), so a viewer or a folder job never sees half an image.
+
+Shortcuts, and what they give up:
+- ICC profiles and other metadata are neither applied nor carried to the output.
+- 16-bit PNG/TIFF are decoded and encoded with OpenCV (Pillow has no 16-bit RGB mode). A 16-bit
+  RGBA TIFF written this way lacks the ExtraSamples tag: Pillow and OpenCV read its 4th channel
+  as alpha, some other programs may show it as an extra channel.
+- The model works at 8 bits per channel; a 16-bit source is written back at 16 bits, but the
+  extra precision of the colour (not of the alpha) is lost.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
+
+from translator._fs import atomic_path, is_partial_file
+from translator.errors import ImageError, TranslatorError, UnsupportedImage
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+
+FORMATS: dict[str, str] = {
+    "png": ".png",
+    "jpg": ".jpg",
+    "jpeg": ".jpg",
+    "webp": ".webp",
+    "tiff": ".tif",
+    "tif": ".tif",
+    "bmp": ".bmp",
+}
+
+# Output suffix -> Pillow format name.
+_WRITERS: dict[str, str] = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+_ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+_16BIT_FORMATS = frozenset({"PNG", "TIFF"})
+
+# Pillow's default (~89 MP warns, ~179 MP refuses) would trip on ordinary medium-format photos and
+# panoramas. One gigapixel still refuses decompression bombs; it already needs 3 GB as RGB.
+MAX_PIXELS = 1_000_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# Where a PNG can hold an orientation: the eXIf chunk, ImageMagick's text chunk, XMP.
+_PNG_EXIF_KEYS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+# Pillow modes whose 16-bit PNG/TIFF variants OpenCV decodes at full precision.
+_CV2_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "L", "LA", "RGB", "RGBA"})
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image: what the model sees (`rgb`) and what `write_like` puts back."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8, upright (EXIF orientation applied)
+    alpha: np.ndarray | None  # (H, W) uint8 or uint16 (the source's depth); None without alpha
+    bit_depth: int  # 8 or 16, per channel of the source
+    source_mode: str  # informative: Pillow's mode ("RGB", "P", "CMYK", ...) or "RGB16"-style
+    source_format: str  # Pillow's format name ("PNG", "JPEG", ...)
+    path: Path | None
+    rgb16: np.ndarray | None = None  # (H, W, 3) uint16 full-precision colour when bit_depth == 16
+
+    def __post_init__(self) -> None:
+        h, w = self.rgb.shape[:2]
+        if self.rgb.dtype != np.uint8 or self.rgb.shape != (h, w, 3):
+            raise ValueError(f"rgb must be (H, W, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"bit_depth must be 8 or 16, got {self.bit_depth}")
+        if self.alpha is not None and (self.alpha.shape != (h, w) or self.alpha.dtype not in (np.uint8, np.uint16)):
+            raise ValueError(f"alpha must be ({h}, {w}) uint8/uint16, got {self.alpha.shape} {self.alpha.dtype}")
+        if (self.rgb16 is not None) != (self.bit_depth == 16):
+            raise ValueError("rgb16 is given exactly when bit_depth == 16")
+        if self.rgb16 is not None and (self.rgb16.shape != (h, w, 3) or self.rgb16.dtype != np.uint16):
+            raise ValueError(f"rgb16 must be ({h}, {w}, 3) uint16, got {self.rgb16.shape} {self.rgb16.dtype}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as Pillow counts."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+# ---------------------------------------------------------------------------------------- finding
+
+
+def is_image_path(path: Path) -> bool:
+    """True for a name with an image suffix that is neither hidden nor a partial write."""
+    path = Path(path)
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and not is_partial_file(path)
+
+
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """The images in `folder` (and its sub-folders if `recursive`), sorted by relative path.
+
+    Hidden files and folders (names starting with ".", which includes partial writes) are skipped;
+    symbolic links to folders are not followed.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise TranslatorError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise TranslatorError(f"{folder}: is a file, not a folder")
+    found: list[Path] = []
+    if recursive:
+        for root, dirs, files in os.walk(folder, onerror=lambda exc: log.warning("skipping %s", exc)):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [Path(root, f) for f in files if is_image_path(Path(f))]
+    else:
+        found = [p for p in folder.iterdir() if is_image_path(p)]
+    return sorted((p for p in found if p.is_file()), key=lambda p: p.relative_to(folder).parts)
+
+
+def output_path_for(src: Path, out_dir: Path, fmt: str | None = None) -> Path:
+    """Where the translation of `src` goes: `out_dir / (src.stem + suffix)`.
+
+    The suffix is the input's own (spelling kept) or, with `fmt`, the format's canonical one. An
+    input whose suffix cannot be written (e.g. `.gif`) gets `.png`.
+    """
+    src = Path(src)
+    if fmt is not None:
+        key = fmt.strip().lower().lstrip(".")
+        if key not in FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}: choose one of {', '.join(sorted(FORMATS))}")
+        suffix = FORMATS[key]
+    elif src.suffix.lower() in _WRITERS:
+        suffix = src.suffix
+    else:
+        suffix = ".png"
+    return Path(out_dir) / (src.stem + suffix)
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def read_image(path: Path) -> LoadedImage:
+    """Read and fully decode an image file; never modifies it.
+
+    Raises `ImageError` (missing, unreadable, empty, truncated or corrupt file) or its subclass
+    `UnsupportedImage` (not an image, or a format or mode this tool cannot handle). Every message
+    starts with the path.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImageError(f"{path}: is a folder, not an image file") from exc
+    except PermissionError as exc:
+        raise ImageError(f"{path}: permission denied (check the file's permissions)") from exc
+    except OSError as exc:
+        raise ImageError(f"{path}: could not be read ({exc.strerror or exc})") from exc
+    return _decode(data, str(path), path)
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> LoadedImage:
+    """`read_image` for an image already in memory; `name` starts error messages."""
+    return _decode(data, name, None)
+
+
+def _decode(data: bytes, name: str, path: Path | None) -> LoadedImage:
+    if not data:
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    try:
+        try:
+            im = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as exc:
+            raise _unidentified(data, name) from exc
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+            raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+        with im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise UnsupportedImage(
+                    f"{name}: {w}x{h} pixels is more than the limit of {MAX_PIXELS:,} "
+                    "(a guard against decompression bombs); downscale it first"
+                )
+            if _is_16bit(im, data) and im.mode in _CV2_MODES:
+                loaded = _decode_16bit(data, name, path, im)
+                if loaded is not None:
+                    return loaded
+            return _decode_pillow(im, data, name, path)
+    except Image.DecompressionBombError as exc:
+        raise UnsupportedImage(
+            f"{name}: too many pixels ({exc}); more than {MAX_PIXELS:,} pixels is refused as a "
+            "possible decompression bomb; downscale it first"
+        ) from exc
+    except MemoryError as exc:
+        raise ImageError(f"{name}: not enough memory to decode this image") from exc
+
+
+def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -> LoadedImage:
+    """The general path: Pillow decodes (first frame), then the mode is mapped to RGB + alpha."""
+    try:
+        im.load()  # Pillow is lazy: decode now, so truncation is reported here
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+    src, mode = im, im.mode
+    if mode == "F":
+        raise UnsupportedImage(f"{name}: 32-bit floating-point images are not supported; convert to 8- or 16-bit")
+    try:
+        if mode in ("P", "PA", "L", "RGB", "1") and ("transparency" in im.info or mode == "PA"):
+            im = im.convert("RGBA")
+        elif mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+            im = im.convert("RGB")
+        elif mode in ("1", "La"):
+            im = im.convert("LA" if mode == "La" else "L")
+        elif mode == "RGBa":
+            im = im.convert("RGBA")
+    except ValueError as exc:
+        raise UnsupportedImage(f"{name}: images in mode {mode} are not supported ({exc}); convert to PNG or JPEG") from exc
+    arr = np.asarray(im)
+    alpha: np.ndarray | None = None
+    orientation = _orientation(src, data)
+    if im.mode.startswith("I"):  # 16-bit (or 32-bit integer) grey: values above 65535 are clipped
+        grey16 = np.clip(arr, 0, 65535).astype(np.uint16)  # astype: also to native byte order
+        rgb16 = _orient(np.repeat(grey16[..., None], 3, axis=2), orientation)
+        return _loaded(_to_8bit(rgb16), None, 16, mode, src.format or "", path, rgb16)
+    if im.mode == "L":
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    elif im.mode == "LA":
+        arr, alpha = np.repeat(arr[..., :1], 3, axis=2), arr[..., 1]
+    elif im.mode == "RGBA":
+        arr, alpha = arr[..., :3], arr[..., 3]
+    elif im.mode != "RGB":
+        raise UnsupportedImage(f"{name}: images in mode {im.mode} are not supported; convert to PNG or JPEG")
+    alpha = None if alpha is None else _orient(alpha, orientation)
+    return _loaded(_orient(arr, orientation), alpha, 8, mode, src.format or "", path, None)
+
+
+def _decode_16bit(data: bytes, name: str, path: Path | None, im: Image.Image) -> LoadedImage | None:
+    """Decode a 16-bit PNG/TIFF at full precision with OpenCV; None if OpenCV doesn't give 16 bits."""
+    orientation = _orientation(im, data)
+    if im.format == "TIFF" and orientation != 1:
+        data = _tiff_upright_tag(data)  # some OpenCV versions apply TIFF orientation, some don't
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+    if arr is None:
+        raise ImageError(f"{name}: the image data is truncated or corrupt (OpenCV could not decode it)")
+    if arr.dtype != np.uint16:
+        return None
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    alpha: np.ndarray | None = None
+    if arr.ndim == 2:
+        rgb16, mode = np.repeat(arr[..., None], 3, axis=2), "I;16"
+    elif arr.shape[2] == 2:
+        rgb16, alpha, mode = np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA16"
+    elif arr.shape[2] == 3:
+        rgb16, mode = arr[..., ::-1], "RGB16"  # OpenCV is BGR
+    elif arr.shape[2] == 4:
+        rgb16, alpha, mode = arr[..., 2::-1], arr[..., 3], "RGBA16"
+    else:
+        return None
+    rgb16 = _orient(rgb16, orientation)
+    alpha = None if alpha is None else _orient(alpha, orientation)
+    return _loaded(_to_8bit(rgb16), alpha, 16, mode, im.format or "", path, rgb16)
+
+
+def _loaded(rgb: np.ndarray, alpha: np.ndarray | None, bit_depth: int, mode: str, fmt: str,
+            path: Path | None, rgb16: np.ndarray | None) -> LoadedImage:
+    def own(a: np.ndarray) -> np.ndarray:  # contiguous, writable, not a view into a larger buffer
+        c = np.ascontiguousarray(a)
+        return c if c is not a or (c.flags.writeable and c.base is None) else c.copy()
+
+    return LoadedImage(
+        rgb=own(rgb),
+        alpha=None if alpha is None else own(alpha),
+        bit_depth=bit_depth,
+        source_mode=mode,
+        source_format=fmt,
+        path=path,
+        rgb16=None if rgb16 is None else own(rgb16),
+    )
+
+
+def _is_16bit(im: Image.Image, data: bytes) -> bool:
+    """True for a PNG or TIFF with 16 bits per sample (Pillow would decode most at 8 bits)."""
+    if im.format == "PNG":
+        return data[12:16] == b"IHDR" and data[24] == 16
+    if im.format == "TIFF" and isinstance(im, TiffImagePlugin.TiffImageFile):
+        bits: Any = im.tag_v2.get(258, 1)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return all(b == 16 for b in bits)
+    return False
+
+
+def _tiff_upright_tag(data: bytes) -> bytes:
+    """A copy of a TIFF with the first image's Orientation tag set to 1 (pixels as stored)."""
+    endian = "<" if data[:2] == b"II" else ">"
+    try:
+        if struct.unpack(endian + "H", data[2:4])[0] == 43:  # BigTIFF: 8-byte offsets and counts
+            ifd, count_fmt, entry_size, head = struct.unpack(endian + "Q", data[8:16])[0], "Q", 20, 12
+        else:
+            ifd, count_fmt, entry_size, head = struct.unpack(endian + "I", data[4:8])[0], "H", 12, 8
+        count_size = struct.calcsize(endian + count_fmt)
+        (n,) = struct.unpack(endian + count_fmt, data[ifd : ifd + count_size])
+        for i in range(n):
+            entry = ifd + count_size + i * entry_size
+            tag, kind = struct.unpack(endian + "HH", data[entry : entry + 4])
+            if tag == 0x0112 and kind == 3:  # SHORT, stored in the entry itself
+                patched = bytearray(data)
+                patched[entry + head : entry + head + 2] = struct.pack(endian + "H", 1)
+                return bytes(patched)
+    except struct.error:
+        pass
+    return data
+
+
+def _orientation(im: Image.Image, data: bytes) -> int:
+    """The EXIF orientation (1..8) of an opened image; 1 when absent or unreadable."""
+    if im.format == "PNG" and not any(key in data for key in _PNG_EXIF_KEYS):
+        return 1  # Pillow's getexif would otherwise decode the whole PNG to look for the chunk
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error) as exc:
+        log.warning("ignoring unreadable EXIF data (%s)", exc)  # a bad tag must not lose a good image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to an (H, W) or (H, W, C) array, as `ImageOps.exif_transpose` does."""
+    if orientation == 2:
+        return a[:, ::-1]
+    if orientation == 3:
+        return a[::-1, ::-1]
+    if orientation == 4:
+        return a[::-1]
+    if orientation == 5:
+        return a.swapaxes(0, 1)
+    if orientation == 6:
+        return a[::-1].swapaxes(0, 1)  # 90 degrees clockwise
+    if orientation == 7:
+        return a[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return a[:, ::-1].swapaxes(0, 1)  # 90 degrees counter-clockwise
+    return a
+
+
+def _to_8bit(a: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 as round(v / 257), in integers."""
+    return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _unidentified(data: bytes, name: str) -> ImageError:
+    """The error for data Pillow did not recognise, naming what it seems to be."""
+    head = data[:1024]
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"):
+            return UnsupportedImage(
+                f"{name}: HEIC is not supported; convert to PNG or JPEG "
+                "(on an iPhone: Settings > Camera > Formats > Most Compatible)"
+            )
+        if brand in (b"avif", b"avis"):
+            return UnsupportedImage(f"{name}: AVIF is not supported by this installation; convert to PNG or JPEG")
+        if brand == b"crx ":
+            return UnsupportedImage(f"{name}: camera RAW (CR3) is not supported; export it to PNG, TIFF or JPEG")
+        return UnsupportedImage(f"{name}: not a recognised image (it looks like a video); convert to PNG or JPEG")
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or (
+        head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    ):
+        return ImageError(f"{name}: the image data is truncated or corrupt (the header cannot be decoded)")
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")):
+        return UnsupportedImage(f"{name}: JPEG XL is not supported; convert to PNG or JPEG")
+    text = head.lstrip().lower()
+    if text.startswith(b"%pdf"):
+        what = "a PDF document"
+    elif text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        what = "an SVG vector drawing; export it as PNG"
+    elif text.startswith((b"<!doctype html", b"<html", b"<head")) or b"<html" in text:
+        what = "an HTML web page, perhaps saved from a browser under an image name"
+    elif head.startswith(b"PK\x03\x04"):
+        what = "a ZIP archive"
+    elif _looks_like_text(head):
+        what = "a text file"
+    else:
+        what = "data in an unknown format"
+    return UnsupportedImage(f"{name}: not a recognised image (it looks like {what}); convert to PNG or JPEG")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a multi-byte character cut at the end of the sample
+    return True
+
+
+# ---------------------------------------------------------------------------------------- writing
+
+
+def write_image(
+    path: Path,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    quality: int = 95,
+) -> Path:
+    """Write `rgb` atomically, in the format its suffix names; return the path written.
+
+    `rgb` is (H, W, 3) uint8, or uint16 when `bit_depth` is 16 (uint8 is then scaled by 257).
+    `alpha` (H, W) uint8/uint16 is kept by PNG, WebP and TIFF and dropped (with a warning) by JPEG
+    and BMP. 16 bits are written by PNG and TIFF; other formats fall back to 8 (with a warning).
+    `quality` (1..100) applies to JPEG and WebP. Raises `ValueError` for bad arguments or an
+    unknown suffix, `ImageError` when the file cannot be written (the destination is then
+    untouched).
+    """
+    path = Path(path)
+    fmt = _WRITERS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: cannot write {path.suffix or 'files without a suffix'!r}: "
+                         f"use one of {', '.join(sorted(_WRITERS))}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality}")
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"rgb must be an (H, W, 3) array, got {getattr(rgb, 'shape', type(rgb))}")
+    if rgb.dtype not in (np.uint8, np.uint16) or (rgb.dtype == np.uint16 and bit_depth != 16):
+        raise ValueError(f"rgb must be uint8 (or uint16 with bit_depth=16), got {rgb.dtype} with bit_depth={bit_depth}")
+    if alpha is not None and (
+        not isinstance(alpha, np.ndarray) or alpha.shape != rgb.shape[:2] or alpha.dtype not in (np.uint8, np.uint16)
+    ):
+        raise ValueError(f"alpha must be an {rgb.shape[:2]} uint8/uint16 array, got "
+                         f"{getattr(alpha, 'shape', type(alpha))} {getattr(alpha, 'dtype', '')}")
+    if alpha is not None and fmt not in _ALPHA_FORMATS:
+        log.warning("%s: %s has no alpha channel; transparency dropped", path, fmt)
+        alpha = None
+    if bit_depth == 16 and fmt not in _16BIT_FORMATS:
+        log.warning("%s: %s has no 16-bit mode; written at 8 bits", path, fmt)
+        bit_depth = 8
+    try:
+        if bit_depth == 16:
+            data = _encode_16bit(path.suffix.lower(), _to_16bit(rgb), None if alpha is None else _to_16bit(alpha))
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+        else:
+            rgb8 = rgb if rgb.dtype == np.uint8 else _to_8bit(rgb)
+            if alpha is not None:
+                alpha8 = alpha if alpha.dtype == np.uint8 else _to_8bit(alpha)
+                rgb8 = np.dstack([rgb8, alpha8])
+            image = Image.fromarray(np.ascontiguousarray(rgb8))
+            with atomic_path(path) as tmp:
+                image.save(tmp, format=fmt, **_save_options(fmt, quality, alpha is not None))
+    except (OSError, ValueError, cv2.error) as exc:
+        raise ImageError(f"{path}: could not write the image ({exc})") from exc
+    return path
+
+
+def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95) -> Path:
+    """Write the model's output `rgb` ((H, W, 3) uint8) with `like`'s alpha and bit depth.
+
+    The output must have `like`'s size (alpha is never resized): `ValueError` otherwise.
+    """
+    if rgb.shape[:2] != like.rgb.shape[:2]:
+        source = like.path if like.path is not None else "the source"
+        raise ValueError(
+            f"the output is {rgb.shape[1]}x{rgb.shape[0]} but {source} is {like.size[0]}x{like.size[1]}; "
+            "resize the output to the source's size before writing it"
+        )
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be uint8 (the model's output), got {rgb.dtype}")
+    return write_image(path, rgb, alpha=like.alpha, bit_depth=like.bit_depth, quality=quality)
+
+
+def _to_16bit(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.uint16 else a.astype(np.uint16) * 257
+
+
+def _encode_16bit(suffix: str, rgb16: np.ndarray, alpha16: np.ndarray | None) -> bytes:
+    """Encode with OpenCV (BGR(A) channel order), which writes 16-bit colour PNG and TIFF."""
+    bgr = rgb16[..., ::-1] if alpha16 is None else np.dstack([rgb16[..., ::-1], alpha16])
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(bgr))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a 16-bit {suffix} image")
+    return bytes(buf.tobytes())
+
+
+def _save_options(fmt: str, quality: int, has_alpha: bool) -> dict[str, Any]:
+    if fmt == "JPEG":  # no chroma subsampling at high quality: translated images have fine colour detail
+        return {"quality": quality, "subsampling": 0 if quality >= 90 else 2}
+    if fmt == "WEBP":  # exact: keep the colour under fully transparent pixels, as the source had it
+        return {"quality": quality, "exact": has_alpha}
+    if fmt == "TIFF":
+        return {"compression": "tiff_lzw"}
+    return {}
+
+
+# ---------------------------------------------------------------------------------------- tensors
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> float32 (1, 3, H, W) in [-1, 1], as the reference normalises: x/255*2-1."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 array, got {getattr(rgb, 'shape', type(rgb))} "
+                         f"{getattr(rgb, 'dtype', '')}")
+    t = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1).contiguous()
+    return t.float().div(255).mul(2).sub(1).unsqueeze(0)  # (1, 3, H, W)
+
+
+def to_uint8(t: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) float in [-1, 1] -> (H, W, 3) uint8, rounded and clipped."""
+    if t.ndim == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim != 3 or t.shape[0] != 3:
+        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(t.shape)}")
+    y = t.detach().to("cpu", torch.float32)
+    y = ((y + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
+    return y.permute(1, 2, 0).contiguous().numpy()

@@ -1,0 +1,398 @@
+"""Translating images: one array, a batch, or whole folders (resumable, sharded under torchrun).
+
+Any image size works: the input is padded (reflect) to the network's multiple, translated, and
+cropped back. Images larger than the memory budget go through `translator.tiling` (overlapping
+tiles, feathered blending, whole-image normalisation statistics).
+
+Two modes, named for what they do:
+- `eval`: running BatchNorm statistics, no dropout. Deterministic. The default.
+- `reference`: what the reference implementation's `test.py` does by default (it never calls
+  `.eval()`): BatchNorm normalises with the statistics of the image itself and dropout stays on,
+  so outputs vary; `seed` makes them repeatable. Every image is reseeded with the same seed, so
+  an image's output does not depend on which other images are in the job.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from translator import imaging
+from translator._fs import is_partial_file
+from translator.checkpoint import Direction, Model, load_model, resolve_model_path
+from translator.devices import Precision, autocast, resolve_device
+from translator.errors import ImageError, JobCancelled, TranslatorError
+from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
+from translator.networks import GeneratorSpec
+from translator.tiling import choose_tile, default_overlap, run_tiled
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["eval", "reference"]
+MODES: tuple[Mode, ...] = ("eval", "reference")
+TileSetting = int | Literal["auto", "off"]
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How to run a generator. Built once by the CLI or GUI, never mutated."""
+
+    device: str = "auto"
+    precision: Precision = "fp32"
+    mode: Mode = "eval"
+    seed: int = 0
+    tile: TileSetting = "auto"
+    overlap: int | None = None  # None: the architecture's default
+    memory_budget_mb: int | None = None  # None: a share of the device's memory
+    resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
+    batch_size: int = 1
+    workers: int = 2  # decode/encode threads
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if isinstance(self.tile, int) and self.tile <= 0:
+            raise ValueError("tile must be a positive size, 'auto' or 'off'")
+        if self.batch_size < 1 or self.workers < 0:
+            raise ValueError("batch_size must be >= 1 and workers >= 0")
+        if self.resize is not None and self.resize < 1:
+            raise ValueError("resize must be a positive size")
+
+
+@dataclass
+class Translator:
+    """A generator ready to translate: on its device, in its mode. Build with `load_translator`."""
+
+    net: nn.Module
+    spec: GeneratorSpec
+    device: torch.device
+    options: InferenceOptions
+    model: Model
+    direction: Direction
+    _budget: int = field(default=0, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.model.card.name
+
+
+def memory_budget(device: torch.device, override_mb: int | None = None) -> int:
+    """Bytes a single forward pass may use before tiling kicks in."""
+    if override_mb is not None:
+        return override_mb * 2**20
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.6)
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        avail = 8 * 2**30
+    return int(min(avail * 0.4, 6 * 2**30))
+
+
+def prepare_net(net: nn.Module, mode: Mode) -> nn.Module:
+    """Put a generator (or discriminator) into the requested mode without touching the caller's copy.
+
+    `reference` mode works on a copy whose BatchNorm layers normalise with batch statistics but
+    never update their running averages (momentum 0), so translating never changes the model.
+    """
+    if mode == "eval":
+        return net.eval()
+    net = copy.deepcopy(net).train()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.0
+    return net
+
+
+def make_translator(model: Model, options: InferenceOptions = InferenceOptions(), direction: Direction | None = None) -> Translator:
+    """A translator for one direction of a loaded model."""
+    net, spec = model.generator(direction)
+    device = resolve_device(options.device)
+    net = prepare_net(net, options.mode).to(device)
+    role_direction: Direction = direction or model.card.directions()[0]
+    return Translator(net, spec, device, options, model, role_direction, memory_budget(device, options.memory_budget_mb))
+
+
+def load_translator(model: str | Path, options: InferenceOptions = InferenceOptions(), direction: Direction | None = None) -> Translator:
+    """Load a model file (path or name in the model folders) and make a translator from it."""
+    path = resolve_model_path(model)
+    loaded = load_model(path)
+    return make_translator(loaded, options, direction)
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Pad (N, C, H, W) on the bottom/right to multiples of `multiple`: reflect where the image is
+    large enough, replicate beyond that (reflect cannot pad more than the side)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    while ph or pw:  # reflect in steps no larger than the current side
+        sh, sw = min(ph, x.shape[-2] - 1), min(pw, x.shape[-1] - 1)
+        if sh <= 0 and ph or sw <= 0 and pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+            break
+        x = F.pad(x, (0, sw, 0, sh), mode="reflect")
+        ph, pw = ph - sh, pw - sw
+    return x, h, w
+
+
+def _to_model_channels(rgb: np.ndarray, in_channels: int) -> np.ndarray:
+    if in_channels == 3:
+        return rgb
+    if in_channels == 1:
+        return np.asarray(Image.fromarray(rgb).convert("L"))[..., None]
+    raise TranslatorError(f"models with {in_channels} input channels are not supported for images")
+
+
+def _tensor_of(rgb: np.ndarray) -> torch.Tensor:
+    # (H, W, C) uint8 -> (1, C, H, W) in [-1, 1]
+    if rgb.shape[-1] == 3:
+        return imaging.to_tensor(rgb)
+    return torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None].float() / 255 * 2 - 1
+
+
+def _uint8_of(y: torch.Tensor) -> np.ndarray:
+    # (1, C, H, W) in [-1, 1] -> (H, W, 3) uint8; single-channel outputs are shown as grey RGB
+    if y.shape[1] == 1:
+        y = y.expand(-1, 3, -1, -1)
+    return imaging.to_uint8(y)
+
+
+def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1], any H, W -> the generator's output, same size, float32 on the CPU."""
+    opts = tr.options
+    xp, h, w = _pad_to_multiple(x.to(tr.device), tr.spec.multiple)
+    tile: int | None
+    if opts.tile == "off":
+        tile = None
+    elif opts.tile == "auto":
+        tile = choose_tile(tr.spec, xp.shape[-2], xp.shape[-1], tr._budget // max(1, xp.shape[0]))
+    else:
+        tile = max(tr.spec.multiple, opts.tile // tr.spec.multiple * tr.spec.multiple)
+    overlap = opts.overlap if opts.overlap is not None else default_overlap(tr.spec)
+    if opts.mode == "reference":
+        torch.manual_seed(opts.seed)  # dropout masks: repeatable per image
+    with torch.inference_mode(), autocast(tr.device, opts.precision):
+        if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
+            y: torch.Tensor = tr.net(xp)
+        else:
+            y = torch.cat([run_tiled(tr.net, xp[i : i + 1], tile=tile, overlap=overlap) for i in range(xp.shape[0])])
+    return y[..., :h, :w].float().cpu()
+
+
+def translate_array(tr: Translator, rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 at the same size (or N×N with `resize`)."""
+    if tr.options.resize:
+        n = tr.options.resize
+        rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
+    x = _tensor_of(_to_model_channels(rgb, tr.spec.in_channels))
+    return _uint8_of(translate_tensor(tr, x))
+
+
+def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Translate several images; same-sized ones share a forward pass in `eval` mode (in
+    `reference` mode each image runs alone, since batch statistics would mix images)."""
+    if tr.options.mode == "reference" or tr.options.resize or len(images) == 1:
+        return [translate_array(tr, im) for im in images]
+    out: list[np.ndarray | None] = [None] * len(images)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, im in enumerate(images):
+        groups.setdefault(im.shape, []).append(i)
+    for idx in groups.values():
+        x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
+        y = translate_tensor(tr, x)
+        for j, i in enumerate(idx):
+            out[i] = _uint8_of(y[j : j + 1])
+    return [o for o in out if o is not None]
+
+
+# --- folder jobs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One input file and the output it becomes."""
+
+    src: Path
+    dst: Path
+
+
+def plan_outputs(
+    inputs: Sequence[Path], output_dir: Path, *, recursive: bool = False, fmt: str | None = None
+) -> list[WorkItem]:
+    """Map files and folders to output paths, keeping each folder's relative tree.
+
+    Refuses (TranslatorError) any plan in which an output would overwrite an input, and never
+    lists files inside `output_dir` as inputs.
+    """
+    output_dir = Path(output_dir)
+    out_resolved = output_dir.resolve()
+    items: list[WorkItem] = []
+    for inp in inputs:
+        inp = Path(inp)
+        if inp.is_dir():
+            if inp.resolve() == out_resolved:
+                raise TranslatorError(f"{output_dir}: the output folder is the input folder; outputs would overwrite the input files or mix with them. Choose another --output folder")
+            for f in imaging.list_images(inp, recursive=recursive):
+                if out_resolved in f.resolve().parents:
+                    continue  # an earlier run's outputs inside the input tree
+                rel = f.relative_to(inp)
+                items.append(WorkItem(f, imaging.output_path_for(f, output_dir / rel.parent, fmt)))
+        elif inp.is_file():
+            items.append(WorkItem(inp, imaging.output_path_for(inp, output_dir, fmt)))
+        else:
+            raise TranslatorError(f"{inp}: no such file or folder")
+    sources = {it.src.resolve() for it in items}
+    seen: dict[Path, Path] = {}
+    for it in items:
+        d = it.dst.resolve()
+        if d in sources:
+            raise TranslatorError(
+                f"{it.dst}: the output would overwrite the input file {it.src}; choose another --output folder"
+            )
+        if d in seen:
+            raise TranslatorError(f"{it.src} and {seen[d]} would both be written to {it.dst}; use --format or separate runs")
+        seen[d] = it.src
+    return items
+
+
+def shard(items: Sequence[WorkItem], rank: int | None = None, world: int | None = None) -> list[WorkItem]:
+    """This process's share of the items under torchrun (RANK/WORLD_SIZE), else all of them."""
+    rank = int(os.environ.get("RANK", "0")) if rank is None else rank
+    world = int(os.environ.get("WORLD_SIZE", "1")) if world is None else world
+    if not 0 <= rank < world:
+        raise TranslatorError(f"RANK {rank} is outside WORLD_SIZE {world}")
+    return list(items[rank::world])
+
+
+def _remove_stale_partials(items: Sequence[WorkItem]) -> None:
+    """Delete temporary files a killed run left in the output folders."""
+    for d in {it.dst.parent for it in items}:
+        if d.is_dir():
+            for f in d.iterdir():
+                if is_partial_file(f):
+                    log.info("removing %s left by an interrupted run", f)
+                    f.unlink(missing_ok=True)
+
+
+def _is_complete(path: Path) -> bool:
+    # Outputs are written atomically, so an existing, non-empty file is a finished one.
+    return path.is_file() and path.stat().st_size > 0
+
+
+def translate_files(
+    tr: Translator,
+    items: Sequence[WorkItem],
+    *,
+    overwrite: bool = False,
+    quality: int = 95,
+    token: CancelToken | None = None,
+) -> Generator[Progress, None, JobSummary[None]]:
+    """Translate each item's source into its destination: a job (see `translator.jobs`).
+
+    Existing outputs are skipped unless `overwrite`; a bad file is reported in its event and the
+    job goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model.
+    Returns a `JobSummary`. Cancelling waits for in-flight writes (each atomic) and raises
+    `JobCancelled`.
+    """
+    token = token or CancelToken()
+    summary: JobSummary[None] = JobSummary()
+    _remove_stale_partials(items)
+    clock = ProgressClock(len(items))
+    todo: list[WorkItem] = []
+    for it in items:
+        if not overwrite and _is_complete(it.dst):
+            summary.skipped.append(it.src)
+            yield clock.tick(it.src, ItemResult(it.src, "skipped", it.dst), processed=False)
+        else:
+            todo.append(it)
+    workers = max(1, tr.options.workers)
+    window = max(2 * workers, tr.options.batch_size * 2)
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as readers, ThreadPoolExecutor(
+        workers, thread_name_prefix="encode"
+    ) as writers:
+        reads: dict[int, Future[imaging.LoadedImage]] = {}
+        writes: list[tuple[WorkItem, Future[Path]]] = []
+        next_read = 0
+
+        def submit_reads(upto: int) -> None:
+            nonlocal next_read
+            while next_read < min(upto, len(todo)):
+                reads[next_read] = readers.submit(imaging.read_image, todo[next_read].src)
+                next_read += 1
+
+        def drain(block: bool) -> Iterator[Progress]:
+            while writes and (block or writes[0][1].done()):
+                it, fut = writes.pop(0)
+                try:
+                    fut.result()
+                except (ImageError, OSError, ValueError) as exc:
+                    summary.failed.append(ItemResult(it.src, "failed", it.dst, _message(it.dst, exc)))
+                    yield clock.tick(it.src, summary.failed[-1])
+                else:
+                    summary.written.append(it.dst)
+                    yield clock.tick(it.src, ItemResult(it.src, "written", it.dst))
+
+        i = 0
+        try:
+            while i < len(todo):
+                token.raise_if_cancelled()
+                submit_reads(i + window)
+                batch: list[tuple[WorkItem, imaging.LoadedImage]] = []
+                while i < len(todo) and len(batch) < tr.options.batch_size:
+                    it = todo[i]
+                    try:
+                        loaded = reads.pop(i).result()
+                    except (ImageError, OSError) as exc:
+                        summary.failed.append(ItemResult(it.src, "failed", None, _message(it.src, exc)))
+                        yield clock.tick(it.src, summary.failed[-1])
+                        i += 1
+                        continue
+                    if batch and loaded.rgb.shape != batch[0][1].rgb.shape:
+                        reads[i] = _done_future(loaded)  # starts the next batch
+                        break
+                    batch.append((it, loaded))
+                    i += 1
+                if not batch:
+                    continue
+                outputs = translate_batch(tr, [b[1].rgb for b in batch])
+                for (it, loaded), rgb in zip(batch, outputs):
+                    like = loaded if not tr.options.resize else None
+                    writes.append((it, writers.submit(_write_output, it.dst, rgb, like, quality)))
+                yield from drain(block=False)
+            yield from drain(block=True)
+        except (JobCancelled, GeneratorExit, KeyboardInterrupt):
+            for f in reads.values():
+                f.cancel()
+            for _it, fut in writes:
+                fut.exception()  # let in-flight atomic writes finish
+            raise
+    return summary
+
+
+def _done_future(value: imaging.LoadedImage) -> Future[imaging.LoadedImage]:
+    f: Future[imaging.LoadedImage] = Future()
+    f.set_result(value)
+    return f
+
+
+def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int) -> Path:
+    if like is None:
+        return imaging.write_image(dst, rgb, quality=quality)
+    return imaging.write_like(dst, rgb, like, quality=quality)
+
+
+def _message(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    return text if text.startswith(str(path)) else f"{path}: {text}"

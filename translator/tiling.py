@@ -1,0 +1,544 @@
+"""Tiled inference for images larger than the memory budget.
+
+An image that does not fit runs through the generator in overlapping square tiles whose outputs
+are blended with feathered (raised-cosine) weights, so no tile edge shows as a line.
+
+Feathering alone is not enough for models whose norm layers normalise with the statistics of
+their own input: InstanceNorm without running statistics (CycleGAN) and BatchNorm in training
+mode (the `reference` inference mode). Run per tile, each tile gets its own mean and variance, so
+a tile of sky and a tile of face come out in different colours and contrast, and the tiling
+shows as a patchwork. `run_tiled` therefore gives every such layer the statistics of the *whole
+image*, found in three steps:
+
+1. estimate: one pass over the whole image, downscaled (area interpolation) to at most
+   `stats_max_side` on its longer side and to at most one tile's area (so the pass needs no more
+   memory than a tile), records each layer's per-channel mean and biased variance;
+2. refine (`refine_passes` times): all tiles at full resolution, every such layer normalising
+   with the current estimates, accumulate the mean and variance of each layer's input over the
+   region each tile *owns* (tiles partition the image at the middle of their overlaps), mapped to
+   that layer's resolution; the accumulated whole-image values replace the estimates;
+3. final: all tiles, layers frozen to the final statistics, outputs blended.
+
+What the approximation gives up: step 1 sees a low-resolution image, which underestimates the
+variance of fine detail in the early layers. The refine pass replaces those with full-resolution
+statistics of the image, but computed tile by tile: deeper layers see only their tile's context
+(a U-Net's innermost features are not those of the untiled net), and each layer's input was made
+with the previous estimates of the layers before it; more passes bring the chain closer to the
+untiled fixed point. When the whole image fits the statistics pass (small images), step 1 is
+exact and the refine passes are skipped. Dropout (reference mode) draws its masks per tile, so
+an overlap zone averages two draws. Each pass costs about one untiled run of the image, so tiled
+inference of a batch-statistics model costs about 1 + `refine_passes` + 1 untiled runs;
+models without such layers (BatchNorm in `eval` mode) need only the final pass.
+
+Tile geometry: tile sides are multiples of the net's `multiple` (2**num_downs for U-Nets, 4 for
+ResNets); a tile is clamped to the image along an axis where the image is shorter. Tile origins
+are multiples of `min(multiple, 8)`: a ResNet's tiles then sit on the same pixel grid as the
+untiled net at every resolution, a U-Net's at its first three levels (keeping the phase of the
+transposed convolutions' checkerboard, so blended tiles do not mix two phases).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from translator.networks.specs import GeneratorSpec
+
+log = logging.getLogger(__name__)
+
+Statistics = Literal["global", "per_tile"]
+MAX_ALIGN = 8  # tile origins are multiples of min(multiple, MAX_ALIGN)
+_FP32 = 4  # bytes
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """A tiling: square tiles of `tile` pixels (a multiple of the net's multiple) overlapping by at
+    least `overlap` pixels."""
+
+    tile: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.tile < 1:
+            raise ValueError(f"tile must be positive, not {self.tile}")
+        if not 0 <= self.overlap < self.tile:
+            raise ValueError(f"overlap must be in [0, tile), not {self.overlap} for tile {self.tile}")
+
+    def corners(self, height: int, width: int, *, align: int = 1) -> list[tuple[int, int]]:
+        """Top-left corners of the tiles covering a `height`×`width` image (see `plan_tiles`)."""
+        return plan_tiles(height, width, self.tile, self.overlap, align=align)
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def _axis_positions(n: int, t: int, overlap: int, align: int) -> list[int]:
+    """Tile starts along one axis of length n for tiles of length t (t <= n)."""
+    if n <= t:
+        return [0]
+    stride = (t - overlap) // align * align
+    if stride <= 0:
+        raise ValueError(f"overlap {overlap} leaves no stride for tile {t} (origins on multiples of {align})")
+    positions = list(range(0, n - t, stride))
+    positions.append(n - t)  # the last tile is flush with the far edge
+    return positions
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, *, align: int = 1) -> list[tuple[int, int]]:
+    """Top-left corners `(y, x)` of tiles covering a `height`×`width` image, row by row.
+
+    Tiles are `min(tile, height)`×`min(tile, width)`: a tile never extends beyond the image, and
+    it is clamped along an axis where the image is shorter than `tile` (the caller pads images to
+    the net's multiple, so the clamped side stays a multiple). Along each axis, tiles start every
+    `tile - overlap` pixels, rounded down to a multiple of `align` (so the actual overlap is at
+    least `overlap`); the last tile is flush with the far edge. An image that fits in one tile
+    gives `[(0, 0)]`. Origins are multiples of `align` when the sides and the tile are.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"image must not be empty, got {height}×{width}")
+    if tile < 1 or not 0 <= overlap < tile or align < 1:
+        raise ValueError(f"need tile >= 1, 0 <= overlap < tile and align >= 1; got tile={tile}, overlap={overlap}, align={align}")
+    ys = _axis_positions(height, min(tile, height), overlap, align)
+    xs = _axis_positions(width, min(tile, width), overlap, align)
+    return [(y, x) for y in ys for x in xs]
+
+
+def _owned_bounds(positions: Sequence[int], t: int, n: int, align: int) -> list[int]:
+    """Boundaries partitioning [0, n) among tiles at `positions`: the middle of each overlap,
+    rounded to a multiple of `align`. Tile i owns [b[i], b[i+1])."""
+    bounds = [0]
+    for prev, nxt in zip(positions, positions[1:]):
+        lo, hi = nxt, prev + t  # the overlap of the two tiles
+        mid = (lo + hi) // 2
+        bounds.append(min(max((mid + align // 2) // align * align, lo), hi))
+    bounds.append(n)
+    return bounds
+
+
+def _raised_cosine(n: int, overlap: int, lead: bool, trail: bool) -> torch.Tensor:
+    w = torch.ones(n, dtype=torch.float64)
+    k = min(overlap, n)
+    if k > 0:
+        ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(k, dtype=torch.float64) + 0.5) / k)  # (0, 1)
+        if lead:
+            w[:k] = ramp
+        if trail:
+            w[n - k :] = torch.minimum(w[n - k :], ramp.flip(0))
+    return w
+
+
+def feather_weights(tile_h: int, tile_w: int, overlap: int, *, top: bool, bottom: bool, left: bool, right: bool) -> torch.Tensor:
+    """(1, 1, tile_h, tile_w) float32 blending weights of one tile.
+
+    A flag is True where that edge is shared with a neighbouring tile: the weight rises there
+    from near 0 to 1 over `overlap` pixels along a raised cosine (0.5 - 0.5·cos, which is flat at
+    both ends, so the blend has no kink); edges on the image border keep weight 1. Every weight
+    is > 0. Two tiles overlapping by exactly `overlap` have weights summing to 1; elsewhere
+    `run_tiled` divides by the sum of the weights.
+    """
+    if tile_h < 1 or tile_w < 1 or overlap < 0:
+        raise ValueError(f"need positive tile sides and overlap >= 0; got {tile_h}×{tile_w}, overlap {overlap}")
+    wy = _raised_cosine(tile_h, overlap, top, bottom)
+    wx = _raised_cosine(tile_w, overlap, left, right)
+    return (wy[:, None] * wx[None, :]).float()[None, None]
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """A tile (y, x, h, w) in image pixels, the region it owns and which edges it shares."""
+
+    y: int
+    x: int
+    h: int
+    w: int
+    own_y: tuple[int, int]
+    own_x: tuple[int, int]
+    top: bool
+    bottom: bool
+    left: bool
+    right: bool
+
+
+def _tiles(height: int, width: int, tile: int, overlap: int, align: int) -> list[_Tile]:
+    th, tw = min(tile, height), min(tile, width)
+    ys = _axis_positions(height, th, overlap, align)
+    xs = _axis_positions(width, tw, overlap, align)
+    yb, xb = _owned_bounds(ys, th, height, align), _owned_bounds(xs, tw, width, align)
+    return [
+        _Tile(y, x, th, tw, (yb[i], yb[i + 1]), (xb[j], xb[j + 1]), i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1)
+        for i, y in enumerate(ys)
+        for j, x in enumerate(xs)
+    ]
+
+
+def seam_energy(img: np.ndarray, boundaries_x: Sequence[int], boundaries_y: Sequence[int], *, width: int = 1) -> float:
+    """How much an image steps across given lines, relative to how much it steps elsewhere.
+
+    `img` is (H, W) or (H, W, C). The step across the vertical line at column b is
+    |mean(img[:, b:b+width]) - mean(img[:, b-width:b])| (means over the `width` columns each
+    side, per row and channel); likewise for horizontal lines at rows in `boundaries_y`. The
+    result is the mean step across the given lines divided by the mean step across all other
+    lines (those farther than `width` from any given line). With `width=1` this is gradient
+    energy; with feathered tiles a per-tile difference is spread over the overlap, so use a
+    `width` of about half the overlap to see it. Near 1 for lines that are not special.
+    """
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+
+    def steps(arr: np.ndarray, lines: Sequence[int]) -> tuple[float, float]:
+        # arr (L, M, C): steps across lines perpendicular to axis 0
+        n = arr.shape[0]
+        c = np.concatenate([np.zeros((1, *arr.shape[1:])), np.cumsum(arr, axis=0)])
+        b = np.arange(width, n - width + 1)
+        step = np.abs((c[b + width] - c[b]) - (c[b] - c[b - width])) / width  # (len(b), M, C)
+        per_line = step.mean(axis=(1, 2))
+        at = np.isin(b, list(lines))
+        near = np.zeros_like(at)
+        for line in lines:
+            near |= np.abs(b - line) <= width
+        other = per_line[~near]
+        return float(per_line[at].sum()), float(other.mean()) if other.size else float("nan")
+
+    sx, ox = steps(a.transpose(1, 0, 2), boundaries_x)
+    sy, oy = steps(a, boundaries_y)
+    n_lines = len([b for b in boundaries_x if width <= b <= a.shape[1] - width]) + len(
+        [b for b in boundaries_y if width <= b <= a.shape[0] - width]
+    )
+    if n_lines == 0:
+        raise ValueError("no boundary lies at least `width` pixels inside the image")
+    return (sx + sy) / n_lines / (0.5 * (ox + oy))
+
+
+def tile_boundaries(height: int, width: int, tile: int, overlap: int, *, align: int = 1) -> tuple[list[int], list[int]]:
+    """(columns, rows) where `run_tiled` hands over from one tile to the next: the middles of the
+    overlaps (the boundaries of the regions the tiles own)."""
+    th, tw = min(tile, height), min(tile, width)
+    ys = _axis_positions(height, th, overlap, align)
+    xs = _axis_positions(width, tw, overlap, align)
+    return _owned_bounds(xs, tw, width, align)[1:-1], _owned_bounds(ys, th, height, align)[1:-1]
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+
+def _feature_channels_per_pixel(spec: GeneratorSpec) -> float:
+    """Σ over the net's resolutions of (channels of the feature maps there) / (area reduction)."""
+    ngf = spec.base_filters
+    if spec.family == "resnet":
+        # full resolution: ngf; 1/2: 2·ngf; 1/4: 4·ngf (stem, downsamplings, blocks, upsamplings)
+        return ngf * (1 + 2 / 4 + 4 / 16)
+    # U-Net level k (1..num_downs) at 1/2**k holds the encoder's c_k channels (kept for the skip)
+    # and the decoder's concatenation of 2·c_k; c_k = ngf·min(2**(k-1), 8)
+    return sum(3 * ngf * min(1 << (k - 1), 8) / (1 << 2 * k) for k in range(1, spec.num_downs + 1))
+
+
+# Peak activation bytes = _FP32 · (_TEMPORARIES · channels-per-pixel + in + out channels).
+# Measured on the CPU (peak RSS of a forward pass under inference_mode; see the test): ResNets
+# peak near 1.2× their channel sum (a conv's output and the norm's output are alive together at
+# full resolution), U-Nets near 0.7× (the skips); 2 covers both with room for workspaces.
+_TEMPORARIES = 2.0
+
+
+def estimate_bytes_per_pixel(spec: GeneratorSpec) -> float:
+    """Rough peak activation memory per input pixel of one fp32 forward pass under inference_mode.
+
+    bytes/pixel = 4 · (2 · Σ_levels channels/area_reduction + in_channels + out_channels), where
+    the sum runs over the feature maps alive at each resolution (see `_feature_channels_per_pixel`)
+    and the factor 2 covers a layer's input and output being alive at once plus temporaries.
+    resnet_9blocks/ngf 64: about 920 B/px; unet_256/ngf 64: about 600 B/px. Weights, the blend
+    buffers of the whole image and the caller's input are not included.
+    """
+    return _FP32 * (_TEMPORARIES * _feature_channels_per_pixel(spec) + spec.in_channels + spec.out_channels)
+
+
+def _align(multiple: int) -> int:
+    return min(multiple, MAX_ALIGN)
+
+
+def min_tile(spec: GeneratorSpec, overlap: int | None = None) -> int:
+    """The smallest usable tile: a multiple of `spec.multiple` at least `2·overlap + align`, so the
+    feather ramps of opposite edges never meet and every tile owns a non-empty centre."""
+    ov = default_overlap(spec) if overlap is None else overlap
+    need = 2 * ov + _align(spec.multiple)
+    return max(spec.multiple, -(-need // spec.multiple) * spec.multiple)
+
+
+def choose_tile(spec: GeneratorSpec, height: int, width: int, budget_bytes: int, *, overlap: int | None = None) -> int | None:
+    """The tile side for an image of `height`×`width` (already padded to the multiple) under a
+    memory budget: None when the whole image fits, else the largest multiple of `spec.multiple`
+    whose square tile fits, but never less than `min_tile(spec, overlap)` (then the budget is
+    exceeded, which is logged: a smaller tile could not be blended)."""
+    bpp = estimate_bytes_per_pixel(spec)
+    if height * width * bpp <= budget_bytes:
+        return None
+    side = int(math.sqrt(max(budget_bytes, 0) / bpp)) // spec.multiple * spec.multiple
+    smallest = min_tile(spec, overlap)
+    if side < smallest:
+        log.warning(
+            "memory budget of %.0f MiB is below one %d px tile of %s (~%.0f MiB); using that tile anyway",
+            budget_bytes / 2**20, smallest, spec.arch, smallest**2 * bpp / 2**20,
+        )
+        return smallest
+    return side
+
+
+def default_overlap(spec: GeneratorSpec) -> int:
+    """Default tile overlap in pixels.
+
+    ResNets: the receptive-field radius, 15 + 8·n_blocks pixels (7×7 stem and head: 3 each; the
+    two downsamplings: 1 + 2; each block's two 3×3 convs at 1/4 resolution: 8; the upsamplings:
+    4 + 2), rounded up to a multiple of 8: 88 for resnet_9blocks, 64 for resnet_6blocks. Beyond it
+    a tile's output equals the untiled one exactly (eval mode), and the raised-cosine ramp gives
+    little weight to the pixels near a tile edge that lack context.
+    U-Nets see the whole tile (their receptive field exceeds 2**num_downs), so no overlap makes
+    them exact; half the multiple, between 32 and 128, gives a smooth hand-over: 128 for unet_256.
+    """
+    if spec.family == "resnet":
+        radius = 15 + 8 * spec.n_blocks
+        return -(-radius // 8) * 8
+    return min(128, max(32, spec.multiple // 2))
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+_Key = tuple[int, int]  # (layer index, call number within one forward)
+
+
+def _uses_input_statistics(m: nn.Module) -> bool:
+    """True for norm layers that normalise with the statistics of their input in their current
+    mode: InstanceNorm2d/BatchNorm2d in training mode, or without running statistics."""
+    return isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and (m.training or m.running_mean is None)
+
+
+def _infer_multiple(net: nn.Module) -> int:
+    """2**(number of stride-2 convolutions): 4 for the ResNets, 2**num_downs for the U-Nets."""
+    n = sum(1 for m in net.modules() if isinstance(m, nn.Conv2d) and tuple(m.stride) == (2, 2))
+    return 1 << n
+
+
+def _round_half_up(v: float) -> int:
+    return math.floor(v + 0.5)
+
+
+@dataclass
+class _Statistics:
+    """What the patched norm layers do: normalise with their input's statistics (`frozen` False)
+    or with `estimates`, and optionally record their input's statistics over `region`."""
+
+    frozen: bool = False
+    record: bool = False
+    estimates: dict[_Key, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    tile: _Tile | None = None  # None: record over the whole input
+    calls: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
+    parts: defaultdict[_Key, list[tuple[int, torch.Tensor, torch.Tensor]]] = field(default_factory=lambda: defaultdict(list))
+
+    def start_forward(self, tile: _Tile | None) -> None:
+        self.tile = tile
+        self.calls.clear()
+
+    def forward_for(self, index: int, m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        eps = float(m.eps)  # type: ignore[arg-type]
+        weight: torch.Tensor | None = m.weight  # type: ignore[assignment]
+        bias: torch.Tensor | None = m.bias  # type: ignore[assignment]
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            # x (1, C, h, w) at this layer's resolution
+            key = (index, self.calls[index])
+            self.calls[index] += 1
+            if self.record:
+                self._record(key, x)
+            if self.frozen and key in self.estimates:
+                mean, var = self.estimates[key]
+            else:
+                var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
+            scale = torch.rsqrt(var + eps)
+            if weight is not None:
+                scale = scale * weight.float()
+            shift = -mean * scale
+            if bias is not None:
+                shift = shift + bias.float()
+            c = x.shape[1]
+            return torch.addcmul(shift.to(x.dtype).view(1, c, 1, 1), x, scale.to(x.dtype).view(1, c, 1, 1))
+
+        return forward
+
+    def _record(self, key: _Key, x: torch.Tensor) -> None:
+        t = self.tile
+        if t is not None:  # the owned region, mapped to this layer's resolution
+            fy, fx = t.h / x.shape[-2], t.w / x.shape[-1]
+            r0, r1 = (min(max(_round_half_up((v - t.y) / fy), 0), x.shape[-2]) for v in t.own_y)
+            c0, c1 = (min(max(_round_half_up((v - t.x) / fx), 0), x.shape[-1]) for v in t.own_x)
+            x = x[..., r0:r1, c0:c1]
+        if x.numel() == 0:
+            return
+        var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
+        self.parts[key].append((x.shape[0] * x.shape[-2] * x.shape[-1], mean.double(), var.double()))
+
+    def take_recorded(self) -> dict[_Key, tuple[torch.Tensor, torch.Tensor]]:
+        """Combine what was recorded since the last call into (mean, biased var) per layer call."""
+        out = {}
+        for key, parts in self.parts.items():
+            n = torch.tensor([p[0] for p in parts], dtype=torch.float64, device=parts[0][1].device)[:, None]
+            means = torch.stack([p[1] for p in parts])
+            variances = torch.stack([p[2] for p in parts])
+            total = n.sum()
+            mean = (n * means).sum(0) / total
+            var = (n * (variances + (means - mean) ** 2)).sum(0) / total
+            out[key] = (mean.float(), var.float())
+        self.parts.clear()
+        return out
+
+
+@contextlib.contextmanager
+def _patched_norms(layers: Sequence[nn.Module], stats: _Statistics) -> Iterator[None]:
+    """Replace the forward of each layer by `stats`' for the duration; restore even on errors."""
+    missing = object()
+    saved: list[tuple[nn.Module, object]] = []
+    try:
+        for i, m in enumerate(layers):
+            saved.append((m, m.__dict__.get("forward", missing)))
+            setattr(m, "forward", stats.forward_for(i, m))
+        yield
+    finally:
+        for m, old in reversed(saved):
+            if old is missing:
+                delattr(m, "forward")
+            else:
+                setattr(m, "forward", old)
+
+
+@contextlib.contextmanager
+def _buffers_preserved(net: nn.Module) -> Iterator[None]:
+    """Put back the running statistics of every norm layer that could update them (BatchNorm in
+    training mode), whatever happens inside."""
+    saved = [
+        (buf, buf.clone())
+        for m in net.modules()
+        if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.training and m.track_running_stats
+        for buf in m.buffers(recurse=False)
+    ]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, old in saved:
+                buf.copy_(old)
+
+
+def _stats_size(height: int, width: int, max_side: int, max_pixels: int, multiple: int) -> tuple[int, int]:
+    """The size of the statistics pass: the image scaled (keeping its aspect, up to rounding to the
+    multiple) to a longer side <= max_side and an area <= max_pixels, never enlarged."""
+    scale = min(1.0, max_side / max(height, width), math.sqrt(max_pixels / (height * width)))
+    h = min(height, max(multiple, int(height * scale) // multiple * multiple))
+    w = min(width, max(multiple, int(width * scale) // multiple * multiple))
+    return h, w
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def run_tiled(
+    net: nn.Module,
+    x: torch.Tensor,
+    *,
+    tile: int,
+    overlap: int,
+    refine_passes: int = 1,
+    stats_max_side: int = 1024,
+    multiple: int | None = None,
+    statistics: Statistics = "global",
+) -> torch.Tensor:
+    """Run `net` on `x` tile by tile and blend; see the module docstring.
+
+    x: (1, C, H, W) on the net's device, H and W multiples of the net's `multiple` (inferred from
+    its stride-2 convolutions when not given); `tile` a multiple of it. Returns (1, C_out, H, W).
+    The net runs in the mode the caller set (train/eval); its modules and buffers are as before
+    when this returns or raises. An image that fits in one tile gives exactly `net(x)`.
+    `statistics="per_tile"` skips the whole-image statistics (each tile normalises with its own):
+    the naive tiling, for comparison only. An overlap too large for the tile is reduced (logged).
+    """
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"run_tiled takes one image (1, C, H, W), got shape {tuple(x.shape)}")
+    if refine_passes < 0 or stats_max_side < 1:
+        raise ValueError("refine_passes must be >= 0 and stats_max_side >= 1")
+    if statistics not in ("global", "per_tile"):
+        raise ValueError(f"statistics must be 'global' or 'per_tile', not {statistics!r}")
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+    mult = multiple if multiple is not None else _infer_multiple(net)
+    if tile < mult or tile % mult or height % mult or width % mult:
+        raise ValueError(f"tile ({tile}) and image sides ({height}×{width}) must be multiples of {mult}")
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0, not {overlap}")
+    align = _align(mult)
+    with torch.inference_mode(), _buffers_preserved(net):
+        if height <= tile and width <= tile:
+            return net(x)  # type: ignore[no-any-return]
+        largest = max(0, (tile - align) // 2)
+        if overlap > largest:
+            log.warning("overlap %d px is too large for %d px tiles; using %d px", overlap, tile, largest)
+            overlap = largest
+        tiles = _tiles(height, width, tile, overlap, align)
+        layers = [m for m in net.modules() if _uses_input_statistics(m)] if statistics == "global" else []
+        stats = _Statistics()
+        with _patched_norms(layers, stats):
+            if layers:
+                _estimate_statistics(net, x, tiles, stats, refine_passes, stats_max_side, mult)
+            log.debug(
+                "tiled inference: %d×%d image, %d tiles of %d×%d, overlap %d px, %d batch-statistics norm layers",
+                height, width, len(tiles), tiles[0].h, tiles[0].w, overlap, len(layers),
+            )
+            return _blend(net, x, tiles, overlap, stats)
+
+
+def _estimate_statistics(
+    net: nn.Module, x: torch.Tensor, tiles: Sequence[_Tile], stats: _Statistics, refine_passes: int, max_side: int, multiple: int
+) -> None:
+    """Steps 1 and 2: leave `stats` frozen to whole-image statistics."""
+    height, width = x.shape[-2:]
+    h, w = _stats_size(height, width, max_side, tiles[0].h * tiles[0].w, multiple)
+    small = x if (h, w) == (height, width) else F.interpolate(x, size=(h, w), mode="area")
+    stats.frozen, stats.record = False, True
+    stats.start_forward(None)
+    net(small)
+    stats.estimates = stats.take_recorded()
+    exact = (h, w) == (height, width)
+    passes = 0 if exact else refine_passes
+    log.debug("statistics: estimated at %d×%d%s; %d refine passes", h, w, " (exact)" if exact else "", passes)
+    stats.frozen = True
+    for _ in range(passes):
+        for t in tiles:
+            stats.start_forward(t)
+            net(x[..., t.y : t.y + t.h, t.x : t.x + t.w])
+        stats.estimates.update(stats.take_recorded())
+    stats.record = False
+
+
+def _blend(net: nn.Module, x: torch.Tensor, tiles: Sequence[_Tile], overlap: int, stats: _Statistics) -> torch.Tensor:
+    """Step 3: run every tile and blend with feather weights (accumulated in fp32)."""
+    acc: torch.Tensor | None = None
+    weight_sum = torch.zeros((1, 1, *x.shape[-2:]), dtype=torch.float32, device=x.device)
+    out_dtype = x.dtype
+    for t in tiles:
+        stats.start_forward(t)
+        y = net(x[..., t.y : t.y + t.h, t.x : t.x + t.w])  # (1, C_out, h, w)
+        if acc is None:
+            acc = torch.zeros((1, y.shape[1], *x.shape[-2:]), dtype=torch.float32, device=x.device)
+            out_dtype = y.dtype
+        wt = feather_weights(t.h, t.w, overlap, top=t.top, bottom=t.bottom, left=t.left, right=t.right).to(x.device)
+        acc[..., t.y : t.y + t.h, t.x : t.x + t.w].addcmul_(y.float(), wt)
+        weight_sum[..., t.y : t.y + t.h, t.x : t.x + t.w] += wt
+    assert acc is not None
+    return (acc / weight_sum).to(out_dtype)
