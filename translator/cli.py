@@ -145,7 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
         return 1
     tr = load_translator(args.model, opts, args.direction)
-    summary = drive(evaluate_pairs(tr, pairing.pairs), None if args.quiet else ProgressBar())
+    summary = drive(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), None if args.quiet else ProgressBar())
     for row in summary.rows:
         extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
         print(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
@@ -289,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", type=Path, required=True, help="folder of inputs")
     p.add_argument("--target", "-t", type=Path, required=True, help="folder of targets (same stems)")
     p.add_argument("--report", type=Path, help="write per-image figures to this CSV file")
+    p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write each output with the discriminator's patch map over it (DIR/<name>_verdict.png)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_eval)
 

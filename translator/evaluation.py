@@ -21,7 +21,7 @@ from translator._fs import write_bytes_atomic
 from translator.errors import ImageError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
-from translator.metrics import discriminator_verdict, psnr, ssim
+from translator.metrics import discriminator_verdict, overlay_heatmap, psnr, ssim, verdict_heatmap
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,16 @@ class EvalSummary:
 
 
 def evaluate_pairs(
-    tr: Translator, pairs: Sequence[tuple[Path, Path]], *, token: CancelToken | None = None
+    tr: Translator,
+    pairs: Sequence[tuple[Path, Path]],
+    *,
+    heatmap_dir: Path | None = None,
+    token: CancelToken | None = None,
 ) -> Generator[Progress, None, EvalSummary]:
     """Translate each input, compare with its target: a job yielding one event per pair.
+
+    With `heatmap_dir` (and a discriminator), writes `<stem>_verdict.png` per image: the output
+    with the discriminator's realness map laid over it (bright = judged real).
 
     Without `resize`, a target of another size than its input is an error for that pair (the
     model keeps sizes). With `resize`, the target is resized the same way before comparing.
@@ -103,7 +110,11 @@ def evaluate_pairs(
             row: dict[str, float | str] = {"input": str(src), "target": str(tgt), "psnr": psnr(out, target), "ssim": ssim(out, target)}
             if d_net is not None:
                 condition = imaging.to_tensor(cond).to(tr.device) if tr.model.card.kind == "pix2pix" else None
-                row["d_realness_output"] = discriminator_verdict(d_net, condition, imaging.to_tensor(out).to(tr.device), gan_mode).mean_realness
+                verdict = discriminator_verdict(d_net, condition, imaging.to_tensor(out).to(tr.device), gan_mode)
+                row["d_realness_output"] = verdict.mean_realness
+                if heatmap_dir is not None:
+                    heat = verdict_heatmap(verdict.realness, (out.shape[1], out.shape[0]), gan_mode)
+                    imaging.write_image(Path(heatmap_dir) / f"{src.stem}_verdict.png", overlay_heatmap(out, heat, 0.6))
                 row["d_realness_target"] = discriminator_verdict(d_net, condition, imaging.to_tensor(target).to(tr.device), gan_mode).mean_realness
             summary.rows.append(row)
             metrics = {k: float(v) for k, v in row.items() if not isinstance(v, str)}

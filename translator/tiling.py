@@ -44,7 +44,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import numpy as np
 import torch
@@ -125,11 +125,16 @@ def _owned_bounds(positions: Sequence[int], t: int, n: int, align: int) -> list[
     return bounds
 
 
-def _raised_cosine(n: int, overlap: int, lead: bool, trail: bool) -> torch.Tensor:
+def _ramp(n: int, overlap: int, margin: int, lead: bool, trail: bool) -> torch.Tensor:
+    """1-D weights: 0 over `margin` pixels at a shared edge, then a raised cosine up to 1 at
+    `overlap - margin` pixels from it."""
     w = torch.ones(n, dtype=torch.float64)
     k = min(overlap, n)
     if k > 0:
-        ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(k, dtype=torch.float64) + 0.5) / k)  # (0, 1)
+        m = min(margin, (k - 1) // 2)
+        width = k - 2 * m
+        rise = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(width, dtype=torch.float64) + 0.5) / width)  # (0, 1)
+        ramp = torch.cat([torch.zeros(m, dtype=torch.float64), rise, torch.ones(m, dtype=torch.float64)])
         if lead:
             w[:k] = ramp
         if trail:
@@ -137,19 +142,27 @@ def _raised_cosine(n: int, overlap: int, lead: bool, trail: bool) -> torch.Tenso
     return w
 
 
-def feather_weights(tile_h: int, tile_w: int, overlap: int, *, top: bool, bottom: bool, left: bool, right: bool) -> torch.Tensor:
+def feather_weights(
+    tile_h: int, tile_w: int, overlap: int, *, top: bool, bottom: bool, left: bool, right: bool, margin: int | None = None
+) -> torch.Tensor:
     """(1, 1, tile_h, tile_w) float32 blending weights of one tile.
 
-    A flag is True where that edge is shared with a neighbouring tile: the weight rises there
-    from near 0 to 1 over `overlap` pixels along a raised cosine (0.5 - 0.5·cos, which is flat at
-    both ends, so the blend has no kink); edges on the image border keep weight 1. Every weight
-    is > 0. Two tiles overlapping by exactly `overlap` have weights summing to 1; elsewhere
-    `run_tiled` divides by the sum of the weights.
+    A flag is True where that edge is shared with a neighbouring tile. Across the `overlap`
+    pixels at such an edge the weight is 0 for the outer `margin` pixels (default overlap // 4),
+    then rises along a raised cosine (0.5 - 0.5·cos: flat at both ends, so the blend has no kink)
+    to 1 at `margin` pixels before the overlap's inner end; edges on the image border keep weight 1.
+    The margin keeps the pixels nearest a tile edge, which lack context beyond it, out of the
+    result. Two tiles overlapping by exactly `overlap` have weights summing to 1; where they
+    overlap more (the last tile of a row), `run_tiled` divides by the sum, which is >= 1
+    everywhere on a tiling from `plan_tiles` (overlap > 2·margin).
     """
     if tile_h < 1 or tile_w < 1 or overlap < 0:
         raise ValueError(f"need positive tile sides and overlap >= 0; got {tile_h}×{tile_w}, overlap {overlap}")
-    wy = _raised_cosine(tile_h, overlap, top, bottom)
-    wx = _raised_cosine(tile_w, overlap, left, right)
+    m = overlap // 4 if margin is None else margin
+    if m < 0 or (overlap and 2 * m >= overlap):
+        raise ValueError(f"margin must be in [0, overlap / 2), not {m} for overlap {overlap}")
+    wy = _ramp(tile_h, overlap, m, top, bottom)
+    wx = _ramp(tile_w, overlap, m, left, right)
     return (wy[:, None] * wx[None, :]).float()[None, None]
 
 
@@ -181,45 +194,54 @@ def _tiles(height: int, width: int, tile: int, overlap: int, align: int) -> list
     ]
 
 
-def seam_energy(img: np.ndarray, boundaries_x: Sequence[int], boundaries_y: Sequence[int], *, width: int = 1) -> float:
-    """How much an image steps across given lines, relative to how much it steps elsewhere.
+def seam_energy(
+    img: np.ndarray, boundaries_x: Sequence[int], boundaries_y: Sequence[int], *, width: int = 1, segment: int = 1
+) -> float:
+    """How much an image steps across given lines, relative to how much it steps across others.
 
-    `img` is (H, W) or (H, W, C). The step across the vertical line at column b is
-    |mean(img[:, b:b+width]) - mean(img[:, b-width:b])| (means over the `width` columns each
-    side, per row and channel); likewise for horizontal lines at rows in `boundaries_y`. The
-    result is the mean step across the given lines divided by the mean step across all other
-    lines (those farther than `width` from any given line). With `width=1` this is gradient
-    energy; with feathered tiles a per-tile difference is spread over the overlap, so use a
-    `width` of about half the overlap to see it. Near 1 for lines that are not special.
+    `img` is (H, W) or (H, W, C). The step across the vertical line at column b, in row r, is
+    mean(img[r, b:b+width]) - mean(img[r, b-width:b]) (per channel); rows are grouped into runs of
+    `segment` rows whose steps are averaged *with their sign* before taking the absolute value;
+    likewise for horizontal lines at the rows in `boundaries_y`. The result is the mean of these
+    absolute steps over the given lines divided by their mean over all other lines (those at
+    least `width` away from every given line). Near 1 when the given lines are not special.
+
+    A seam is a step that keeps its sign along a line; image edges that cross the line change
+    sign and average out over a long segment. With feathered tiles a difference between two
+    tiles is spread over the ramp, so a `width` of about a quarter of the overlap sees it whole.
     """
     a = np.asarray(img, dtype=np.float64)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3:
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    if width < 1 or segment < 1:
+        raise ValueError("width and segment must be >= 1")
 
-    def steps(arr: np.ndarray, lines: Sequence[int]) -> tuple[float, float]:
-        # arr (L, M, C): steps across lines perpendicular to axis 0
-        n = arr.shape[0]
+    def steps(arr: np.ndarray, lines: Sequence[int]) -> tuple[list[float], list[float]]:
+        # arr (N, M, C): steps across the lines between index b-1 and b of axis 0, segmented along axis 1
+        n, m = arr.shape[:2]
         c = np.concatenate([np.zeros((1, *arr.shape[1:])), np.cumsum(arr, axis=0)])
         b = np.arange(width, n - width + 1)
-        step = np.abs((c[b + width] - c[b]) - (c[b] - c[b - width])) / width  # (len(b), M, C)
-        per_line = step.mean(axis=(1, 2))
-        at = np.isin(b, list(lines))
-        near = np.zeros_like(at)
+        step = ((c[b + width] - c[b]) - (c[b] - c[b - width])) / width  # (len(b), M, C), signed
+        k = m // segment
+        step = step[:, : k * segment].reshape(len(b), k, segment, -1).mean(axis=2)
+        per_line = np.abs(step).mean(axis=(1, 2))
+        wanted = set(lines)
+        near = np.zeros(len(b), dtype=bool)
         for line in lines:
-            near |= np.abs(b - line) <= width
-        other = per_line[~near]
-        return float(per_line[at].sum()), float(other.mean()) if other.size else float("nan")
+            near |= np.abs(b - line) < width
+        at = [float(v) for v, p in zip(per_line, b) if p in wanted]
+        return at, [float(v) for v in per_line[~near]]
 
-    sx, ox = steps(a.transpose(1, 0, 2), boundaries_x)
-    sy, oy = steps(a, boundaries_y)
-    n_lines = len([b for b in boundaries_x if width <= b <= a.shape[1] - width]) + len(
-        [b for b in boundaries_y if width <= b <= a.shape[0] - width]
-    )
-    if n_lines == 0:
+    at_x, other_x = steps(a.transpose(1, 0, 2), boundaries_x)
+    at_y, other_y = steps(a, boundaries_y)
+    at, other = at_x + at_y, other_x + other_y
+    if not at:
         raise ValueError("no boundary lies at least `width` pixels inside the image")
-    return (sx + sy) / n_lines / (0.5 * (ox + oy))
+    if not other:
+        raise ValueError("no line away from the boundaries to compare with")
+    return float(np.mean(at) / np.mean(other))
 
 
 def tile_boundaries(height: int, width: int, tile: int, overlap: int, *, align: int = 1) -> tuple[list[int], list[int]]:
@@ -298,17 +320,19 @@ def choose_tile(spec: GeneratorSpec, height: int, width: int, budget_bytes: int,
 def default_overlap(spec: GeneratorSpec) -> int:
     """Default tile overlap in pixels.
 
-    ResNets: the receptive-field radius, 15 + 8·n_blocks pixels (7×7 stem and head: 3 each; the
-    two downsamplings: 1 + 2; each block's two 3×3 convs at 1/4 resolution: 8; the upsamplings:
-    4 + 2), rounded up to a multiple of 8: 88 for resnet_9blocks, 64 for resnet_6blocks. Beyond it
-    a tile's output equals the untiled one exactly (eval mode), and the raised-cosine ramp gives
-    little weight to the pixels near a tile edge that lack context.
+    ResNets: 1.5 × the receptive-field radius R = 15 + 8·n_blocks pixels (7×7 stem and head: 3
+    each; the two downsamplings: 1 + 2; each block's two 3×3 convs at 1/4 resolution: 8; the
+    upsamplings: 4 + 2), rounded up to a multiple of 8: 136 for resnet_9blocks, 96 for
+    resnet_6blocks. With the feather margin of overlap/4, every blended pixel then has at least
+    0.375·R of context beyond its tile's edge; influence decays fast with distance (the effective
+    receptive field is much smaller than R), and on test nets this keeps eval-mode tiling within
+    1 grey level of the untiled output (tests/engine/test_tiling.py).
     U-Nets see the whole tile (their receptive field exceeds 2**num_downs), so no overlap makes
     them exact; half the multiple, between 32 and 128, gives a smooth hand-over: 128 for unet_256.
     """
     if spec.family == "resnet":
         radius = 15 + 8 * spec.n_blocks
-        return -(-radius // 8) * 8
+        return -(-3 * radius // 16) * 8
     return min(128, max(32, spec.multiple // 2))
 
 
@@ -317,7 +341,11 @@ def default_overlap(spec: GeneratorSpec) -> int:
 _Key = tuple[int, int]  # (layer index, call number within one forward)
 
 
-def _uses_input_statistics(m: nn.Module) -> bool:
+class _StopForward(Exception):
+    """Raised by a patched norm layer to end a forward pass once it has recorded what it needs."""
+
+
+def _uses_input_statistics(m: nn.Module) -> TypeGuard[nn.BatchNorm2d | nn.InstanceNorm2d]:
     """True for norm layers that normalise with the statistics of their input in their current
     mode: InstanceNorm2d/BatchNorm2d in training mode, or without running statistics."""
     return isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and (m.training or m.running_mean is None)
@@ -335,12 +363,19 @@ def _round_half_up(v: float) -> int:
 
 @dataclass
 class _Statistics:
-    """What the patched norm layers do: normalise with their input's statistics (`frozen` False)
-    or with `estimates`, and optionally record their input's statistics over `region`."""
+    """What the patched norm layers do in the current pass.
+
+    Each layer call normalises with `estimates[key]` when `frozen` (and known), else with its
+    input's own statistics. It records its input's statistics (over the current tile's owned
+    region, mapped to the layer's resolution) when its key is in `record` (None: every key), and
+    ends the pass with `_StopForward` after `stop_after`. `order` lists keys in first-call order.
+    """
 
     frozen: bool = False
-    record: bool = False
+    record: set[_Key] | None = field(default_factory=set)
+    stop_after: _Key | None = None
     estimates: dict[_Key, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    order: list[_Key] = field(default_factory=list)
     tile: _Tile | None = None  # None: record over the whole input
     calls: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
     parts: defaultdict[_Key, list[tuple[int, torch.Tensor, torch.Tensor]]] = field(default_factory=lambda: defaultdict(list))
@@ -349,21 +384,25 @@ class _Statistics:
         self.tile = tile
         self.calls.clear()
 
-    def forward_for(self, index: int, m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-        eps = float(m.eps)  # type: ignore[arg-type]
-        weight: torch.Tensor | None = m.weight  # type: ignore[assignment]
-        bias: torch.Tensor | None = m.bias  # type: ignore[assignment]
+    def forward_for(self, index: int, m: nn.BatchNorm2d | nn.InstanceNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+        eps = float(m.eps)
+        weight, bias = m.weight, m.bias  # None unless affine
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             # x (1, C, h, w) at this layer's resolution
             key = (index, self.calls[index])
             self.calls[index] += 1
-            if self.record:
+            if key not in self.order:
+                self.order.append(key)
+            if self.record is None or key in self.record:
                 self._record(key, x)
+            if key == self.stop_after:
+                raise _StopForward
             if self.frozen and key in self.estimates:
                 mean, var = self.estimates[key]
             else:
                 var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
+            # (x - mean) / sqrt(var + eps) * weight + bias, as one multiply-add in x's dtype
             scale = torch.rsqrt(var + eps)
             if weight is not None:
                 scale = scale * weight.float()
@@ -388,7 +427,8 @@ class _Statistics:
         self.parts[key].append((x.shape[0] * x.shape[-2] * x.shape[-1], mean.double(), var.double()))
 
     def take_recorded(self) -> dict[_Key, tuple[torch.Tensor, torch.Tensor]]:
-        """Combine what was recorded since the last call into (mean, biased var) per layer call."""
+        """Combine what was recorded since the last call into (mean, biased var) per layer call
+        (Chan et al.'s pairwise formula over the parts, in float64)."""
         out = {}
         for key, parts in self.parts.items():
             n = torch.tensor([p[0] for p in parts], dtype=torch.float64, device=parts[0][1].device)[:, None]
@@ -403,7 +443,7 @@ class _Statistics:
 
 
 @contextlib.contextmanager
-def _patched_norms(layers: Sequence[nn.Module], stats: _Statistics) -> Iterator[None]:
+def _patched_norms(layers: Sequence[nn.BatchNorm2d | nn.InstanceNorm2d], stats: _Statistics) -> Iterator[None]:
     """Replace the forward of each layer by `stats`' for the duration; restore even on errors."""
     missing = object()
     saved: list[tuple[nn.Module, object]] = []
@@ -413,17 +453,17 @@ def _patched_norms(layers: Sequence[nn.Module], stats: _Statistics) -> Iterator[
             setattr(m, "forward", stats.forward_for(i, m))
         yield
     finally:
-        for m, old in reversed(saved):
+        for module, old in reversed(saved):
             if old is missing:
-                delattr(m, "forward")
+                delattr(module, "forward")
             else:
-                setattr(m, "forward", old)
+                setattr(module, "forward", old)
 
 
 @contextlib.contextmanager
 def _buffers_preserved(net: nn.Module) -> Iterator[None]:
-    """Put back the running statistics of every norm layer that could update them (BatchNorm in
-    training mode), whatever happens inside."""
+    """Put back the running statistics of every norm layer that could update them (in training
+    mode), whatever happens inside."""
     saved = [
         (buf, buf.clone())
         for m in net.modules()
@@ -438,10 +478,12 @@ def _buffers_preserved(net: nn.Module) -> Iterator[None]:
                 buf.copy_(old)
 
 
-def _stats_size(height: int, width: int, max_side: int, max_pixels: int, multiple: int) -> tuple[int, int]:
-    """The size of the statistics pass: the image scaled (keeping its aspect, up to rounding to the
-    multiple) to a longer side <= max_side and an area <= max_pixels, never enlarged."""
-    scale = min(1.0, max_side / max(height, width), math.sqrt(max_pixels / (height * width)))
+def _stats_size(height: int, width: int, max_side: int | None, max_pixels: int, multiple: int) -> tuple[int, int]:
+    """The size of the statistics pass: the image scaled (keeping its aspect, up to rounding down
+    to the multiple) to an area <= max_pixels and a longer side <= max_side, never enlarged."""
+    scale = min(1.0, math.sqrt(max_pixels / (height * width)))
+    if max_side is not None:
+        scale = min(scale, max_side / max(height, width))
     h = min(height, max(multiple, int(height * scale) // multiple * multiple))
     w = min(width, max(multiple, int(width * scale) // multiple * multiple))
     return h, w
@@ -456,24 +498,32 @@ def run_tiled(
     *,
     tile: int,
     overlap: int,
-    refine_passes: int = 1,
-    stats_max_side: int = 1024,
+    refine_passes: int | None = 0,
+    stats_max_side: int | None = None,
     multiple: int | None = None,
     statistics: Statistics = "global",
 ) -> torch.Tensor:
     """Run `net` on `x` tile by tile and blend; see the module docstring.
 
     x: (1, C, H, W) on the net's device, H and W multiples of the net's `multiple` (inferred from
-    its stride-2 convolutions when not given); `tile` a multiple of it. Returns (1, C_out, H, W).
-    The net runs in the mode the caller set (train/eval); its modules and buffers are as before
-    when this returns or raises. An image that fits in one tile gives exactly `net(x)`.
-    `statistics="per_tile"` skips the whole-image statistics (each tile normalises with its own):
-    the naive tiling, for comparison only. An overlap too large for the tile is reduced (logged).
+    its stride-2 convolutions when not given); `tile` a multiple of it. Returns (1, C_out, H, W)
+    in the dtype of the net's output. The net runs in the mode the caller set (train/eval); its
+    modules and buffers are as before when this returns or raises. An image that fits in one
+    tile gives exactly `net(x)`.
+
+    refine_passes: how many batch-statistics layers, in the order the net calls them, get their
+    statistics measured at full resolution over the tiles (one pass over the tiles each, stopped
+    right after that layer); None: all of them, which makes the statistics those of the untiled
+    net up to tile context, at the cost of about half a tiled pass per layer.
+    stats_max_side: a cap on the longer side of the statistics pass (None: only one tile's area).
+    statistics: "per_tile" skips the whole-image statistics (each tile normalises with its own):
+    the naive tiling, for comparison only.
+    An overlap too large for the tile is reduced (logged).
     """
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"run_tiled takes one image (1, C, H, W), got shape {tuple(x.shape)}")
-    if refine_passes < 0 or stats_max_side < 1:
-        raise ValueError("refine_passes must be >= 0 and stats_max_side >= 1")
+    if (refine_passes is not None and refine_passes < 0) or (stats_max_side is not None and stats_max_side < 1):
+        raise ValueError("refine_passes must be None or >= 0, and stats_max_side None or >= 1")
     if statistics not in ("global", "per_tile"):
         raise ValueError(f"statistics must be 'global' or 'per_tile', not {statistics!r}")
     height, width = int(x.shape[-2]), int(x.shape[-1])
@@ -492,38 +542,48 @@ def run_tiled(
             overlap = largest
         tiles = _tiles(height, width, tile, overlap, align)
         layers = [m for m in net.modules() if _uses_input_statistics(m)] if statistics == "global" else []
+        log.debug(
+            "tiled inference: %d×%d image, %d tiles of %d×%d, overlap %d px, %d batch-statistics norm layers",
+            height, width, len(tiles), tiles[0].h, tiles[0].w, overlap, len(layers),
+        )
         stats = _Statistics()
         with _patched_norms(layers, stats):
             if layers:
-                _estimate_statistics(net, x, tiles, stats, refine_passes, stats_max_side, mult)
-            log.debug(
-                "tiled inference: %d×%d image, %d tiles of %d×%d, overlap %d px, %d batch-statistics norm layers",
-                height, width, len(tiles), tiles[0].h, tiles[0].w, overlap, len(layers),
-            )
+                _whole_image_statistics(net, x, tiles, stats, refine_passes, stats_max_side, mult)
             return _blend(net, x, tiles, overlap, stats)
 
 
-def _estimate_statistics(
-    net: nn.Module, x: torch.Tensor, tiles: Sequence[_Tile], stats: _Statistics, refine_passes: int, max_side: int, multiple: int
+def _whole_image_statistics(
+    net: nn.Module,
+    x: torch.Tensor,
+    tiles: Sequence[_Tile],
+    stats: _Statistics,
+    refine_passes: int | None,
+    max_side: int | None,
+    multiple: int,
 ) -> None:
-    """Steps 1 and 2: leave `stats` frozen to whole-image statistics."""
+    """Steps 1 and 2 of the module docstring: leave `stats` frozen to whole-image statistics."""
     height, width = x.shape[-2:]
     h, w = _stats_size(height, width, max_side, tiles[0].h * tiles[0].w, multiple)
-    small = x if (h, w) == (height, width) else F.interpolate(x, size=(h, w), mode="area")
-    stats.frozen, stats.record = False, True
+    exact = (h, w) == (height, width)
+    small = x if exact else F.interpolate(x, size=(h, w), mode="area")
+    stats.frozen, stats.record = False, None
     stats.start_forward(None)
     net(small)
     stats.estimates = stats.take_recorded()
-    exact = (h, w) == (height, width)
-    passes = 0 if exact else refine_passes
-    log.debug("statistics: estimated at %d×%d%s; %d refine passes", h, w, " (exact)" if exact else "", passes)
+    stages = [] if exact else stats.order[: refine_passes if refine_passes is not None else len(stats.order)]
+    log.debug("statistics estimated at %d×%d%s; refining %d of %d layers", h, w, " (exact)" if exact else "", len(stages), len(stats.order))
     stats.frozen = True
-    for _ in range(passes):
+    for key in stages:  # each layer once every layer before it has its final statistics
+        stats.record, stats.stop_after = {key}, key
         for t in tiles:
             stats.start_forward(t)
-            net(x[..., t.y : t.y + t.h, t.x : t.x + t.w])
+            try:
+                net(x[..., t.y : t.y + t.h, t.x : t.x + t.w])
+            except _StopForward:
+                pass
         stats.estimates.update(stats.take_recorded())
-    stats.record = False
+    stats.record, stats.stop_after = set(), None
 
 
 def _blend(net: nn.Module, x: torch.Tensor, tiles: Sequence[_Tile], overlap: int, stats: _Statistics) -> torch.Tensor:

@@ -79,13 +79,15 @@ def test_eval_reports_metrics_and_verdict(tmp_path: Path, photo_folder: Path, ti
     run("translate", "-m", tiny_pix2pix, photo_folder, "-o", targets, "--format", "png")  # its own outputs, lossless
     (targets / "extra.png").write_bytes((targets / "chelsea.png").read_bytes())
     report = tmp_path / "r.csv"
-    proc = run("eval", "-m", tiny_pix2pix, "--input", photo_folder, "--target", targets, "--report", report)
+    proc = run("eval", "-m", tiny_pix2pix, "--input", photo_folder, "--target", targets, "--report", report, "--heatmaps", tmp_path / "heat")
     assert "no input for" in proc.stderr and "extra.png" in proc.stderr
     rows = list(csv.DictReader(report.open()))
     assert [r["input"] for r in rows][-1] == "mean" and len(rows) == 4
     assert all(r["psnr"] == "inf" and float(r["ssim"]) == pytest.approx(1.0) for r in rows[:3])
     realness = [float(r["d_realness_output"]) for r in rows[:3]]
     assert all(0.0 < v < 1.0 for v in realness)  # vanilla GAN: a probability
+    heat = imaging.read_image(tmp_path / "heat" / "chelsea_verdict.png").rgb
+    assert heat.shape == imaging.read_image(photo_folder / "chelsea.png").rgb.shape
 
 
 def test_import_inspect_translate_export_reference_checkpoint(tmp_path: Path, photo_folder: Path) -> None:
@@ -155,3 +157,18 @@ def test_help_lists_every_command() -> None:
     out = run("--help").stdout
     for cmd in ("translate", "eval", "inspect", "import", "export"):
         assert cmd in out
+
+
+def test_torchrun_ranks_split_the_files(tmp_path: Path, photo_folder: Path, tiny_cyclegan: Path) -> None:
+    for i in range(3):
+        (photo_folder / f"copy{i}.png").write_bytes((photo_folder / "chelsea.png").read_bytes())
+    torchrun = Path(sys.executable).parent / "torchrun"
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "--tee", "3", "-m", "translator", "translate", "-m", str(tiny_cyclegan),
+         str(photo_folder), "-o", str(tmp_path / "out"), "-q", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # 6 files over 2 ranks: each writes its own 3 and only those.
+    assert proc.stdout.count("written 3, skipped 0") == 2, proc.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 6

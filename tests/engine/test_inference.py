@@ -217,3 +217,11 @@ def test_cancel_token_from_another_thread(tmp_path: Path, tiny_cyclegan: Path, p
     threading.Event().wait(0.05)
     with pytest.raises(JobCancelled):
         run_job(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], tmp_path / "o"), token=token))
+
+
+def test_bf16_autocast_is_close_to_fp32(tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    rgb = np.asarray(Image.fromarray(photos["chelsea"]).resize((96, 64)))
+    fp32 = translate_array(load_translator(tiny_cyclegan, InferenceOptions(precision="fp32")), rgb).astype(int)
+    bf16 = translate_array(load_translator(tiny_cyclegan, InferenceOptions(precision="bf16")), rgb).astype(int)
+    assert not np.array_equal(fp32, bf16)  # autocast did run in bf16
+    assert np.abs(fp32 - bf16).mean() < 4
