@@ -107,6 +107,7 @@ def _inference_options(args: argparse.Namespace) -> InferenceOptions:
         seed=args.seed,
         tile=tile,  # type: ignore[arg-type]
         overlap=args.overlap,
+        tile_stats=args.tile_stats,
         resize=args.resize,
         batch_size=args.batch_size,
         workers=args.workers,
@@ -262,6 +263,7 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision where the device supports it")
     g.add_argument("--tile", default="auto", help="auto (tile only images too large for memory), off, or a tile size in pixels")
     g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")
+    g.add_argument("--tile-stats", choices=["exact", "fast"], default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
     g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: a share of free memory)")
     g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
     g.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-sized images; eval mode)")

@@ -54,6 +54,10 @@ class InferenceOptions:
     seed: int = 0
     tile: TileSetting = "auto"
     overlap: int | None = None  # None: the architecture's default
+    # Tiled InstanceNorm / batch-statistics models: "exact" re-measures every norm layer's
+    # whole-image statistics at full resolution (one pass over the tiles per layer: slow);
+    # "fast" uses statistics of a downscaled copy (one extra small pass: a slightly different look).
+    tile_stats: Literal["exact", "fast"] = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
     batch_size: int = 1
@@ -68,6 +72,8 @@ class InferenceOptions:
             raise ValueError("batch_size must be >= 1 and workers >= 0")
         if self.resize is not None and self.resize < 1:
             raise ValueError("resize must be a positive size")
+        if self.tile_stats not in ("exact", "fast"):
+            raise ValueError(f"tile_stats must be exact or fast, not {self.tile_stats!r}")
 
 
 @dataclass
@@ -187,7 +193,19 @@ def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
             y: torch.Tensor = tr.net(xp)
         else:
-            y = torch.cat([run_tiled(tr.net, xp[i : i + 1], tile=tile, overlap=overlap) for i in range(xp.shape[0])])
+            y = torch.cat(
+                [
+                    run_tiled(
+                        tr.net,
+                        xp[i : i + 1],
+                        tile=tile,
+                        overlap=overlap,
+                        multiple=tr.spec.multiple,
+                        refine_passes=None if opts.tile_stats == "exact" else 0,
+                    )
+                    for i in range(xp.shape[0])
+                ]
+            )
     return y[..., :h, :w].float().cpu()
 
 

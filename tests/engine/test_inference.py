@@ -225,3 +225,13 @@ def test_bf16_autocast_is_close_to_fp32(tiny_cyclegan: Path, photos: dict[str, n
     bf16 = translate_array(load_translator(tiny_cyclegan, InferenceOptions(precision="bf16")), rgb).astype(int)
     assert not np.array_equal(fp32, bf16)  # autocast did run in bf16
     assert np.abs(fp32 - bf16).mean() < 4
+
+
+def test_tiled_instance_norm_model_matches_untiled(tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    # 96-px tiles (default overlap) on a 192x128 photo, through the options a user sets (--tile 96).
+    rgb = np.asarray(Image.fromarray(photos["astronaut"]).resize((192, 128)))
+    whole = translate_array(load_translator(tiny_cyclegan, InferenceOptions(tile="off")), rgb).astype(int)
+    exact = translate_array(load_translator(tiny_cyclegan, InferenceOptions(tile=96)), rgb).astype(int)
+    fast = translate_array(load_translator(tiny_cyclegan, InferenceOptions(tile=96, tile_stats="fast")), rgb).astype(int)
+    assert np.abs(whole - exact).mean() < 0.5
+    assert np.abs(whole - fast).mean() > np.abs(whole - exact).mean()
