@@ -11,20 +11,19 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO
 
 from translator import __version__
 from translator.errors import JobCancelled, TranslatorError
-from translator.jobs import Progress
+from translator.jobs import Progress, run_job
 
 if TYPE_CHECKING:
     from translator.inference import InferenceOptions
     from translator.networks import DiscriminatorSpec, GeneratorSpec
 
 log = logging.getLogger("translator")
-T = TypeVar("T")
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -76,16 +75,8 @@ class ProgressBar:
             self.stream.write("\r" + " " * 100 + "\r")
 
 
-def drive(job: Generator[Progress, None, T], bar: ProgressBar | None) -> T:
-    """Run a job, feeding its events to the bar, and return its result."""
-    while True:
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        if bar:
-            bar.update(p)
+def _progress(args: argparse.Namespace) -> Callable[[Progress], None] | None:
+    return None if args.quiet else ProgressBar().update
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -125,7 +116,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return 1
     tr = load_translator(args.model, opts, args.direction)
     print(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
-    summary = drive(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), None if args.quiet else ProgressBar())
+    summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), _progress(args))
     print(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
     for f in summary.failed:
         print(f"  {f.error}")
@@ -146,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
         return 1
     tr = load_translator(args.model, opts, args.direction)
-    summary = drive(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), None if args.quiet else ProgressBar())
+    summary = run_job(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), _progress(args))
     for row in summary.rows:
         extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
         print(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -59,6 +60,11 @@ def autocast_dtype(precision: Precision) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    log.warning("%s", message)
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
     """Autocast to the requested precision where the device supports it, else run in fp32.
@@ -70,7 +76,7 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
         yield
         return
     if device.type == "cpu" and dtype == torch.float16:
-        log.warning("fp16 is not supported for CPU inference; running in fp32")
+        _warn_once("fp16 is not supported on the CPU; running in fp32 (bf16 is, where the CPU has it)")
         yield
         return
     with torch.autocast(device_type=device.type, dtype=dtype):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
-from translator._fs import atomic_path, is_partial_file
+from translator._fs import is_partial_file, write_bytes_atomic
 from translator.errors import ImageError, TranslatorError, UnsupportedImage
 
 log = logging.getLogger(__name__)
@@ -461,16 +461,16 @@ def write_image(
     try:
         if bit_depth == 16:
             data = _encode_16bit(path.suffix.lower(), _to_16bit(rgb), None if alpha is None else _to_16bit(alpha))
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(data)
         else:
             rgb8 = rgb if rgb.dtype == np.uint8 else _to_8bit(rgb)
             if alpha is not None:
                 alpha8 = alpha if alpha.dtype == np.uint8 else _to_8bit(alpha)
                 rgb8 = np.dstack([rgb8, alpha8])
-            image = Image.fromarray(np.ascontiguousarray(rgb8))
-            with atomic_path(path) as tmp:
-                image.save(tmp, format=fmt, **_save_options(fmt, quality, alpha is not None))
+            buf = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(rgb8)).save(buf, format=fmt, **_save_options(fmt, quality, alpha is not None))
+            data = buf.getvalue()
+        # Encoded in memory first: the temporary file exists only for the moment of the write.
+        write_bytes_atomic(path, data)
     except (OSError, ValueError, cv2.error) as exc:
         raise ImageError(f"{path}: could not write the image ({exc})") from exc
     return path

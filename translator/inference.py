@@ -316,7 +316,7 @@ def translate_files(
     overwrite: bool = False,
     quality: int = 95,
     token: CancelToken | None = None,
-) -> Generator[Progress, None, JobSummary[None]]:
+) -> Generator[Progress, None, JobSummary]:
     """Translate each item's source into its destination: a job (see `translator.jobs`).
 
     Existing outputs are skipped unless `overwrite`; a bad file is reported in its event and the
@@ -325,7 +325,7 @@ def translate_files(
     `JobCancelled`.
     """
     token = token or CancelToken()
-    summary: JobSummary[None] = JobSummary()
+    summary: JobSummary = JobSummary()
     _remove_stale_partials(items)
     clock = ProgressClock(len(items))
     todo: list[WorkItem] = []

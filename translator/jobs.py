@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 from translator.errors import JobCancelled
 
@@ -41,7 +41,6 @@ class Progress:
     elapsed_s: float = 0.0
     rate: float = 0.0  # items per second over the items actually processed (not skipped)
     eta_s: float | None = None
-    message: str = ""
 
 
 class CancelToken:
@@ -82,24 +81,22 @@ class ProgressClock:
         return Progress(self.done, self.total, item, result, elapsed, rate, eta)
 
 
-Job = Generator[Progress, None, T]
-
-
-def run_job(job: Generator[Progress, None, T]) -> T:
-    """Drive a job to completion, discarding its events, and return its result."""
+def run_job(job: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:
+    """Drive a job to completion, passing each event to `on_progress`, and return its result."""
     while True:
         try:
-            next(job)
+            event = next(job)
         except StopIteration as stop:
             value: T = stop.value
             return value
+        if on_progress is not None:
+            on_progress(event)
 
 
 @dataclass
-class JobSummary(Generic[T]):
-    """Counts a folder job returns."""
+class JobSummary:
+    """What a folder job did: outputs written, inputs skipped (already done), failures."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[ItemResult] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -30,7 +30,7 @@ from translator.networks import GeneratorSpec, build_generator
 REF = Path(__file__).parent.parent / "data" / "reference"
 
 
-def _collect(job) -> tuple[list[Progress], JobSummary[None]]:  # type: ignore[no-untyped-def]
+def _collect(job) -> tuple[list[Progress], JobSummary]:  # type: ignore[no-untyped-def]
     events: list[Progress] = []
     while True:
         try:
