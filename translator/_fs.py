@@ -1,24 +1,58 @@
 """Atomic file writes: a reader never sees a half-written output or checkpoint.
 
 The data goes to a hidden temporary file in the destination's folder (same file system), is
-flushed to disk, then renamed over the destination in one step. If anything fails (or the process
-is killed) the destination is untouched and the temporary file is removed (or, after kill -9, left
-with a name `is_partial_file` recognises so folder jobs can ignore and clean it).
+flushed to disk, then renamed over the destination in one step. If anything fails the destination
+is untouched and the temporary file is removed. After kill -9 the temporary file stays behind,
+with a name `is_partial_file` recognises and that records its writer (process id and host), so
+a later job can tell an abandoned one (`is_stale_partial`) from one another process (say,
+another torchrun rank writing to the same folder) is still writing.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 PARTIAL_PREFIX = ".partial-"
+FOREIGN_PARTIAL_MAX_AGE_S = 3600.0  # a partial file of another host counts as abandoned after this
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def is_partial_file(path: Path) -> bool:
     """True for the temporary files `atomic_path` creates."""
     return path.name.startswith(PARTIAL_PREFIX)
+
+
+def is_stale_partial(path: Path) -> bool:
+    """True for a partial file whose writer is gone: a dead process on this host, or (another
+    host's, or an unparseable name) one untouched for an hour."""
+    if not is_partial_file(path):
+        return False
+    owner = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]  # "<pid>.<host tag>"
+    pid_text, _, host = owner.partition(".")
+    if host == _host_tag() and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+    try:
+        return time.time() - path.stat().st_mtime > FOREIGN_PARTIAL_MAX_AGE_S
+    except FileNotFoundError:
+        return False
 
 
 @contextlib.contextmanager
@@ -30,7 +64,8 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
+    prefix = f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-{dst.stem}-"
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

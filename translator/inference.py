@@ -29,7 +29,7 @@ from PIL import Image
 from torch import nn
 
 from translator import imaging
-from translator._fs import is_partial_file
+from translator._fs import is_stale_partial
 from translator.checkpoint import Direction, Model, load_model, resolve_model_path
 from translator.devices import Precision, autocast, resolve_device
 from translator.errors import ImageError, JobCancelled, TranslatorError
@@ -295,11 +295,12 @@ def shard(items: Sequence[WorkItem], rank: int | None = None, world: int | None 
 
 
 def _remove_stale_partials(items: Sequence[WorkItem]) -> None:
-    """Delete temporary files a killed run left in the output folders."""
+    """Delete temporary files a killed run left in the output folders (not those another live
+    process, e.g. another torchrun rank, is writing)."""
     for d in {it.dst.parent for it in items}:
         if d.is_dir():
             for f in d.iterdir():
-                if is_partial_file(f):
+                if is_stale_partial(f):
                     log.info("removing %s left by an interrupted run", f)
                     f.unlink(missing_ok=True)
 

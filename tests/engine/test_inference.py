@@ -1,7 +1,9 @@
 """Inference: any size, both modes, batches, tiling switch, and resumable folder jobs."""
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 from PIL import Image
 
 from translator import imaging
-from translator._fs import PARTIAL_PREFIX
+from translator._fs import PARTIAL_PREFIX, _host_tag
 from translator.checkpoint import Model, ModelCard, load_model
 from translator.errors import JobCancelled, TranslatorError
 from translator.inference import (
@@ -159,10 +161,20 @@ def test_stale_partial_files_are_cleaned(tmp_path: Path, tiny_cyclegan: Path, ph
     src = _photo_dir(tmp_path, photos)
     out = tmp_path / "out"
     out.mkdir()
-    stale = out / f"{PARTIAL_PREFIX}chelsea-abc.png"
-    stale.write_bytes(b"half")
+    # One left by a killed process of this host (pid 2**22 + 1 is beyond Linux's pid range), one
+    # by a live writer (this test's parent: e.g. another torchrun rank), one of another host.
+    host = _host_tag()
+    stale = out / f"{PARTIAL_PREFIX}{2**22 + 1}.{host}-chelsea-abc.png"
+    live = out / f"{PARTIAL_PREFIX}{os.getppid()}.{host}-coffee-abc.png"
+    foreign = out / f"{PARTIAL_PREFIX}123.otherhost-astronaut-abc.png"
+    for f in (stale, live, foreign):
+        f.write_bytes(b"half")
     _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], out)))
-    assert not stale.exists()
+    assert not stale.exists() and live.exists() and foreign.exists()
+    old = time.time() - 2 * 3600
+    os.utime(foreign, (old, old))
+    _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], out)))
+    assert not foreign.exists() and live.exists()
 
 
 def test_recursive_keeps_tree_and_skips_output_inside_input(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
