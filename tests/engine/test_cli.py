@@ -130,19 +130,39 @@ def test_refuses_a_checkpoint_with_code(tmp_path: Path) -> None:
     assert not marker.exists() and not (tmp_path / "e.safetensors").exists()
 
 
-def test_kill_9_leaves_only_complete_outputs_and_rerun_finishes(tmp_path: Path, photos: dict[str, np.ndarray], tiny_cyclegan: Path) -> None:
+def _interrupt_after(cmd: list[str], out: Path, outputs: int, sig: int) -> subprocess.Popen[str]:
+    """Start `cmd`, send `sig` once `outputs` files exist in `out`, wait for it to end."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("[0-9]*.png")) if out.exists() else []) < outputs:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait()
+    return proc
+
+
+@pytest.fixture()
+def forty_photos(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
     src = tmp_path / "in"
     src.mkdir()
     for i in range(40):
         Image.fromarray(np.roll(photos["coffee"], 7 * i, axis=1)).resize((200, 150)).save(src / f"{i:02d}.png")
+    return src
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path, forty_photos: Path, tiny_cyclegan: Path) -> None:
     out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "translator", "translate", "-m", str(tiny_cyclegan), str(forty_photos), "-o", str(out), "-q"]
+    proc = _interrupt_after(cmd, out, 2, signal.SIGINT)
+    assert proc.returncode == 130 and "rerun the same command to continue" in proc.stderr.read()  # type: ignore[union-attr]
+    finished = list(out.iterdir())
+    assert 2 <= len(finished) < 40 and not any(f.name.startswith(PARTIAL_PREFIX) for f in finished)
+
+
+def test_kill_9_leaves_only_complete_outputs_and_rerun_finishes(tmp_path: Path, forty_photos: Path, tiny_cyclegan: Path) -> None:
+    src, out = forty_photos, tmp_path / "out"
     cmd = [sys.executable, "-m", "translator", "translate", "-m", str(tiny_cyclegan), str(src), "-o", str(out), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(out.glob("[0-9]*.png")) if out.exists() else []) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    _interrupt_after(cmd, out, 3, signal.SIGKILL)
     finished = sorted(out.glob("[0-9]*.png"))
     assert 3 <= len(finished) < 40
     for f in finished:  # every file under its final name is complete
