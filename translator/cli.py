@@ -7,6 +7,7 @@ file failed, 2 for bad usage or an unusable model, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -39,9 +40,10 @@ def _fmt_time(s: float | None) -> str:
 class ProgressBar:
     """Renders job events on a terminal (one updating line) or a log (a line every few seconds)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, unit: str = "img") -> None:
+    def __init__(self, stream: TextIO = sys.stderr, unit: str = "img", item_width: int = 40) -> None:
         self.stream = stream
         self.unit = unit
+        self.item_width = item_width
         self.tty = stream.isatty()
         self._last = 0.0
 
@@ -60,10 +62,10 @@ class ProgressBar:
         name = p.item.name if p.item else ""
         line = (
             f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  "
-            f"{p.rate:.2f} {self.unit}/s  ETA {_fmt_time(p.eta_s)}  {name[:40]}"
+            f"{p.rate:.2f} {self.unit}/s  ETA {_fmt_time(p.eta_s)}  {name[: self.item_width]}"
         )
         if self.tty:
-            self.stream.write("\r" + line.ljust(100))
+            self.stream.write("\r" + line.ljust(self.item_width + 60))
             if final:
                 self.stream.write("\n")
         else:
@@ -72,7 +74,26 @@ class ProgressBar:
 
     def _clear(self) -> None:
         if self.tty:
-            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.write("\r" + " " * (self.item_width + 60) + "\r")
+
+
+class TrainBar(ProgressBar):
+    """A progress bar whose line ends with the latest losses."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        super().__init__(stream, unit="step", item_width=90)
+
+    def update(self, p: Progress) -> None:
+        from translator.training import TrainProgress
+
+        if isinstance(p, TrainProgress):
+            tag = "D warm-up " if p.phase == "warmup" else ""
+            losses = " ".join(f"{k} {v:.3g}" for k, v in p.losses.items())
+            val = f"  val PSNR {p.validation['psnr']:.2f}" if p.validation else ""
+            p = dataclasses.replace(p, item=Path(f"{tag}{losses}{val}"))
+            if p.validation and not self.tty:
+                self._last = 0.0  # always show validation lines
+        super().update(p)
 
 
 def _progress(args: argparse.Namespace) -> Callable[[Progress], None] | None:
@@ -231,6 +252,42 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# Flags of `translator train` that map one-to-one onto TrainConfig fields (None = not given).
+_TRAIN_FLAGS = (
+    "steps", "from_model", "name", "direction", "generator", "base_filters", "norm", "d_base_filters", "d_layers",
+    "gan_mode", "lr", "decay_steps", "batch_size", "lambda_l1", "lambda_cycle", "lambda_identity", "pool_size",
+    "d_steps_per_g", "d_warmup_steps", "load_size", "crop_size", "workers", "ema", "ema_decay", "ada", "device",
+    "precision", "channels_last", "compile", "seed", "val_every", "sample_every", "checkpoint_every", "keep_last",
+)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from translator.training import TrainConfig, train
+
+    overrides = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    if args.resume:
+        saved = Path(args.out) / "config.json"
+        if not saved.exists():
+            raise TranslatorError(f"{args.out}: no run to resume (no config.json); start it without --resume")
+        config = TrainConfig.from_file(saved, **overrides)
+    elif args.config:
+        config = TrainConfig.from_file(args.config, kind=args.kind, data=args.data, out=args.out, **overrides)
+    else:
+        if args.data is None:
+            raise TranslatorError("--data is required (or --config FILE, or --resume)")
+        config = TrainConfig(kind=args.kind, data=args.data, out=args.out, **overrides)
+    if config.kind != args.kind:
+        raise TranslatorError(f"{args.out} is a {config.kind} run; use `translator train {config.kind} --resume`")
+    bar = None if args.quiet else TrainBar()
+    result = run_job(train(config, resume=args.resume), bar.update if bar else None)
+    print(f"model: {result.model_path} ({result.steps_done} steps)")
+    if result.first_validation and result.last_validation:
+        f, l = result.first_validation, result.last_validation
+        print(f"validation PSNR {f['psnr']:.2f} -> {l['psnr']:.2f} dB, SSIM {f['ssim']:.4f} -> {l['ssim']:.4f}")
+    print(f"use it: translator translate --model {result.model_path} INPUT -o OUTPUT")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from translator.checkpoint import load_model, resolve_model_path
     from translator.reference import export_reference
@@ -303,6 +360,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", type=Path, help="output model file (default: your models folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model file")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("train", help="train or fine-tune a model on a folder", description="Train a pix2pix model on paired images (A/ + B/ matched by name, or side-by-side AB images) or a CycleGAN model on two unpaired folders (A/ + B/ or trainA/ + trainB/). Everything goes into the run folder: config, log, samples, checkpoints, model.safetensors.")
+    p.add_argument("kind", choices=["pix2pix", "cyclegan"])
+    p.add_argument("--data", type=Path, help="dataset folder")
+    p.add_argument("--out", "-o", type=Path, required=True, help="run folder")
+    p.add_argument("--from", dest="from_model", metavar="MODEL", help="fine-tune this model (file or name) instead of starting from scratch")
+    p.add_argument("--steps", type=int, help="generator updates (default 1000)")
+    p.add_argument("--config", type=Path, help="a TOML or JSON file of settings (flags given here win)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--name", help="model name (default: the run folder's name)")
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], help="pix2pix: which side of the data is the input (default AtoB)")
+    g = p.add_argument_group("model (from scratch)")
+    g.add_argument("--generator", help="unet_256 (pix2pix default), unet_128, resnet_9blocks (CycleGAN default), resnet_6blocks, ...")
+    g.add_argument("--base-filters", type=int, help="generator filters (ngf, default 64)")
+    g.add_argument("--norm", choices=["batch", "instance", "none"])
+    g.add_argument("--d-base-filters", type=int, help="discriminator filters (ndf, default 64)")
+    g.add_argument("--d-layers", type=int, help="PatchGAN layers (default 3: 70×70 patches)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="GAN objective (default vanilla for pix2pix, lsgan for CycleGAN)")
+    g.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
+    g.add_argument("--decay-steps", type=int, help="linear decay to 0 over the last N steps (default: half the steps)")
+    g.add_argument("--batch-size", type=int, help="images per step (default 1)")
+    g.add_argument("--lambda-l1", type=float, help="pix2pix L1 weight (default 100)")
+    g.add_argument("--lambda-cycle", type=float, help="CycleGAN cycle weight (default 10)")
+    g.add_argument("--lambda-identity", type=float, help="CycleGAN identity weight, relative to the cycle weight (default 0.5)")
+    g.add_argument("--pool-size", type=int, help="CycleGAN history of fakes (default 50)")
+    g.add_argument("--d-steps-per-g", type=int, help="discriminator updates per generator update (default 1)")
+    g.add_argument("--d-warmup-steps", type=int, help="discriminator-only steps when the starting model has none (default 100)")
+    g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None, help="average the generator's weights (default: on when fine-tuning)")
+    g.add_argument("--ema-decay", type=float, help="EMA decay (default 0.999)")
+    g.add_argument("--ada", action=argparse.BooleanOptionalAction, default=None, help="adaptive augmentation of D's inputs against overfitting (default off)")
+    g = p.add_argument_group("data")
+    g.add_argument("--load-size", type=int, help="resize to this before cropping (default 286)")
+    g.add_argument("--crop-size", type=int, help="training crop (default 256)")
+    g.add_argument("--workers", type=int, help="data loading processes (default 2)")
+    g = p.add_argument_group("device and records")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
+    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="mixed precision (fp16 needs a GPU)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the networks")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--val-every", type=int, help="validate every N steps (default 100)")
+    g.add_argument("--sample-every", type=int, help="write sample translations every N steps (default 100)")
+    g.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default 200)")
+    g.add_argument("--keep-last", type=int, help="checkpoints to keep (default 3)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="write reference-loadable .pth files", description="Write a model as plain state dicts the reference implementation loads.")
     p.add_argument("model", help="model file or name")

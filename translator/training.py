@@ -1,0 +1,860 @@
+"""Fine-tuning and training pix2pix and CycleGAN models on local folders.
+
+`train(config)` is a job (see `translator.jobs`): a generator that yields one `TrainProgress`
+per step and returns a `TrainResult`; cancelling it (its token) saves a checkpoint first. The
+same function drives `translator train`, the app and the tests.
+
+A run folder holds everything about a run:
+
+    config.json            the exact configuration
+    log.jsonl              one line per step: every loss term, D accuracy on real and fake
+                           patches, r_t, learning rate, seconds per step; validation lines
+    samples/step_N.png     sample translations of fixed validation images
+    checkpoints/step_N.safetensors   a model file (EMA generator weights when EMA is on)
+    checkpoints/step_N.state.pt      everything else needed to resume exactly: raw weights,
+                           optimisers, schedulers, EMA, pools, augmentation, RNG states
+    model.safetensors      the final (or cancelled) model
+
+Resuming (`resume=True`) continues from the newest complete checkpoint; on the CPU with a fixed
+seed the resumed run's losses equal an uninterrupted run's step for step: every random draw
+comes from saved RNG states or is derived from (seed, epoch, index).
+
+Several processes (`torchrun`): every rank runs the same step on its share of the data and the
+gradients are averaged across ranks with `torch.distributed.all_reduce` before each optimiser
+step (data-parallel training, as DistributedDataParallel does; done explicitly because a GAN
+step runs each network several times and freezes D while G learns, which DDP's reducer does not
+allow). BatchNorm buffers are broadcast from rank 0 after each step. Only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import math
+import os
+import time
+import tomllib
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from translator import imaging
+from translator._fs import write_bytes_atomic
+from translator.checkpoint import Direction, Model, ModelCard, build_model, load_model, resolve_model_path, save_model
+from translator.datasets import Augment, DatasetScan, PairedDataset, UnpairedDataset, make_loader, scan_dataset
+from translator.devices import Precision, autocast_dtype, resolve_device
+from translator.errors import CheckpointError, JobCancelled, TranslatorError
+from translator.jobs import CancelToken, Progress
+from translator.metrics import psnr_batch, ssim_batch
+from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator
+from translator.training_parts import (
+    AdaptiveAugment,
+    Ema,
+    GanLoss,
+    GanMode,
+    ImagePool,
+    RealnessTracker,
+    d_accuracy,
+    gradient_penalty,
+    linear_decay_lambda,
+)
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["pix2pix", "cyclegan"]
+
+
+class TrainingDiverged(TranslatorError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs. Defaults are the reference's (pix2pix / CycleGAN papers)."""
+
+    kind: Kind
+    data: Path
+    out: Path
+    steps: int = 1000
+    from_model: str | None = None  # a model file or name: fine-tune it; None: train from scratch
+    name: str | None = None  # the model's name (default: the run folder's name)
+    direction: Direction = "AtoB"  # which side of the data is the input (pix2pix)
+    # architecture when training from scratch (a fine-tuned model keeps its own)
+    generator: str | None = None  # default unet_256 (pix2pix) / resnet_9blocks (CycleGAN)
+    base_filters: int = 64
+    norm: Literal["batch", "instance", "none"] | None = None  # default batch / instance
+    dropout: bool | None = None  # default on for pix2pix, off for CycleGAN
+    d_base_filters: int = 64
+    d_layers: int = 3
+    gan_mode: GanMode | None = None  # default vanilla (pix2pix) / lsgan (CycleGAN)
+    # optimisation
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_steps: int | None = None  # linear decay to 0 over the last N steps (default: half)
+    batch_size: int = 1
+    lambda_l1: float = 100.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    d_steps_per_g: int = 1  # D updates per G update (on the same batch)
+    d_warmup_steps: int = 100  # D-only steps when the starting model has no D
+    # data
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    val_fraction: float = 0.1
+    max_val: int = 16
+    workers: int = 2
+    # small-data helpers
+    ema: bool | None = None  # default: on when fine-tuning
+    ema_decay: float = 0.999
+    ada: bool = False  # adaptive augmentation before D (off by default)
+    ada_target: float = 0.6
+    # device and speed
+    device: str = "auto"
+    precision: Precision = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    seed: int = 0
+    # what to record
+    log_every: int = 1
+    val_every: int = 100
+    sample_every: int = 100
+    checkpoint_every: int = 200
+    keep_last: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("pix2pix", "cyclegan"):
+            raise ValueError(f"kind must be pix2pix or cyclegan, not {self.kind!r}")
+        for name in ("steps", "batch_size", "crop_size", "load_size", "d_steps_per_g", "checkpoint_every", "keep_last",
+                     "val_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.d_warmup_steps < 0 or self.workers < 0:
+            raise ValueError("d_warmup_steps and workers must be >= 0")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        if self.decay_steps is not None and not 0 <= self.decay_steps <= self.steps:
+            raise ValueError(f"decay_steps must be between 0 and steps ({self.steps})")
+        if not 0 < self.ema_decay < 1:
+            raise ValueError("ema_decay must be between 0 and 1")
+
+    # resolved defaults ---------------------------------------------------------------------
+    @property
+    def resolved_gan_mode(self) -> GanMode:
+        return self.gan_mode or ("vanilla" if self.kind == "pix2pix" else "lsgan")
+
+    @property
+    def use_ema(self) -> bool:
+        return self.ema if self.ema is not None else self.from_model is not None
+
+    @property
+    def model_name(self) -> str:
+        return self.name or Path(self.out).name
+
+    def generator_spec(self) -> GeneratorSpec:
+        p2p = self.kind == "pix2pix"
+        return GeneratorSpec(
+            self.generator or ("unet_256" if p2p else "resnet_9blocks"),
+            self.base_filters,
+            self.norm or ("batch" if p2p else "instance"),
+            self.dropout if self.dropout is not None else p2p,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["data"], d["out"] = str(self.data), str(self.out)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TranslatorError(f"unknown training setting(s): {', '.join(unknown)}")
+        d = dict(d)
+        d["data"], d["out"] = Path(d["data"]), Path(d["out"])
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides: Any) -> TrainConfig:
+        """Read a TOML or JSON config; `overrides` (non-None values) win."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+            d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except FileNotFoundError:
+            raise TranslatorError(f"{path}: no such config file") from None
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise TranslatorError(f"{path}: not a valid {path.suffix[1:].upper()} file ({exc})") from None
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(d)
+
+
+@dataclass(frozen=True)
+class TrainProgress(Progress):
+    """One training step (or D warm-up step) done."""
+
+    phase: Literal["warmup", "train"] = "train"
+    losses: dict[str, float] = field(default_factory=dict)
+    d_acc_real: float = math.nan
+    d_acc_fake: float = math.nan
+    r_t: float = math.nan
+    lr: float = 0.0
+    seconds: float = 0.0  # this step's wall time
+    validation: dict[str, float] | None = None
+    sample: Path | None = None
+    checkpoint: Path | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a finished (or cancelled) run left its model."""
+
+    model_path: Path
+    steps_done: int
+    run_dir: Path
+    first_validation: dict[str, float] | None = None  # the starting model's, when validated
+    last_validation: dict[str, float] | None = None
+
+
+# --- distributed ------------------------------------------------------------------------------
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _init_distributed(device: torch.device) -> bool:
+    """Join the torchrun process group when launched by torchrun; True if this call started it."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available() or dist.is_initialized():
+        return False
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return True
+
+
+def _average_gradients(params: list[nn.Parameter]) -> None:
+    """All-reduce and average gradients over ranks (no-op in a single process)."""
+    rank, world = _world()
+    if world == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad /= world
+
+
+def _sync_buffers(nets: list[nn.Module]) -> None:
+    """Make BatchNorm running statistics rank 0's everywhere."""
+    if _world()[1] == 1:
+        return
+    for net in nets:
+        for b in net.buffers():
+            dist.broadcast(b, src=0)
+
+
+def _weights_digest(nets: list[nn.Module]) -> float:
+    return float(sum(p.detach().double().sum().item() for net in nets for p in net.parameters()))
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def _set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def _finite(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    values = {k: float(v.detach().float().item()) for k, v in losses.items()}
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(
+            f"the loss {', '.join(bad)} became {values[bad[0]]} — training diverged. The last good checkpoint "
+            "is kept; lower the learning rate (--lr) or use --precision fp32, and resume"
+        )
+    return values
+
+
+class _Trainer:
+    """The mutable state of one run: nets, optimisers, helpers. Used only inside `train`."""
+
+    def __init__(self, config: TrainConfig, device: torch.device, scan: DatasetScan) -> None:
+        self.cfg = config
+        self.device = device
+        self.rank, self.world = _world()
+        torch.manual_seed(config.seed)
+        self.model, self.fresh_d = self._initial_model()
+        self.gan = GanLoss(config.resolved_gan_mode)
+        self.g_roles = [r for r in ("g", "g_ab", "g_ba") if r in self.model.nets]
+        self.d_roles = [r for r in ("d", "d_a", "d_b") if r in self.model.nets]
+        for net in self.model.nets.values():
+            net.to(device)
+            if config.channels_last:
+                net.to(memory_format=torch.channels_last)
+        self.g_params = [p for r in self.g_roles for p in self.model.nets[r].parameters()]
+        self.d_params = [p for r in self.d_roles for p in self.model.nets[r].parameters()]
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.g_params, lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d_params, lr=config.lr, betas=betas)
+        decay = config.decay_steps if config.decay_steps is not None else config.steps // 2
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, linear_decay_lambda(config.steps, decay))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, linear_decay_lambda(config.steps, decay))
+        self.ema = {r: Ema(self.model.nets[r], config.ema_decay) for r in self.g_roles} if config.use_ema else {}
+        self.pools = {r: ImagePool(config.pool_size, seed=config.seed + i) for i, r in enumerate(("a", "b"))}
+        self.tracker = RealnessTracker(mode=config.resolved_gan_mode)
+        self.ada = AdaptiveAugment(target=config.ada_target) if config.ada else None
+        self.ada_gen = torch.Generator().manual_seed(config.seed + 7)
+        dtype = autocast_dtype(config.precision)
+        if dtype == torch.float16 and device.type == "cpu":
+            raise TranslatorError("fp16 training needs a GPU; use --precision bf16 or fp32 on the CPU")
+        self.amp_dtype = dtype
+        scaler_on = dtype == torch.float16 and device.type == "cuda"
+        self.scaler_g = torch.amp.GradScaler(device.type, enabled=scaler_on)
+        self.scaler_d = torch.amp.GradScaler(device.type, enabled=scaler_on)
+        self.step = 0
+        self.warmup_total = config.d_warmup_steps if self.fresh_d else 0
+        self.warmup_done = 0
+        self.last_validation: dict[str, float] | None = None
+        self.first_validation: dict[str, float] | None = None  # of the starting model
+        # torch.compile wraps a module in a callable with the same interface
+        self.compiled: dict[str, nn.Module] = {
+            r: (cast(nn.Module, torch.compile(net)) if config.compile else net) for r, net in self.model.nets.items()
+        }
+        self.scan = scan
+
+    # model -------------------------------------------------------------------------------
+    def _initial_model(self) -> tuple[Model, bool]:
+        cfg = self.cfg
+        d_in = 6 if cfg.kind == "pix2pix" else 3
+        d_spec = DiscriminatorSpec("patch", cfg.d_layers, cfg.d_base_filters, "batch" if cfg.kind == "pix2pix" else "instance",
+                                   d_in, cfg.resolved_gan_mode)
+        d_roles = ("d",) if cfg.kind == "pix2pix" else ("d_a", "d_b")
+        if cfg.from_model is None:
+            g = cfg.generator_spec()
+            gens = {"g": g} if cfg.kind == "pix2pix" else {"g_ab": g, "g_ba": g}
+            card = ModelCard(cfg.model_name, cfg.kind, gens, {r: d_spec for r in d_roles}, direction=cfg.direction,
+                             image_size=cfg.crop_size, source="trained from scratch by translator")
+            return build_model(card, seed=cfg.seed), False
+        start = load_model(resolve_model_path(cfg.from_model))
+        if start.card.kind != cfg.kind:
+            raise TranslatorError(f"{cfg.from_model} is a {start.card.kind} model; train it with `translator train {start.card.kind}`")
+        nets = dict(start.nets)
+        gens = dict(start.card.generators)
+        if cfg.kind == "cyclegan":
+            for role in ("g_ab", "g_ba"):
+                if role not in gens:  # a one-direction import: the other generator starts fresh
+                    other = gens["g_ba" if role == "g_ab" else "g_ab"]
+                    log.warning("%s has no %s generator; it starts from random weights", cfg.from_model, role)
+                    gens[role] = other
+                    nets[role] = build_model(ModelCard("x", "cyclegan", {role: other}), seed=cfg.seed).nets[role]
+        discs = dict(start.card.discriminators)
+        fresh = False
+        for role in d_roles:
+            if role not in nets:
+                discs[role] = dataclasses.replace(d_spec, gan_mode=cfg.resolved_gan_mode)
+                nets[role] = build_discriminator(discs[role], seed=cfg.seed)
+                fresh = True
+        card = dataclasses.replace(start.card, name=cfg.model_name, generators=gens, discriminators=discs,
+                                   source=f"fine-tuned from {start.card.name} ({start.card.source})".strip())
+        return Model(card, nets), fresh
+
+    def net(self, role: str) -> nn.Module:
+        return self.compiled[role]
+
+    def export_model(self) -> Model:
+        """The model to save: EMA generators (when on) and the discriminators, with the card's
+        training section filled in."""
+        nets: dict[str, nn.Module] = {}
+        for role, net in self.model.nets.items():
+            nets[role] = self.ema[role].module if role in self.ema else net
+        training = {
+            "kind": self.cfg.kind,
+            "steps": self.step,
+            "data": str(self.cfg.data),
+            "recipe": {k: v for k, v in self.cfg.to_dict().items() if k not in ("data", "out", "device", "workers")},
+            "ema": self.cfg.use_ema,
+        }
+        if self.last_validation:
+            training["validation"] = self.last_validation
+        card = dataclasses.replace(self.model.card, training=training, image_size=self.cfg.crop_size)
+        return Model(card, nets)
+
+    # steps -------------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _d_inputs(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
+        if self.ada is None or self.ada.p == 0:
+            return list(tensors)
+        return self.ada.apply(list(tensors), self.ada_gen)
+
+    def _step_d(self, loss: torch.Tensor) -> None:
+        self.scaler_d.scale(loss).backward()  # type: ignore[no-untyped-call]
+        self.scaler_d.unscale_(self.opt_d)
+        _average_gradients(self.d_params)
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+
+    def _step_g(self, loss: torch.Tensor) -> None:
+        self.scaler_g.scale(loss).backward()  # type: ignore[no-untyped-call]
+        self.scaler_g.unscale_(self.opt_g)
+        _average_gradients(self.g_params)
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+
+    def pix2pix_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
+        real_a, real_b = self._batch(batch)
+        g, d = self.net("g"), self.net("d")
+        with self._autocast():
+            with torch.set_grad_enabled(train_g):
+                fake_b = g(real_a)
+        losses: dict[str, torch.Tensor] = {}
+        _set_requires_grad([d], True)
+        for _ in range(self.cfg.d_steps_per_g):
+            self.opt_d.zero_grad(set_to_none=True)
+            with self._autocast():
+                cond_r, img_r = self._d_inputs(real_a, real_b)
+                cond_f, img_f = self._d_inputs(real_a, fake_b.detach())
+                pred_real = d(torch.cat([cond_r, img_r], 1))
+                pred_fake = d(torch.cat([cond_f, img_f], 1))
+                loss_d = self.gan.d_loss(pred_real.float(), pred_fake.float())
+                if self.gan.mode == "wgangp":
+                    loss_d = loss_d + gradient_penalty(d, torch.cat([cond_r, img_r], 1), torch.cat([cond_f, img_f], 1).detach())
+            losses["D"] = loss_d
+            _finite(losses)
+            self._step_d(loss_d)
+        acc_real, acc_fake = d_accuracy(pred_real.detach().float(), pred_fake.detach().float(), self.gan.mode)
+        r_t = self.tracker.update(pred_real.detach().float())
+        if train_g:
+            _set_requires_grad([d], False)
+            self.opt_g.zero_grad(set_to_none=True)
+            with self._autocast():
+                cond_f, img_f = self._d_inputs(real_a, fake_b)
+                losses["G_GAN"] = self.gan.g_loss(d(torch.cat([cond_f, img_f], 1)).float())
+                losses["G_L1"] = F.l1_loss(fake_b.float(), real_b) * self.cfg.lambda_l1
+                loss_g = losses["G_GAN"] + losses["G_L1"]
+            _finite(losses)
+            self._step_g(loss_g)
+            _set_requires_grad([d], True)
+        return {"losses": _finite(losses), "acc": (acc_real, acc_fake), "r_t": r_t}
+
+    def cyclegan_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
+        real_a, real_b = self._batch(batch)
+        g_ab, g_ba, d_a, d_b = (self.net(r) for r in ("g_ab", "g_ba", "d_a", "d_b"))
+        cfg = self.cfg
+        losses: dict[str, torch.Tensor] = {}
+        with torch.set_grad_enabled(train_g), self._autocast():
+            fake_b = g_ab(real_a)
+            fake_a = g_ba(real_b)
+        if train_g:
+            _set_requires_grad([d_a, d_b], False)
+            self.opt_g.zero_grad(set_to_none=True)
+            with self._autocast():
+                rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
+                if cfg.lambda_identity > 0:
+                    losses["idt_A"] = F.l1_loss(g_ba(real_a).float(), real_a) * cfg.lambda_cycle * cfg.lambda_identity
+                    losses["idt_B"] = F.l1_loss(g_ab(real_b).float(), real_b) * cfg.lambda_cycle * cfg.lambda_identity
+                losses["G_AB"] = self.gan.g_loss(d_b(self._d_inputs(fake_b)[0]).float())
+                losses["G_BA"] = self.gan.g_loss(d_a(self._d_inputs(fake_a)[0]).float())
+                losses["cycle_A"] = F.l1_loss(rec_a.float(), real_a) * cfg.lambda_cycle
+                losses["cycle_B"] = F.l1_loss(rec_b.float(), real_b) * cfg.lambda_cycle
+                loss_g = sum(losses.values(), torch.zeros((), device=self.device))
+            _finite(losses)
+            self._step_g(loss_g)
+            _set_requires_grad([d_a, d_b], True)
+        pool_b = self.pools["b"].query(fake_b.detach().float())
+        pool_a = self.pools["a"].query(fake_a.detach().float())
+        for _ in range(cfg.d_steps_per_g):
+            self.opt_d.zero_grad(set_to_none=True)
+            with self._autocast():
+                pred_real_b, pred_fake_b = d_b(self._d_inputs(real_b)[0]), d_b(self._d_inputs(pool_b)[0])
+                pred_real_a, pred_fake_a = d_a(self._d_inputs(real_a)[0]), d_a(self._d_inputs(pool_a)[0])
+                losses["D_B"] = self.gan.d_loss(pred_real_b.float(), pred_fake_b.float())
+                losses["D_A"] = self.gan.d_loss(pred_real_a.float(), pred_fake_a.float())
+                if self.gan.mode == "wgangp":
+                    losses["D_B"] = losses["D_B"] + gradient_penalty(d_b, real_b, pool_b)
+                    losses["D_A"] = losses["D_A"] + gradient_penalty(d_a, real_a, pool_a)
+            _finite(losses)
+            self._step_d(losses["D_A"] + losses["D_B"])
+        acc = d_accuracy(
+            torch.cat([pred_real_a.detach().flatten(), pred_real_b.detach().flatten()]).float(),
+            torch.cat([pred_fake_a.detach().flatten(), pred_fake_b.detach().flatten()]).float(),
+            self.gan.mode,
+        )
+        r_t = self.tracker.update(torch.cat([pred_real_a.detach().flatten(), pred_real_b.detach().flatten()]).float())
+        return {"losses": _finite(losses), "acc": acc, "r_t": r_t}
+
+    def _batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        a = batch["a"].to(self.device, non_blocking=True)
+        b = batch["b"].to(self.device, non_blocking=True)
+        if self.cfg.channels_last:
+            a, b = a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last)
+        if self.cfg.kind == "pix2pix" and self.cfg.direction == "BtoA":
+            a, b = b, a
+        return a, b
+
+    def run_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
+        for r in self.model.nets:
+            self.model.nets[r].train()
+        if not train_g:  # D warm-up: G frozen, producing fakes as it is
+            _set_requires_grad([self.model.nets[r] for r in self.g_roles], False)
+        out = self.pix2pix_step(batch, train_g) if self.cfg.kind == "pix2pix" else self.cyclegan_step(batch, train_g)
+        if not train_g:
+            _set_requires_grad([self.model.nets[r] for r in self.g_roles], True)
+        _sync_buffers(list(self.model.nets.values()))
+        if train_g:
+            for role, e in self.ema.items():
+                e.update(self.model.nets[role])
+            self.sched_g.step()
+            self.sched_d.step()
+            self.step += 1
+            if self.ada is not None:
+                self.ada.adjust(out["r_t"], self.cfg.batch_size * self.world)
+        else:
+            self.warmup_done += 1
+        return out
+
+    # state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "warmup_done": self.warmup_done,
+            "nets": {r: n.state_dict() for r, n in self.model.nets.items()},
+            "ema": {r: e.state_dict() for r, e in self.ema.items()},
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "pools": {k: p.state_dict() for k, p in self.pools.items()},
+            "tracker": self.tracker.state_dict(),
+            "ada": self.ada.state_dict() if self.ada else None,
+            "ada_gen": self.ada_gen.get_state(),
+            "rng_torch": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "last_validation": self.last_validation,
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.step, self.warmup_done = int(s["step"]), int(s["warmup_done"])
+        for r, sd in s["nets"].items():
+            self.model.nets[r].load_state_dict(sd)
+        for r, sd in s["ema"].items():
+            self.ema[r].load_state_dict(sd)
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.sched_g.load_state_dict(s["sched_g"])
+        self.sched_d.load_state_dict(s["sched_d"])
+        self.scaler_g.load_state_dict(s["scaler_g"])
+        self.scaler_d.load_state_dict(s["scaler_d"])
+        for k, p in self.pools.items():
+            p.load_state_dict(s["pools"][k])
+        self.tracker.load_state_dict(s["tracker"])
+        if self.ada is not None and s["ada"] is not None:
+            self.ada.load_state_dict(s["ada"])
+        self.ada_gen.set_state(s["ada_gen"])
+        torch.set_rng_state(s["rng_torch"])
+        if s["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(s["rng_cuda"])
+        self.last_validation = s.get("last_validation")
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+class _RunFiles:
+    """The run folder. Every write is atomic; an OSError becomes a clear TranslatorError."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+        self.samples = self.root / "samples"
+        self.log_path = self.root / "log.jsonl"
+
+    def prepare(self, config: TrainConfig, resume: bool) -> None:
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise TranslatorError(f"{self.root}: the run folder path is a file; choose another --out")
+            if not resume and self.checkpoints.is_dir() and any(self.checkpoints.iterdir()):
+                raise TranslatorError(f"{self.root} already holds a run; use --resume to continue it or choose another --out")
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            self.samples.mkdir(exist_ok=True)
+            write_bytes_atomic(self.root / "config.json", json.dumps(config.to_dict(), indent=1).encode())
+        except OSError as exc:
+            raise TranslatorError(f"{self.root}: cannot write the run folder ({exc.strerror or exc})") from None
+
+    def latest_checkpoint(self) -> tuple[int, Path, Path] | None:
+        found = []
+        for state in self.checkpoints.glob("step_*.state.pt"):
+            step = int(state.name.split("_")[1].split(".")[0])
+            model = self.checkpoints / f"step_{step:07d}.safetensors"
+            if model.exists():
+                found.append((step, model, state))
+        return max(found) if found else None
+
+    def save_checkpoint(self, trainer: _Trainer) -> Path:
+        bad = [r for r, net in trainer.model.nets.items() if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
+        if bad:
+            raise TrainingDiverged(
+                f"the weights of {', '.join(bad)} are no longer finite at step {trainer.step} — training diverged. "
+                "The last good checkpoint is kept; lower the learning rate (--lr) and resume"
+            )
+        step = trainer.step
+        model_path = self.checkpoints / f"step_{step:07d}.safetensors"
+        state_path = self.checkpoints / f"step_{step:07d}.state.pt"
+        try:
+            buf = io.BytesIO()
+            torch.save(trainer.state_dict(), buf)
+            write_bytes_atomic(state_path, buf.getvalue())
+            save_model(trainer.export_model(), model_path)  # written last: its presence marks the pair complete
+        except OSError as exc:
+            state_path.unlink(missing_ok=True)
+            previous = self.latest_checkpoint()
+            kept = f"; the previous checkpoint {previous[1].name} is intact" if previous else ""
+            raise TranslatorError(f"{self.checkpoints}: cannot write a checkpoint ({exc.strerror or exc}){kept}") from None
+        existing = sorted(self.checkpoints.glob("step_*.safetensors"))
+        for old in existing[: -trainer.cfg.keep_last]:
+            old.unlink(missing_ok=True)
+            (old.parent / old.name.replace(".safetensors", ".state.pt")).unlink(missing_ok=True)
+        return model_path
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        try:
+            with self.log_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise TranslatorError(f"{self.log_path}: cannot write the training log ({exc.strerror or exc})") from None
+
+    def truncate_log(self, step: int) -> None:
+        """Drop log lines past `step` (written after the checkpoint a resume starts from)."""
+        if not self.log_path.exists():
+            return
+        keep = [line for line in self.log_path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        write_bytes_atomic(self.log_path, ("\n".join(keep) + "\n" if keep else "").encode())
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path}: cannot read the training state ({exc})") from None
+    return state
+
+
+# --- validation and samples -------------------------------------------------------------------
+
+
+def _fixed_val_batch(trainer: _Trainer, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:
+    scan, cfg = trainer.scan, trainer.cfg
+    if not scan.val_a:
+        return None
+    aug = Augment(cfg.load_size, cfg.crop_size, False)
+    if scan.paired:
+        ds: Any = PairedDataset(scan.val_a, scan.val_b if scan.layout != "aligned" else None, aug,
+                                aligned=scan.layout == "aligned", train=False, seed=cfg.seed)
+    else:
+        ds = UnpairedDataset(scan.val_a, scan.val_b, aug, train=False, seed=cfg.seed)
+    items = [ds[i] for i in range(min(count, len(ds)))]
+    a = torch.stack([it["a"] for it in items])
+    b = torch.stack([it["b"] for it in items])
+    if cfg.kind == "pix2pix" and cfg.direction == "BtoA":
+        a, b = b, a
+    return a, b
+
+
+def _validate(trainer: _Trainer, val: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, float] | None:
+    """Validation PSNR/SSIM of the (EMA) generator on the validation pairs (pix2pix)."""
+    if val is None or trainer.cfg.kind != "pix2pix" or not trainer.scan.paired:
+        return None
+    scan, cfg = trainer.scan, trainer.cfg
+    aug = Augment(cfg.load_size, cfg.crop_size, False)
+    ds = PairedDataset(scan.val_a, scan.val_b if scan.layout != "aligned" else None, aug,
+                       aligned=scan.layout == "aligned", train=False, seed=cfg.seed)
+    net = _eval_generator(trainer, "g")
+    ps, ss = [], []
+    with torch.inference_mode():
+        for i in range(len(ds)):
+            a, b = ds[i]["a"][None], ds[i]["b"][None]
+            if cfg.direction == "BtoA":
+                a, b = b, a
+            y = net(a.to(trainer.device)).float().cpu()
+            ps.append(float(psnr_batch(y, b)[0]))
+            ss.append(float(ssim_batch(y, b)[0]))
+    finite = [p for p in ps if math.isfinite(p)]
+    return {"psnr": float(np.mean(finite)) if finite else math.inf, "ssim": float(np.mean(ss))}
+
+
+def _eval_generator(trainer: _Trainer, role: str) -> nn.Module:
+    net = trainer.ema[role].module if role in trainer.ema else trainer.model.nets[role]
+    return net.eval()
+
+
+def _sample_grid(trainer: _Trainer, val: tuple[torch.Tensor, torch.Tensor] | None, path: Path) -> Path | None:
+    """Rows of input | output | target (pix2pix) or A | A→B | B | B→A (CycleGAN)."""
+    if val is None:
+        return None
+    a, b = val
+    with torch.inference_mode():
+        if trainer.cfg.kind == "pix2pix":
+            cols = [a, _eval_generator(trainer, "g")(a.to(trainer.device)).float().cpu(), b]
+        else:
+            cols = [a, _eval_generator(trainer, "g_ab")(a.to(trainer.device)).float().cpu(),
+                    b, _eval_generator(trainer, "g_ba")(b.to(trainer.device)).float().cpu()]
+    for net in trainer.model.nets.values():
+        net.train()
+    rows = [np.hstack([imaging.to_uint8(c[i : i + 1]) for c in cols]) for i in range(a.shape[0])]
+    return imaging.write_image(path, np.vstack(rows))
+
+
+# --- the job ----------------------------------------------------------------------------------
+
+
+def _batches(trainer: _Trainer, dataset: Any, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+    """An endless stream of batches, epoch after epoch, starting at the batch for `start_step`
+    (so a resumed run sees exactly the batches an uninterrupted one would)."""
+    cfg = trainer.cfg
+
+    def loader(epoch: int) -> Any:
+        return make_loader(dataset, batch_size=cfg.batch_size, shuffle=True, workers=cfg.workers, seed=cfg.seed,
+                           epoch=epoch, drop_last=True, distributed=trainer.world > 1,
+                           pin_memory=trainer.device.type == "cuda")
+
+    epoch, skip = divmod(start_step, len(loader(0)))
+    while True:
+        for i, batch in enumerate(loader(epoch)):
+            if i >= skip:
+                yield batch
+        skip = 0
+        epoch += 1
+
+
+def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | None = None) -> Generator[TrainProgress, None, TrainResult]:
+    """Train (or fine-tune) a model as `config` says: a job yielding one event per step.
+
+    Cancelling saves a checkpoint and the model, then raises `JobCancelled`. A diverging loss
+    raises `TrainingDiverged` without saving over the last good checkpoint.
+    """
+    token = token or CancelToken()
+    device = resolve_device(config.device)
+    started_group = _init_distributed(device)
+    try:
+        rank, world = _world()
+        if device.type == "cuda" and world > 1 and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        files = _RunFiles(config.out)
+        scan = scan_dataset(config.data, paired=True if config.kind == "pix2pix" else False,
+                            val_fraction=config.val_fraction, max_val=config.max_val, seed=config.seed)
+        if scan.unmatched_a or scan.unmatched_b:
+            log.warning("%s", scan.describe())
+        trainer = _Trainer(config, device, scan)
+        if rank == 0:
+            files.prepare(config, resume)
+        if resume:
+            latest = files.latest_checkpoint()
+            if latest is None:
+                raise TranslatorError(f"{config.out}: no checkpoint to resume from; start without --resume")
+            trainer.load_state_dict(_load_state(latest[2]))
+            if rank == 0:
+                files.truncate_log(trainer.step)
+            log.info("resumed %s at step %d", config.out, trainer.step)
+        aug = Augment(config.load_size, config.crop_size, config.flip)
+        if scan.paired:
+            dataset: Any = PairedDataset(scan.train_a, scan.train_b if scan.layout != "aligned" else None, aug,
+                                         aligned=scan.layout == "aligned", train=True, seed=config.seed)
+        else:
+            dataset = UnpairedDataset(scan.train_a, scan.train_b, aug, train=True, seed=config.seed)
+        if len(dataset) < config.batch_size * world:
+            raise TranslatorError(f"{config.data}: {len(dataset)} training sample(s) is fewer than one batch ({config.batch_size} × {world} process(es))")
+        val = _fixed_val_batch(trainer)
+        total = trainer.warmup_total + config.steps
+        # Warm-up batches come from their own stream, so the training stream is the same with or
+        # without a warm-up.
+        warm_stream = _batches(trainer, dataset, trainer.warmup_done) if trainer.warmup_done < trainer.warmup_total else None
+        stream = _batches(trainer, dataset, trainer.step)
+        if not resume and rank == 0:
+            first = _validate(trainer, val)
+            if first:
+                trainer.first_validation = first
+                files.append_log({"step": 0, "phase": "val", "val": first})
+        t_start = time.perf_counter()
+        done_at_start = trainer.warmup_done + trainer.step
+        while trainer.step < config.steps:
+            warming = trainer.warmup_done < trainer.warmup_total
+            try:
+                token.raise_if_cancelled()
+            except JobCancelled:
+                if rank == 0:
+                    files.save_checkpoint(trainer)
+                    save_model(trainer.export_model(), files.root / "model.safetensors")
+                raise
+            t0 = time.perf_counter()
+            lr = float(trainer.opt_g.param_groups[0]["lr"])
+            batch = next(warm_stream if warming and warm_stream is not None else stream)
+            out = trainer.run_step(batch, train_g=not warming)
+            seconds = time.perf_counter() - t0
+            done = trainer.warmup_done + trainer.step
+            elapsed = time.perf_counter() - t_start
+            rate = (done - done_at_start) / elapsed if elapsed > 0 else 0.0
+            record: dict[str, Any] = {
+                "step": trainer.step, "phase": "warmup" if warming else "train", **out["losses"],
+                "d_acc_real": out["acc"][0], "d_acc_fake": out["acc"][1], "r_t": out["r_t"],
+                "lr": lr, "seconds": seconds,
+            }
+            if trainer.ada is not None:
+                record["ada_p"] = trainer.ada.p
+            validation = sample = checkpoint = None
+            if not warming and rank == 0:
+                if trainer.step % config.val_every == 0 or trainer.step == config.steps:
+                    validation = _validate(trainer, val)
+                    if validation:
+                        trainer.last_validation = validation
+                        record["val"] = validation
+                if trainer.step % config.sample_every == 0 or trainer.step == config.steps:
+                    sample = _sample_grid(trainer, val, files.samples / f"step_{trainer.step:07d}.png")
+                if trainer.step % config.log_every == 0 or validation:
+                    files.append_log(record)
+                if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
+                    checkpoint = files.save_checkpoint(trainer)
+            elif rank == 0:
+                files.append_log(record)
+            yield TrainProgress(
+                done=done, total=total, elapsed_s=elapsed, rate=rate,
+                eta_s=(total - done) / rate if rate > 0 else None,
+                phase="warmup" if warming else "train", losses=out["losses"], d_acc_real=out["acc"][0],
+                d_acc_fake=out["acc"][1], r_t=out["r_t"], lr=lr, seconds=seconds,
+                validation=validation, sample=sample, checkpoint=checkpoint,
+            )
+        in_sync = True
+        if world > 1:
+            digest = torch.tensor([_weights_digest([trainer.model.nets[r] for r in trainer.g_roles + trainer.d_roles])], dtype=torch.float64)
+            gathered = [torch.zeros_like(digest) for _ in range(world)]
+            dist.all_gather(gathered, digest)
+            in_sync = all(torch.equal(g, gathered[0]) for g in gathered)
+            if not in_sync:
+                raise TranslatorError("the ranks' weights differ after training; this is a bug, please report it")
+        model_path = files.root / "model.safetensors"
+        if rank == 0:
+            save_model(trainer.export_model(), model_path)
+            files.append_log({"step": trainer.step, "phase": "done", "ranks": world, "ranks_in_sync": in_sync})
+        return TrainResult(model_path, trainer.step, files.root, first_validation=trainer.first_validation,
+                           last_validation=trainer.last_validation)
+    finally:
+        if started_group:
+            dist.destroy_process_group()
+
