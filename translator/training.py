@@ -511,11 +511,16 @@ class _Trainer:
     def run_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
         for r in self.model.nets:
             self.model.nets[r].train()
-        if not train_g:  # D warm-up: G frozen, producing fakes as it is
-            _set_requires_grad([self.model.nets[r] for r in self.g_roles], False)
+        gens = [self.model.nets[r] for r in self.g_roles]
+        if not train_g:  # D warm-up: G frozen (weights and BatchNorm statistics), producing fakes as in training
+            _set_requires_grad(gens, False)
+            frozen = [{k: b.clone() for k, b in g.named_buffers()} for g in gens]
         out = self.pix2pix_step(batch, train_g) if self.cfg.kind == "pix2pix" else self.cyclegan_step(batch, train_g)
         if not train_g:
-            _set_requires_grad([self.model.nets[r] for r in self.g_roles], True)
+            _set_requires_grad(gens, True)
+            for g, buffers in zip(gens, frozen):
+                for k, b in g.named_buffers():
+                    b.copy_(buffers[k])
         _sync_buffers(list(self.model.nets.values()))
         if train_g:
             for role, e in self.ema.items():
@@ -586,6 +591,20 @@ class _RunFiles:
         self.checkpoints = self.root / "checkpoints"
         self.samples = self.root / "samples"
         self.log_path = self.root / "log.jsonl"
+        self.tensorboard: Any = None  # a SummaryWriter when tensorboard is installed
+
+    def open_tensorboard(self) -> None:
+        """Also write TensorBoard event files (`RUN/tensorboard/`) when tensorboard is installed."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.info("tensorboard is not installed; the run is recorded in log.jsonl only")
+            return
+        self.tensorboard = SummaryWriter(str(self.root / "tensorboard"))
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
     def prepare(self, config: TrainConfig, resume: bool) -> None:
         try:
@@ -640,6 +659,17 @@ class _RunFiles:
                 f.write(json.dumps(record) + "\n")
         except OSError as exc:
             raise TranslatorError(f"{self.log_path}: cannot write the training log ({exc.strerror or exc})") from None
+        if self.tensorboard is not None and record.get("phase") in ("train", "warmup", "val"):
+            step = int(record["step"])
+            for key, value in record.items():
+                if isinstance(value, float):
+                    self.tensorboard.add_scalar(f"{record['phase']}/{key}", value, step)
+            for key, value in (record.get("val") or {}).items():
+                self.tensorboard.add_scalar(f"val/{key}", value, step)
+
+    def add_sample(self, path: Path, step: int) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.add_image("samples", imaging.read_image(path).rgb, step, dataformats="HWC")
 
     def truncate_log(self, step: int) -> None:
         """Drop log lines past `step` (written after the checkpoint a resume starts from)."""
@@ -753,11 +783,11 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
     token = token or CancelToken()
     device = resolve_device(config.device)
     started_group = _init_distributed(device)
+    files = _RunFiles(config.out)
     try:
         rank, world = _world()
         if device.type == "cuda" and world > 1 and device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        files = _RunFiles(config.out)
         scan = scan_dataset(config.data, paired=True if config.kind == "pix2pix" else False,
                             val_fraction=config.val_fraction, max_val=config.max_val, seed=config.seed)
         if scan.unmatched_a or scan.unmatched_b:
@@ -765,6 +795,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         trainer = _Trainer(config, device, scan)
         if rank == 0:
             files.prepare(config, resume)
+            files.open_tensorboard()
         if resume:
             latest = files.latest_checkpoint()
             if latest is None:
@@ -827,6 +858,8 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
                         record["val"] = validation
                 if trainer.step % config.sample_every == 0 or trainer.step == config.steps:
                     sample = _sample_grid(trainer, val, files.samples / f"step_{trainer.step:07d}.png")
+                    if sample is not None:
+                        files.add_sample(sample, trainer.step)
                 if trainer.step % config.log_every == 0 or validation:
                     files.append_log(record)
                 if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
@@ -855,6 +888,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         return TrainResult(model_path, trainer.step, files.root, first_validation=trainer.first_validation,
                            last_validation=trainer.last_validation)
     finally:
+        files.close()
         if started_group:
             dist.destroy_process_group()
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from translator import imaging
 from translator._fs import PARTIAL_PREFIX
+from translator.cli import main
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 
@@ -90,27 +91,36 @@ def test_eval_reports_metrics_and_verdict(tmp_path: Path, photo_folder: Path, ti
     assert heat.shape == imaging.read_image(photo_folder / "chelsea.png").rgb.shape
 
 
-def test_import_inspect_translate_export_reference_checkpoint(tmp_path: Path, photo_folder: Path) -> None:
+def test_import_inspect_translate_export_reference_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process through `main` (the same code path as the command, without a new interpreter each time).
     models = tmp_path / "models"
-    env = {"TRANSLATOR_MODELS_DIR": str(models)}
-    proc = run("inspect", REF / "unet_128_ngf8_batch_dropout_net_G.pth", env=env)
-    assert "unet_128" in proc.stdout and "base_filters 8" in proc.stdout
-    run("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "-d", REF / "basic_ndf8_batch_in6_net_D.pth",
-        "--kind", "pix2pix", "--name", "refp2p", "--task", "test", env=env)
-    assert (models / "refp2p.safetensors").exists()
-    proc = run("inspect", "refp2p", env=env)
-    assert "refp2p" in proc.stdout and "unet_128" in proc.stdout and "d:" in proc.stdout
-    proc = run("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "--kind", "pix2pix", "--name", "refp2p", env=env, check=False)
-    assert proc.returncode == 2 and "already exists" in proc.stderr
+    monkeypatch.setenv("TRANSLATOR_MODELS_DIR", str(models))
+
+    def cli(*args: str | Path) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = cli("inspect", REF / "unet_128_ngf8_batch_dropout_net_G.pth")
+    assert code == 0 and "unet_128" in out and "base_filters 8" in out
+    code, out, _ = cli("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "-d", REF / "basic_ndf8_batch_in6_net_D.pth",
+                       "--kind", "pix2pix", "--name", "refp2p", "--task", "test")
+    assert code == 0 and (models / "refp2p.safetensors").exists()
+    code, out, _ = cli("inspect", "refp2p")
+    assert "refp2p" in out and "unet_128" in out and "d:" in out
+    code, _, err = cli("import", REF / "unet_128_ngf8_batch_dropout_net_G.pth", "--kind", "pix2pix", "--name", "refp2p")
+    assert code == 2 and "already exists" in err
     # The reference's own test-time behaviour: resize to 128, eval mode -> its fixture PNG (±1).
     src = tmp_path / "in"
     src.mkdir()
     (src / "a.png").write_bytes((REF / "input_128x128.png").read_bytes())
-    run("translate", "-m", "refp2p", src, "-o", tmp_path / "out", "--resize", "128", env=env)
+    assert cli("translate", "-m", "refp2p", src, "-o", tmp_path / "out", "--resize", "128", "-q")[0] == 0
     ours = imaging.read_image(tmp_path / "out" / "a.png").rgb.astype(int)
     expected = imaging.read_image(REF / "unet_128_eval_output.png").rgb.astype(int)
     assert np.abs(ours - expected).max() <= 1
-    run("export", "refp2p", "-o", tmp_path / "exp", env=env)
+    assert cli("export", "refp2p", "-o", tmp_path / "exp")[0] == 0
     exported = torch.load(tmp_path / "exp" / "latest_net_G.pth", weights_only=True)
     original = torch.load(REF / "unet_128_ngf8_batch_dropout_net_G.pth", weights_only=True)
     assert list(exported) == list(original) and all(torch.equal(exported[k], original[k]) for k in original)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from translator.cli import main
 from translator.checkpoint import ModelCard, build_model, load_model, save_model
 from translator.errors import JobCancelled, TranslatorError
 from translator.jobs import CancelToken, run_job
@@ -103,6 +104,12 @@ def test_pix2pix_learns_a_tone_mapping(paired_data: Path, tmp_path: Path) -> Non
     card = load_model(result.model_path).card
     assert card.training["steps"] == 60 and card.training["validation"]["psnr"] == pytest.approx(result.last_validation["psnr"])
     assert evs[-1].done == evs[-1].total == 60
+    # TensorBoard event files (tensorboard is in the test extra).
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tensorboard")).Reload()
+    assert len(acc.Scalars("train/G_L1")) == 60 and acc.Scalars("val/psnr")[-1].step == 60
+    assert acc.Images("samples")
 
 
 def test_cyclegan_cycle_loss_falls(unpaired_data: Path, tmp_path: Path) -> None:
@@ -181,7 +188,18 @@ def test_fresh_discriminator_is_warmed_up_with_g_frozen(paired_data: Path, tmp_p
     start_path = save_model(start, tmp_path / "noD.safetensors")
     cfg = small_p2p(paired_data, tmp_path / "run", steps=2, from_model=str(start_path), d_warmup_steps=12,
                     generator=None, load_size=40, crop_size=32, lr=1e-3, checkpoint_every=100)
-    evs, result = events(train(cfg))
+    # Cancelled right after the warm-up: the saved raw G equals the starting G, buffers included.
+    token = CancelToken()
+    job = train(cfg, token=token)
+    for _ in range(12):
+        next(job)
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        next(job)
+    state = torch.load(tmp_path / "run" / "checkpoints" / "step_0000000.state.pt", weights_only=True)
+    for k, v in start.nets["g"].state_dict().items():
+        assert torch.equal(state["nets"]["g"][k], v), k
+    evs, result = events(train(dataclasses.replace(cfg, out=tmp_path / "run2")))
     assert [e.phase for e in evs] == ["warmup"] * 12 + ["train"] * 2
     assert all(set(e.losses) == {"D"} for e in evs[:12])
     # D learns to tell the frozen G's fakes from real targets during the warm-up.
@@ -216,7 +234,7 @@ def test_full_disk_is_a_clear_error_and_the_previous_checkpoint_survives(paired_
     run = tmp_path / "run"
     common = ["train", "pix2pix", "--data", paired_data, "--generator", "unet_32", "--base-filters", "8",
               "--load-size", "40", "--crop-size", "32", "--workers", "0", "--checkpoint-every", "2", "-q", "--out", run]
-    subprocess.run(_cli(*common, "--steps", "2"), check=True, capture_output=True, timeout=300)
+    assert main([str(a) for a in common] + ["--steps", "2"]) == 0
     size = (run / "checkpoints" / "step_0000002.state.pt").stat().st_size
     code = (
         "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
@@ -245,3 +263,14 @@ def test_two_cpu_ranks_with_torchrun(paired_data: Path, tmp_path: Path) -> None:
     assert done["phase"] == "done" and done["ranks"] == 2 and done["ranks_in_sync"] is True
     assert len([ln for ln in log_lines(run) if ln.get("phase") == "train"]) == 4  # only rank 0 writes
     assert set(load_model(run / "model.safetensors").nets) == {"g", "d"}
+
+
+def test_adaptive_augmentation_follows_r_t(paired_data: Path, tmp_path: Path) -> None:
+    cfg = small_p2p(paired_data, tmp_path / "run", steps=12, ada=True, generator="unet_32", load_size=40, crop_size=32,
+                    lr=1e-3, checkpoint_every=100)
+    events(train(cfg))
+    lines = [ln for ln in log_lines(tmp_path / "run") if ln.get("phase") == "train"]
+    p = [0.0] + [ln["ada_p"] for ln in lines]
+    for prev, now, line in zip(p, p[1:], lines):
+        expected = 1 if line["r_t"] > 0.6 else -1  # raised while D is over-confident on reals, lowered otherwise
+        assert now == pytest.approx(min(max(prev + expected * 4 / 2000, 0.0), 0.8)), line
