@@ -21,7 +21,7 @@ from translator._fs import write_bytes_atomic
 from translator.errors import ImageError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
-from translator.metrics import discriminator_verdict, overlay_heatmap, psnr, ssim, verdict_heatmap
+from translator.metrics import Verdict, discriminator_verdict, overlay_heatmap, psnr, ssim, verdict_heatmap
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,70 @@ class EvalSummary:
         return out
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One input translated and judged: what the app's preview shows and `eval` reports."""
+
+    input: np.ndarray  # (H, W, 3) uint8, as the model saw it (after `resize`)
+    output: np.ndarray  # (H, W, 3) uint8, what `translate` would write
+    target: np.ndarray | None = None  # (H, W, 3) uint8 at the output's size
+    psnr: float | None = None
+    ssim: float | None = None
+    verdict_output: Verdict | None = None  # None when the model carries no discriminator
+    verdict_target: Verdict | None = None
+
+    def heatmap(self, opacity: float = 0.6) -> np.ndarray | None:
+        """The output with the discriminator's realness map over it (bright = judged real)."""
+        if self.verdict_output is None:
+            return None
+        v = self.verdict_output
+        heat = verdict_heatmap(v.realness, (self.output.shape[1], self.output.shape[0]), v.gan_mode)
+        return overlay_heatmap(self.output, heat, opacity)
+
+
+class Judge:
+    """The discriminator that judges a translator's outputs, ready to use (or absent)."""
+
+    def __init__(self, tr: Translator) -> None:
+        found = tr.model.discriminator_for_output(tr.direction)
+        self.net = prepare_net(found[0], tr.options.mode).to(tr.device) if found else None
+        self.gan_mode = found[1].gan_mode if found else "vanilla"
+        self.conditional = tr.model.card.kind == "pix2pix"
+        self.device = tr.device
+
+    def __call__(self, condition: np.ndarray, image: np.ndarray) -> Verdict | None:
+        if self.net is None:
+            return None
+        cond = imaging.to_tensor(condition).to(self.device) if self.conditional else None
+        return discriminator_verdict(self.net, cond, imaging.to_tensor(image).to(self.device), self.gan_mode)
+
+
+def compare_image(tr: Translator, src: Path, target: Path | None = None, *, judge: Judge | None = None) -> Comparison:
+    """Translate `src`; with a `target`, measure PSNR/SSIM; with a discriminator, its verdict.
+
+    Without `resize`, a target of another size than its input is an `ImageError` (the model keeps
+    sizes). With `resize`, input and target are resized the same way first.
+    """
+    judge = judge or Judge(tr)
+    a = imaging.read_image(src)
+    rgb = a.rgb
+    if tr.options.resize:
+        n = tr.options.resize
+        rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
+    out = translate_array(tr, rgb)
+    if target is None:
+        return Comparison(rgb, out, verdict_output=judge(rgb, out))
+    tgt = imaging.read_image(target).rgb
+    if tr.options.resize:
+        tgt = np.asarray(Image.fromarray(tgt).resize(out.shape[1::-1], Image.Resampling.BICUBIC))
+    if tgt.shape != out.shape:
+        raise ImageError(
+            f"{target}: target is {tgt.shape[1]}×{tgt.shape[0]} but the output of {src.name} is "
+            f"{out.shape[1]}×{out.shape[0]}; use --resize N to compare at one size"
+        )
+    return Comparison(rgb, out, tgt, psnr(out, tgt), ssim(out, tgt), judge(rgb, out), judge(rgb, tgt))
+
+
 def evaluate_pairs(
     tr: Translator,
     pairs: Sequence[tuple[Path, Path]],
@@ -79,43 +143,27 @@ def evaluate_pairs(
     heatmap_dir: Path | None = None,
     token: CancelToken | None = None,
 ) -> Generator[Progress, None, EvalSummary]:
-    """Translate each input, compare with its target: a job yielding one event per pair.
+    """Compare each input's translation with its target: a job yielding one event per pair.
 
     With `heatmap_dir` (and a discriminator), writes `<stem>_verdict.png` per image: the output
     with the discriminator's realness map laid over it (bright = judged real).
-
-    Without `resize`, a target of another size than its input is an error for that pair (the
-    model keeps sizes). With `resize`, the target is resized the same way before comparing.
     """
     token = token or CancelToken()
     summary = EvalSummary()
     clock = ProgressClock(len(pairs))
-    judge = tr.model.discriminator_for_output(tr.direction)
-    d_net = prepare_net(judge[0], tr.options.mode).to(tr.device) if judge else None
-    gan_mode = judge[1].gan_mode if judge else "vanilla"
+    judge = Judge(tr)
     for src, tgt in pairs:
         token.raise_if_cancelled()
         try:
-            a, b = imaging.read_image(src), imaging.read_image(tgt)
-            out = translate_array(tr, a.rgb)
-            target = b.rgb
-            if tr.options.resize:
-                n = tr.options.resize
-                target = np.asarray(Image.fromarray(target).resize((n, n), Image.Resampling.BICUBIC))
-                cond = np.asarray(Image.fromarray(a.rgb).resize((n, n), Image.Resampling.BICUBIC))
-            else:
-                cond = a.rgb
-            if target.shape != out.shape:
-                raise ImageError(f"{tgt}: target is {target.shape[1]}×{target.shape[0]} but the output of {src.name} is {out.shape[1]}×{out.shape[0]}; use --resize N to compare at one size")
-            row: dict[str, float | str] = {"input": str(src), "target": str(tgt), "psnr": psnr(out, target), "ssim": ssim(out, target)}
-            if d_net is not None:
-                condition = imaging.to_tensor(cond).to(tr.device) if tr.model.card.kind == "pix2pix" else None
-                verdict = discriminator_verdict(d_net, condition, imaging.to_tensor(out).to(tr.device), gan_mode)
-                row["d_realness_output"] = verdict.mean_realness
-                if heatmap_dir is not None:
-                    heat = verdict_heatmap(verdict.realness, (out.shape[1], out.shape[0]), gan_mode)
-                    imaging.write_image(Path(heatmap_dir) / f"{src.stem}_verdict.png", overlay_heatmap(out, heat, 0.6))
-                row["d_realness_target"] = discriminator_verdict(d_net, condition, imaging.to_tensor(target).to(tr.device), gan_mode).mean_realness
+            c = compare_image(tr, src, tgt, judge=judge)
+            assert c.psnr is not None and c.ssim is not None
+            row: dict[str, float | str] = {"input": str(src), "target": str(tgt), "psnr": c.psnr, "ssim": c.ssim}
+            if c.verdict_output is not None and c.verdict_target is not None:
+                row["d_realness_output"] = c.verdict_output.mean_realness
+                row["d_realness_target"] = c.verdict_target.mean_realness
+                heat = c.heatmap()
+                if heatmap_dir is not None and heat is not None:
+                    imaging.write_image(Path(heatmap_dir) / f"{src.stem}_verdict.png", heat)
             summary.rows.append(row)
             metrics = {k: float(v) for k, v in row.items() if not isinstance(v, str)}
             yield clock.tick(src, ItemResult(src, "done", None, metrics=metrics))
