@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from PIL import Image, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from translator._fs import is_partial_file, write_bytes_atomic
 from translator.errors import ImageError, TranslatorError, UnsupportedImage
@@ -173,6 +173,29 @@ def read_image(path: Path) -> LoadedImage:
     except OSError as exc:
         raise ImageError(f"{path}: could not be read ({exc.strerror or exc})") from exc
     return _decode(data, str(path), path)
+
+
+def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
+    """A small (H, W, 3) uint8 preview of an image, its longer side at most `max_side`.
+
+    JPEGs are decoded at reduced size (fast for large photos); everything else goes through
+    `read_image`, so orientation, modes and errors are the same.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        try:
+            with Image.open(path) as f:
+                f.draft("RGB", (max_side * 2, max_side * 2))
+                f.load()
+                small = ImageOps.exif_transpose(f).convert("RGB")
+            small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+            return np.asarray(small).copy()
+        except (OSError, ValueError, SyntaxError):
+            pass  # fall through to the full reader and its specific error
+    rgb = read_image(path).rgb
+    im = Image.fromarray(rgb)
+    im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.asarray(im).copy()
 
 
 def decode_image(data: bytes, name: str = "<bytes>") -> LoadedImage:

@@ -612,3 +612,22 @@ def test_loaded_arrays_are_writable_and_independent(tmp_path: Path, astro: np.nd
         assert a.flags.c_contiguous and a.flags.writeable
     loaded.rgb[:] = 0  # the caller may edit in place without touching the alpha
     np.testing.assert_array_equal(loaded.alpha, rgba[..., 3])
+
+
+def test_read_thumbnail_is_small_oriented_and_reports_errors(tmp_path: Path) -> None:
+    from skimage import data
+
+    from translator.imaging import read_thumbnail
+
+    photo = data.astronaut()  # 512x512
+    rot = Image.fromarray(photo[:, :300])  # 300 wide, 512 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise for display
+    rot.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
+    thumb = read_thumbnail(tmp_path / "r.jpg", 128)
+    assert thumb.shape == (75, 128, 3)  # displayed landscape: 512 wide, 300 high
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    assert read_thumbnail(tmp_path / "p.png", 100).shape == (100, 100, 3)
+    (tmp_path / "bad.jpg").write_text("<html></html>")
+    with pytest.raises(ImageError, match="bad.jpg"):
+        read_thumbnail(tmp_path / "bad.jpg")
