@@ -1,0 +1,254 @@
+"""The main window: model picker and input strip on the left, the preview in the middle, batch
+and log tabs below. State lives in the `Session`; every engine call runs on a worker."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.jobs import LatestOnly, cancel_all_and_wait
+from gui.session import Session
+from gui.widgets.batch_panel import BatchPanel
+from gui.widgets.log_panel import LogPanel
+from gui.widgets.model_picker import ModelPicker
+from gui.widgets.preview_panel import PreviewPanel
+from gui.widgets.thumbnails import ThumbnailStrip
+from translator.checkpoint import Direction
+from translator.evaluation import Comparison, compare_image
+from translator.inference import InferenceOptions, Translator, load_translator
+from translator.jobs import CancelToken
+
+log = logging.getLogger(__name__)
+
+
+class TranslatorCache:
+    """Loaded models, reused across previews and batches (loading one can take seconds).
+    Thread-safe: workers call `get`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Path, str | None, InferenceOptions, int], Translator] = {}
+
+    def get(self, path: Path, direction: str | None, options: InferenceOptions) -> Translator:
+        key = (path, direction, options, path.stat().st_mtime_ns)
+        with self._lock:
+            if key not in self._cache:
+                self._cache.clear()  # one model in memory at a time
+                self._cache[key] = load_translator(path, options, direction)  # type: ignore[arg-type]
+            return self._cache[key]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Image Translator")
+        self.setMinimumSize(960, 640)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.session = Session(self)
+        self.models = TranslatorCache()
+        self.preview_jobs = LatestOnly(self)
+
+        self.picker = ModelPicker()
+        self.folder_label = QLabel("No folder open")
+        self.folder_label.setWordWrap(True)
+        open_button = QPushButton("Open folder…")
+        open_button.clicked.connect(self.ask_folder)
+        self.strip = ThumbnailStrip()
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Model</b>"))
+        left.addWidget(self.picker)
+        left.addWidget(QLabel("<b>Images</b>"))
+        row = QHBoxLayout()
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(open_button)
+        left.addLayout(row)
+        left.addWidget(self.strip, 1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+
+        self.preview = PreviewPanel()
+        self.batch = BatchPanel()
+        self.log_panel = LogPanel()
+        self.bottom = QTabWidget()
+        self.bottom.addTab(self.batch, "Batch")
+        self.bottom.addTab(self.log_panel, "Log")
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(self.preview)
+        centre.addWidget(self.bottom)
+        centre.setStretchFactor(0, 3)
+        centre.setStretchFactor(1, 1)
+        centre.setSizes([640, 260])
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left_widget)
+        self.splitter.addWidget(centre)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+        self.picker.modelChosen.connect(self._model_chosen)
+        self.picker.importFailed.connect(self.show_error)
+        self.strip.imageSelected.connect(self.session.set_current_image)
+        self.session.currentImageChanged.connect(lambda _p: self.refresh_preview())
+        self.batch.run_button.clicked.connect(self.run_batch)
+        self.preview_jobs.failed.connect(self.preview.show_error)
+        self._make_actions()
+        self._load_settings()
+        if (current := self.picker.current()) is not None:
+            self._model_chosen(*current)
+
+    # actions -----------------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        menus: dict[str, QMenu] = {}
+
+        def add(menu_name: str, text: str, keys: QKeySequence | QKeySequence.StandardKey | str, slot: object) -> QAction:
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            if menu_name not in menus:
+                menus[menu_name] = self.menuBar().addMenu(menu_name)
+            menus[menu_name].addAction(action)
+            return action
+
+        add("&File", "Open folder…", QKeySequence.StandardKey.Open, self.ask_folder)
+        add("&File", "Import model…", "Ctrl+I", self.picker.ask_import)
+        add("&File", "Run batch", "Ctrl+R", self.run_batch)
+        add("&File", "Quit", QKeySequence.StandardKey.Quit, self.close)
+        add("&View", "Next image", "Ctrl+Right", lambda: self.strip.step(1))
+        add("&View", "Previous image", "Ctrl+Left", lambda: self.strip.step(-1))
+        add("&View", "Fit", "Ctrl+0", self.fit_all)
+        add("&View", "Actual size (100%)", "Ctrl+1", self.actual_size_all)
+        add("&View", "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self._zoom(1.25))
+        add("&View", "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self._zoom(0.8))
+
+    def fit_all(self) -> None:
+        for view in self.preview.sync.views():
+            view.fit()
+
+    def actual_size_all(self) -> None:
+        for view in self.preview.sync.views():
+            view.actual_size()
+
+    def _zoom(self, factor: float) -> None:
+        view = self.preview.input_view
+        view.set_zoom(view.zoom() * factor)
+        if (state := view.normalized_state()) is not None:
+            for other in self.preview.sync.views():
+                if other is not view:
+                    other.set_normalized_state(*state)
+
+    # state changes -----------------------------------------------------------------------------
+    def _model_chosen(self, path: Path, direction: str | None) -> None:
+        self.session.set_model(path, direction)
+        self.refresh_preview()
+
+    def open_folder(self, folder: Path, select: Path | None = None) -> None:
+        self.session.set_input_folder(folder)
+        self.folder_label.setText(str(folder))
+        self.strip.set_folder(folder)
+        if not self.batch.output.text():
+            self.batch.output.setText(str(folder.parent / f"{folder.name}_translated"))
+        if select is not None:
+            self.strip.select(select)
+
+    def ask_folder(self) -> None:
+        start = str(self.session.input_folder or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def options(self) -> InferenceOptions:
+        return self.batch.options()
+
+    def refresh_preview(self) -> None:
+        """Translate the selected image with the selected model, off the UI thread; a newer
+        request supersedes an older one (its result is dropped)."""
+        image, model = self.session.current_image, self.session.model_path
+        if image is None or model is None:
+            return
+        direction, options, target = self.session.direction, self.options(), self.session.target_for(image)
+        self.preview.show_busy(image)
+
+        def job(_token: CancelToken) -> Comparison:
+            return compare_image(self.models.get(model, direction, options), image, target)
+
+        self.preview_jobs.submit(job, lambda c: self.preview.show_comparison(c, image.name))
+
+    def run_batch(self) -> None:
+        model, folder = self.session.model_path, self.session.input_folder
+        if model is None or folder is None:
+            self.show_error("Pick a model and open a folder first.")
+            return
+        direction, options = self.session.direction, self.options()
+        self.bottom.setCurrentWidget(self.batch)
+        self.batch.start(lambda: self.models.get(model, direction, options), [folder])
+
+    def show_error(self, message: str) -> None:
+        log.error("%s", message)
+        QMessageBox.warning(self, "Image Translator", message)
+
+    # drag and drop -----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            first = paths[0]
+            self.open_folder(first if first.is_dir() else first.parent, None if first.is_dir() else first)
+
+    # settings and shutdown ---------------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        if isinstance(geometry := s.value("window/geometry"), QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state := s.value("window/splitter"), QByteArray):
+            self.splitter.restoreState(state)
+        for key, combo in (("device", self.batch.device), ("precision", self.batch.precision)):
+            value = s.value(f"engine/{key}")
+            if isinstance(value, str) and combo.findText(value) >= 0:
+                combo.setCurrentText(value)
+        folder = s.value("folders/input")
+        if isinstance(folder, str) and Path(folder).is_dir():
+            self.open_folder(Path(folder))
+        out = s.value("folders/output")
+        if isinstance(out, str) and out:
+            self.batch.output.setText(out)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("engine/device", self.batch.device.currentText())
+        s.setValue("engine/precision", self.batch.precision.currentText())
+        if self.session.input_folder:
+            s.setValue("folders/input", str(self.session.input_folder))
+        s.setValue("folders/output", self.batch.output.text())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop every job (finished outputs stay complete), save settings, close."""
+        self.save_settings()
+        cancel_all_and_wait(30_000)
+        self.log_panel.detach()
+        event.accept()
+
+    def direction(self) -> Direction | None:
+        d = self.session.direction
+        return d if d in ("AtoB", "BtoA") else None  # type: ignore[return-value]

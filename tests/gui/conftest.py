@@ -1,0 +1,51 @@
+"""GUI test fixtures: offscreen Qt, isolated QSettings, and a guard failing any test that leaves a job running.
+
+There is deliberately no `tests/gui/__init__.py`: with pytest's default import mode it would make
+this folder a package named `gui` and shadow the app's `gui` package.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from pytestqt.qtbot import QtBot  # noqa: E402
+
+from gui.jobs import cancel_all_and_wait, live_workers  # noqa: E402
+
+GRACE_MS = 2000  # a finished job's last queued signals need an event-loop turn to arrive
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, qapp: QApplication) -> Iterator[Path]:
+    """QSettings() writes INI files under a temporary folder, never the user's real settings."""
+    folder = tmp_path_factory.mktemp("qsettings")
+    old_format = QSettings.defaultFormat()
+    old_org, old_app = qapp.organizationName(), qapp.applicationName()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.SystemScope, str(folder / "system"))
+    qapp.setOrganizationName("image-translator-tests")
+    qapp.setApplicationName("image-translator-tests")
+    yield folder
+    QSettings.setDefaultFormat(old_format)
+    qapp.setOrganizationName(old_org)
+    qapp.setApplicationName(old_app)
+
+
+@pytest.fixture(autouse=True)
+def _no_job_left_running(qtbot: QtBot) -> Iterator[None]:
+    """Fail the test if a JobWorker is still live after it (and stop it, so later tests are clean)."""
+    yield
+    try:
+        qtbot.waitUntil(lambda: not live_workers(), timeout=GRACE_MS)
+    except qtbot.TimeoutError:
+        left = [w.name for w in live_workers()]
+        stopped = cancel_all_and_wait(10000)
+        pytest.fail(f"test left job(s) running: {left}" + ("" if stopped else " (and they did not stop when cancelled)"))

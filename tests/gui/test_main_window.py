@@ -1,0 +1,155 @@
+"""User flows through the real main window (offscreen), with real models, photos and files."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from gui.main_window import MainWindow
+from translator import imaging
+from translator._fs import PARTIAL_PREFIX
+from translator.evaluation import compare_image
+from translator.inference import load_translator
+from translator.paths import user_models_dir
+
+REF = Path(__file__).parent.parent / "data" / "reference"
+
+
+@pytest.fixture()
+def models(tiny_pix2pix: Path) -> Path:
+    """The user models folder (isolated per test) holding a tiny pix2pix model with a D."""
+    folder = user_models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
+    return folder
+
+
+@pytest.fixture()
+def pairs(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
+    """data/A (inputs) and data/B (targets) with the same names: real photos."""
+    for side in ("A", "B"):
+        (tmp_path / "data" / side).mkdir(parents=True)
+    for name, rgb in sorted(photos.items()):
+        small = Image.fromarray(rgb).resize((96, 72))
+        small.save(tmp_path / "data" / "A" / f"{name}.png")
+        Image.fromarray(255 - np.asarray(small)).save(tmp_path / "data" / "B" / f"{name}.png")
+    return tmp_path / "data" / "A"
+
+
+@pytest.fixture()
+def window(qtbot: QtBot, models: Path, tmp_path: Path) -> MainWindow:
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_preview_shows_output_and_correct_readouts(qtbot: QtBot, window: MainWindow, pairs: Path) -> None:
+    assert [p.name for p, _ in window.picker.entries()] == ["tiny-p2p.safetensors"]
+    window.open_folder(pairs)
+    assert [p.name for p in window.strip.paths()] == ["astronaut.png", "chelsea.png", "coffee.png"]
+    window.strip.select(pairs / "chelsea.png")
+    qtbot.waitUntil(lambda: window.preview.comparison is not None and window.preview.status.text().startswith("chelsea"), timeout=20000)
+    shown = window.preview.comparison
+    assert shown is not None
+    expected = compare_image(load_translator(window.session.model_path), pairs / "chelsea.png", pairs.parent / "B" / "chelsea.png")
+    assert np.array_equal(shown.output, expected.output)
+    assert window.preview.readouts.psnr.text() == f"{expected.psnr:.2f} dB"
+    assert window.preview.readouts.ssim.text() == f"{expected.ssim:.4f}"
+    assert expected.verdict_output is not None
+    assert window.preview.readouts.real_output.text() == f"{expected.verdict_output.mean_realness:.3f}"
+    assert window.preview.target_view.has_image()
+    # the heat-map toggle puts D's patch map over the output
+    window.preview.readouts.heatmap.setChecked(True)
+    assert window.preview.output_view.overlay_visible()
+    # next image by the keyboard shortcut's slot
+    window.strip.step(1)
+    qtbot.waitUntil(lambda: window.preview.status.text().startswith("coffee"), timeout=20000)
+    qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)
+
+
+def test_batch_with_a_bad_file_then_cancel_and_resume(qtbot: QtBot, window: MainWindow, pairs: Path, tmp_path: Path,
+                                                       photos: dict[str, np.ndarray]) -> None:
+    (pairs / "broken.png").write_text("not an image")
+    out = tmp_path / "out"
+    window.open_folder(pairs)
+    window.batch.output.setText(str(out))
+    with qtbot.waitSignal(window.batch.finished, timeout=60000) as done:
+        window.run_batch()
+    summary = done.args[0]
+    assert summary is not None and len(summary.written) == 3 and len(summary.failed) == 1
+    assert window.batch.failures.count() == 1 and "broken.png" in window.batch.failures.item(0).text()
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "chelsea.png", "coffee.png"]
+    # A bigger folder: cancel mid-way, then run again.
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(30):
+        Image.fromarray(np.roll(photos["coffee"], 9 * i, axis=1)).resize((160, 120)).save(big / f"{i:02d}.png")
+    window.open_folder(big)
+    out2 = tmp_path / "out2"
+    window.batch.output.setText(str(out2))
+    window.run_batch()
+    qtbot.waitUntil(lambda: out2.exists() and len(list(out2.glob("[0-9]*.png"))) >= 2, timeout=60000)
+    with qtbot.waitSignal(window.batch.finished, timeout=60000):
+        window.batch.cancel()
+    finished = list(out2.iterdir())
+    assert 2 <= len(finished) < 30 and not any(p.name.startswith(PARTIAL_PREFIX) for p in finished)
+    assert "cancelled" in window.batch.rate.text()
+    with qtbot.waitSignal(window.batch.finished, timeout=60000) as done:
+        window.run_batch()
+    assert len(done.args[0].skipped) == len(finished) and len(list(out2.iterdir())) == 30
+
+
+def test_imported_reference_checkpoint_appears_in_the_picker(qtbot: QtBot, window: MainWindow) -> None:
+    window.picker.import_files([REF / "unet_128_ngf8_batch_dropout_net_G.pth"], "pix2pix", "facades-test")
+    qtbot.waitUntil(lambda: any(p.name == "facades-test.safetensors" for p, _ in window.picker.entries()), timeout=20000)
+    assert window.picker.current() is not None and window.picker.current()[0].name == "facades-test.safetensors"
+    assert "unet_128" in window.picker.details.text() and "discriminator: none" in window.picker.details.text()
+    qtbot.waitUntil(lambda: not window.picker._worker or not window.picker._worker.is_running(), timeout=5000)
+
+
+def test_a_bad_import_shows_a_message_not_a_traceback(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr("gui.main_window.QMessageBox.warning", lambda _parent, _title, text: shown.append(text))
+    bad = tmp_path / "bad_net_G.pth"
+    bad.write_bytes(b"garbage")
+    window.picker.import_files([bad], "pix2pix", "bad")
+    qtbot.waitUntil(lambda: bool(shown), timeout=20000)
+    assert "bad_net_G.pth" in shown[0] and "Traceback" not in shown[0]
+
+
+def test_closing_during_a_batch_stops_it_cleanly(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                  photos: dict[str, np.ndarray]) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(np.roll(photos["astronaut"], 5 * i, axis=0)).resize((160, 160)).save(folder / f"{i:02d}.png")
+    window.open_folder(folder)
+    window.batch.output.setText(str(tmp_path / "o"))
+    window.run_batch()
+    qtbot.waitUntil(lambda: window.batch.is_running(), timeout=10000)
+    window.close()  # cancels and waits for the job; the fixture fails the test if any job is left
+    assert not window.batch.is_running()
+    for f in (tmp_path / "o").iterdir() if (tmp_path / "o").exists() else []:
+        imaging.read_image(f)  # every output complete
+
+
+def test_settings_persist_folders_and_device(qtbot: QtBot, models: Path, pairs: Path, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.open_folder(pairs)
+    first.batch.precision.setCurrentText("bf16")
+    first.close()
+    qtbot.waitUntil(lambda: not first.preview_jobs.is_busy(), timeout=20000)
+    second = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert second.session.input_folder == pairs and second.batch.precision.currentText() == "bf16"
+    second.close()
+    qtbot.waitUntil(lambda: not second.preview_jobs.is_busy(), timeout=20000)
