@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -424,6 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("\ninterrupted: finished outputs are kept; rerun the same command to continue", file=sys.stderr)
         return 130
