@@ -264,6 +264,15 @@ def _sync_buffers(nets: list[nn.Module]) -> None:
             dist.broadcast(b, src=0)
 
 
+def _optimise(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter]) -> None:
+    """Backward, average gradients over ranks, step (with loss scaling when fp16 is on)."""
+    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+    scaler.unscale_(opt)
+    _average_gradients(params)
+    scaler.step(opt)
+    scaler.update()
+
+
 def _weights_digest(nets: list[nn.Module]) -> float:
     return float(sum(p.detach().double().sum().item() for net in nets for p in net.parameters()))
 
@@ -404,18 +413,10 @@ class _Trainer:
         return self.ada.apply(list(tensors), self.ada_gen)
 
     def _step_d(self, loss: torch.Tensor) -> None:
-        self.scaler_d.scale(loss).backward()  # type: ignore[no-untyped-call]
-        self.scaler_d.unscale_(self.opt_d)
-        _average_gradients(self.d_params)
-        self.scaler_d.step(self.opt_d)
-        self.scaler_d.update()
+        _optimise(loss, self.opt_d, self.scaler_d, self.d_params)
 
     def _step_g(self, loss: torch.Tensor) -> None:
-        self.scaler_g.scale(loss).backward()  # type: ignore[no-untyped-call]
-        self.scaler_g.unscale_(self.opt_g)
-        _average_gradients(self.g_params)
-        self.scaler_g.step(self.opt_g)
-        self.scaler_g.update()
+        _optimise(loss, self.opt_g, self.scaler_g, self.g_params)
 
     def pix2pix_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
         real_a, real_b = self._batch(batch)
