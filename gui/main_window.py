@@ -29,6 +29,10 @@ from gui.widgets.log_panel import LogPanel
 from gui.widgets.model_picker import ModelPicker
 from gui.widgets.preview_panel import PreviewPanel
 from gui.widgets.thumbnails import ThumbnailStrip
+from gui.widgets.train_panel import TrainPanel
+from translator._fs import write_bytes_atomic
+from translator.checkpoint import MODEL_SUFFIX
+from translator.paths import user_models_dir
 from translator.checkpoint import Direction
 from translator.evaluation import Comparison, compare_image
 from translator.inference import InferenceOptions, Translator, load_translator
@@ -85,9 +89,11 @@ class MainWindow(QMainWindow):
 
         self.preview = PreviewPanel()
         self.batch = BatchPanel()
+        self.train_panel = TrainPanel()
         self.log_panel = LogPanel()
         self.bottom = QTabWidget()
         self.bottom.addTab(self.batch, "Batch")
+        self.bottom.addTab(self.train_panel, "Fine-tune")
         self.bottom.addTab(self.log_panel, "Log")
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.preview)
@@ -106,6 +112,7 @@ class MainWindow(QMainWindow):
         self.strip.imageSelected.connect(self.session.set_current_image)
         self.session.currentImageChanged.connect(lambda _p: self.refresh_preview())
         self.batch.run_button.clicked.connect(self.run_batch)
+        self.train_panel.modelReady.connect(self.add_trained_model)
         self.preview_jobs.failed.connect(self.preview.show_error)
         self._make_actions()
         self._load_settings()
@@ -155,7 +162,21 @@ class MainWindow(QMainWindow):
     # state changes -----------------------------------------------------------------------------
     def _model_chosen(self, path: Path, direction: str | None) -> None:
         self.session.set_model(path, direction)
+        card = self.picker.current_card()
+        self.train_panel.set_start_model(path, card.kind if card else None)
         self.refresh_preview()
+
+    def add_trained_model(self, model_file: Path) -> None:
+        """A run's model (finished, paused or cancelled) goes into the user models folder, under
+        the run's name, and is selected in the picker."""
+        dst = user_models_dir() / f"{model_file.parent.name}{MODEL_SUFFIX}"
+        try:
+            write_bytes_atomic(dst, model_file.read_bytes())
+        except OSError as exc:
+            self.show_error(f"{dst}: cannot save the trained model ({exc.strerror or exc})")
+            return
+        log.info("trained model saved as %s", dst)
+        self.picker.select(dst)
 
     def open_folder(self, folder: Path, select: Path | None = None) -> None:
         self.session.set_input_folder(folder)

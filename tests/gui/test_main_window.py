@@ -153,3 +153,29 @@ def test_settings_persist_folders_and_device(qtbot: QtBot, models: Path, pairs: 
     assert second.session.input_folder == pairs and second.batch.precision.currentText() == "bf16"
     second.close()
     qtbot.waitUntil(lambda: not second.preview_jobs.is_busy(), timeout=20000)
+
+
+def test_fine_tuned_model_appears_in_the_picker(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                               photos: dict[str, np.ndarray]) -> None:
+    # Fine-tune the selected tiny pix2pix a few steps on real photo pairs (B = 255 - A).
+    data = tmp_path / "pairs"
+    for side in ("A", "B"):
+        (data / side).mkdir(parents=True)
+    for i, img in enumerate(photos.values()):
+        for j, (y, x) in enumerate(((0, 0), (100, 100))):
+            a = np.asarray(Image.fromarray(img[y : y + 200, x : x + 200]).resize((40, 40)))
+            Image.fromarray(a).save(data / "A" / f"{i}{j}.png")
+            Image.fromarray(255 - a).save(data / "B" / f"{i}{j}.png")
+    panel = window.train_panel
+    assert panel.from_selected.isEnabled() and panel.from_selected.isChecked()  # starts from the picked model
+    panel.steps.setValue(3)
+    panel.name_edit.setText("my-finetune")
+    panel.config_overrides(load_size=72, crop_size=64, workers=0, val_every=3, sample_every=3, checkpoint_every=3,
+                           d_warmup_steps=2)
+    panel.set_data_folder(data)
+    qtbot.waitUntil(lambda: "pair" in panel.data_info.text(), timeout=10000)
+    panel.start()
+    qtbot.waitUntil(lambda: any(p.name == "my-finetune.safetensors" for p, _ in window.picker.entries()), timeout=60000)
+    assert window.picker.current() is not None and window.picker.current()[0].name == "my-finetune.safetensors"
+    assert panel.loss_plot.series_names()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=20000)

@@ -1,0 +1,424 @@
+"""Fine-tune: train a model on a dataset folder, with live curves, samples, pause and resume.
+
+The panel builds a `TrainConfig` from its widgets and runs `translator.training.train` on a
+`JobWorker`. Pause cancels the job (training saves a checkpoint and `RUN/model.safetensors`
+when cancelled) and remembers the run; Resume runs `train(config, resume=True)` on the same run
+folder. "Resume a run…" reads an existing run's `config.json`, so a run continues after the app
+was closed. Run folders live in `runs_dir()` (next to the user models folder).
+
+Events: the worker is throttled (`min_interval_s=0.1`, so a fast tiny model cannot flood the UI
+thread), which coalesces progress events. So that no curve point, validation or sample is lost
+with a dropped event, the job (on the worker thread) also appends every event, with its sample
+image already decoded, to a thread-safe deque that the UI drains whenever an event arrives; the
+bridge always delivers the last event before the outcome, so the deque is empty at the end.
+
+`modelReady(Path)` is emitted whenever a run leaves a model file: finished, paused or cancelled.
+The panel only emits it; the main window refreshes its model picker and copies or links the
+file into the models folder as it sees fit.
+
+`config_overrides(**settings)` sets any other `TrainConfig` field (architecture, sizes, how
+often to validate...): the hook for power users and tests; overrides win over the widgets.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections import deque
+from collections.abc import Generator
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from gui.jobs import JobWorker, LatestOnly
+from gui.qimage import to_pixmap
+from gui.widgets.curves import CurvePlot
+from translator import imaging
+from translator.datasets import DatasetScan, scan_dataset
+from translator.errors import TranslatorError
+from translator.jobs import CancelToken
+from translator.paths import user_models_dir
+from translator.training import TrainConfig, TrainProgress, TrainResult, train
+
+log = logging.getLogger(__name__)
+_Event = tuple[TrainProgress, np.ndarray | None]  # an event and its decoded sample grid
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def runs_dir() -> Path:
+    """Where the panel puts run folders: `user_models_dir().parent / "runs"`."""
+    return user_models_dir().parent / "runs"
+
+
+def default_run_name() -> str:
+    return datetime.now().strftime("finetune-%Y%m%d-%H%M%S")
+
+
+def _fmt_eta(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "–"
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, *, decimals: int = 2, step: float = 1.0) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def _observed(config: TrainConfig, resume: bool, sink: deque[_Event], token: CancelToken) -> Generator[TrainProgress, None, TrainResult]:
+    """`train()`, recording every event (and its sample, decoded here, off the UI thread) in `sink`."""
+    events = train(config, resume=resume, token=token)
+    try:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as stop:
+                result: TrainResult = stop.value
+                return result
+            rgb = None
+            if event.sample is not None:
+                try:
+                    rgb = imaging.read_image(event.sample).rgb
+                except (TranslatorError, OSError) as exc:
+                    log.warning("cannot show the sample %s: %s", event.sample, exc)
+            sink.append((event, rgb))
+            yield event
+    finally:
+        events.close()
+
+
+class TrainPanel(QWidget):
+    """The "Fine-tune" tab; see the module docstring."""
+
+    modelReady = Signal(Path)  # noqa: N815 (Qt naming) — a run's model file exists
+    started = Signal()
+    stopped = Signal()  # a run ended (finished, paused, cancelled or failed)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, or AB images)")
+        browse = QPushButton("Browse…")
+        self.data_info = QLabel("")
+        self.data_info.setWordWrap(True)
+        self.start_model_label = QLabel("no model selected")
+        self.from_selected = QCheckBox("start from the selected model")
+        self.kind = QComboBox()
+        self.kind.addItems(["pix2pix", "cyclegan"])
+        self.steps = _spin(1, 10_000_000, 1000)
+        self.lr = _dspin(1e-6, 1.0, 2e-4, decimals=6, step=1e-5)
+        self.lambda_l1 = _dspin(0.0, 10_000.0, 100.0)
+        self.lambda_cycle = _dspin(0.0, 10_000.0, 10.0)
+        self.crop_size = _spin(8, 4096, 256)
+        self.batch_size = _spin(1, 256, 1)
+        self.ema = QCheckBox("EMA of the generator's weights")
+        self.ada = QCheckBox("adaptive augmentation (small datasets)")
+        self.name_edit = QLineEdit(default_run_name())
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel")
+        self.resume_run_button = QPushButton("Resume a run…")
+        self.progress = QProgressBar()
+        self.status = QLabel("")
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828")
+        self.loss_plot = CurvePlot("losses")
+        self.acc_plot = CurvePlot("D accuracy")
+        self.rt_plot = CurvePlot("r_t")
+        self.psnr_plot = CurvePlot("validation PSNR (dB)")
+        self.ssim_plot = CurvePlot("validation SSIM")
+        self.sample_view = QLabel("samples appear here")
+        self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sample_view.setMinimumSize(160, 120)
+
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_edit, 1)
+        data_row.addWidget(browse)
+        self.form = QFormLayout()
+        for label, field in (("Dataset", data_row), ("", self.data_info), ("Starting model", self.start_model_label),
+                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Steps", self.steps),
+                             ("Learning rate", self.lr), ("λ L1", self.lambda_l1), ("λ cycle", self.lambda_cycle),
+                             ("Crop size", self.crop_size), ("Batch size", self.batch_size), ("", self.ema),
+                             ("", self.ada), ("Run name", self.name_edit)):
+            self.form.addRow(label, field)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_run_button):
+            buttons.addWidget(b)
+        left = QVBoxLayout()
+        left.addLayout(self.form)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status)
+        left.addWidget(self.error)
+        left.addStretch(1)
+        plots = QGridLayout()
+        for i, w in enumerate((self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot, self.sample_view)):
+            plots.addWidget(w, i // 2, i % 2)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 2)
+        layout.addLayout(plots, 3)
+
+        browse.clicked.connect(self._browse)
+        self.data_edit.editingFinished.connect(self.rescan)
+        self.from_selected.toggled.connect(self._on_source_changed)
+        self.kind.currentIndexChanged.connect(self._on_source_changed)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_run_button.clicked.connect(self._pick_run)
+        self._scanner = LatestOnly(self, name="scan-dataset")
+        self._scanner.failed.connect(partial(self._show_scan, None))
+        self._worker: JobWorker | None = None
+        self._events: deque[_Event] = deque()
+        self._config: TrainConfig | None = None  # the running (or paused) run
+        self._pausing = False
+        self._paused = False
+        self._overrides: dict[str, Any] = {}
+        self._start_path: Path | None = None
+        self._start_kind: str | None = None
+        self.set_start_model(None, None)
+        self._update_buttons()
+
+    # inputs ---------------------------------------------------------------------------------
+    def set_start_model(self, path: Path | None, kind: str | None) -> None:
+        """The model selected in the main window's picker (fine-tuning starts from it when ticked)."""
+        self._start_path, self._start_kind = path, kind
+        usable = path is not None and kind in ("pix2pix", "cyclegan")
+        self.start_model_label.setText(f"{path.name} ({kind})" if path is not None and usable else "no model selected")
+        self.from_selected.setEnabled(usable)
+        self.from_selected.setChecked(usable)
+        self._on_source_changed()
+
+    def set_data_folder(self, folder: Path | str) -> None:
+        self.data_edit.setText(str(folder))
+        self.rescan()
+
+    def config_overrides(self, **settings: Any) -> None:
+        """Set other `TrainConfig` fields (e.g. generator="unet_32", workers=0); they win over the widgets."""
+        unknown = sorted(set(settings) - _FIELDS)
+        if unknown:
+            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+        self._overrides.update(settings)
+        if "kind" in settings:
+            self._on_source_changed()
+
+    def training_kind(self) -> str:
+        """pix2pix or cyclegan: the selected model's kind when starting from it, else the combo's."""
+        if "kind" in self._overrides:
+            return str(self._overrides["kind"])
+        if self.from_selected.isChecked() and self._start_kind is not None:
+            return self._start_kind
+        return self.kind.currentText()
+
+    def build_config(self) -> TrainConfig:
+        """The configuration the widgets (and overrides) describe; raises TranslatorError/ValueError."""
+        data = self.data_edit.text().strip()
+        if not data:
+            raise TranslatorError("choose a dataset folder first")
+        name = self.name_edit.text().strip()
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise TranslatorError(f"{name!r} is not a usable run name: use a plain folder name")
+        crop = self.crop_size.value()
+        values: dict[str, Any] = dict(
+            kind=self.training_kind(), data=Path(data).expanduser(), out=runs_dir() / name, steps=self.steps.value(),
+            from_model=str(self._start_path) if self.from_selected.isChecked() and self._start_path else None,
+            lr=self.lr.value(), lambda_l1=self.lambda_l1.value(), lambda_cycle=self.lambda_cycle.value(),
+            load_size=max(crop, round(crop * 286 / 256)), crop_size=crop, batch_size=self.batch_size.value(),
+            ema=self.ema.isChecked(), ada=self.ada.isChecked(),
+        )
+        values.update(self._overrides)
+        return TrainConfig(**values)
+
+    def rescan(self) -> None:
+        """Scan the dataset folder on a worker and say what it holds (or what is wrong with it)."""
+        text = self.data_edit.text().strip()
+        if not text:
+            self._show_scan(None, "")
+            return
+        root, paired = Path(text).expanduser(), self.training_kind() == "pix2pix"
+        self.data_info.setStyleSheet("")
+        self.data_info.setText("scanning…")
+        self._scanner.submit(lambda: scan_dataset(root, paired=paired), partial(self._show_scan, root))
+
+    def _show_scan(self, root: Path | None, found: DatasetScan | str) -> None:
+        self.data_info.setStyleSheet("" if isinstance(found, DatasetScan) else "color: #c62828")
+        self.data_info.setText(found.describe() if isinstance(found, DatasetScan) else found)
+
+    def _on_source_changed(self, *_: object) -> None:
+        scratch = not (self.from_selected.isChecked() and self._start_kind is not None)
+        self.kind.setEnabled(scratch)
+        self.ema.setChecked(not scratch)  # EMA helps fine-tuning on little data
+        p2p = self.training_kind() == "pix2pix"
+        self.form.setRowVisible(self.lambda_l1, p2p)
+        self.form.setRowVisible(self.lambda_cycle, not p2p)
+        if self.data_edit.text().strip():
+            self.rescan()
+
+    # running --------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_running()
+
+    def is_paused(self) -> bool:
+        return self._paused and not self.running()
+
+    def run_dir(self) -> Path | None:
+        """The folder of the running, paused or last run."""
+        return self._config.out if self._config is not None else None
+
+    def start(self) -> None:
+        """Start a new run from the widgets' settings."""
+        if self.running():
+            return
+        try:
+            config = self.build_config()
+        except (TranslatorError, ValueError) as exc:
+            self.error.setText(str(exc))
+            return
+        for plot in (self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot):
+            plot.clear()
+        self._launch(config, resume=False)
+
+    def resume(self) -> None:
+        """Continue the paused run."""
+        if self._config is not None and not self.running():
+            self._launch(self._config, resume=True)
+
+    def resume_run(self, run: Path) -> None:
+        """Continue the run in folder `run` (its config.json), e.g. one left when the app was closed."""
+        if self.running():
+            return
+        try:
+            config = TrainConfig.from_file(Path(run) / "config.json")
+        except (TranslatorError, ValueError, TypeError) as exc:
+            self.error.setText(f"{run}: cannot resume: {exc}")
+            return
+        self._launch(dataclasses.replace(config, out=Path(run)), resume=True)
+
+    def pause(self) -> None:
+        """Stop the run with a checkpoint; `resume()` continues it."""
+        if self.running() and self._worker is not None:
+            self._pausing = True
+            self.status.setText("pausing: saving a checkpoint…")
+            self._worker.cancel()
+
+    def cancel(self) -> None:
+        """Stop the run (a checkpoint is saved, so "Resume a run…" can still continue it)."""
+        if self.running() and self._worker is not None:
+            self._pausing = False
+            self._worker.cancel()
+        elif self._paused:
+            self._paused = False
+            self.status.setText("paused run dropped; its folder is kept")
+            self._update_buttons()
+
+    def _launch(self, config: TrainConfig, *, resume: bool) -> None:
+        self._config, self._pausing, self._paused = config, False, False
+        self._events = events = deque[_Event]()
+        self.error.setText("")
+        self.status.setText("resuming…" if resume else "starting…")
+        worker = JobWorker(partial(_observed, config, resume, events), name="train", min_interval_s=0.1)
+        worker.progress.connect(self._drain)
+        worker.result.connect(self._done)
+        worker.failed.connect(self._failed)
+        worker.cancelled.connect(self._cancelled)
+        worker.finished.connect(self._finished)
+        self._worker = worker
+        worker.start()
+        self._update_buttons()
+        self.started.emit()
+
+    def _drain(self, *_: object) -> None:
+        last: TrainProgress | None = None
+        while self._events:
+            event, rgb = self._events.popleft()
+            last, x = event, float(event.done)
+            for key, value in event.losses.items():
+                self.loss_plot.add_point(key, x, value)
+            self.acc_plot.add_point("real", x, event.d_acc_real)
+            self.acc_plot.add_point("fake", x, event.d_acc_fake)
+            self.rt_plot.add_point("r_t", x, event.r_t)
+            if event.validation:
+                self.psnr_plot.add_point("PSNR", x, event.validation.get("psnr", math.nan))
+                self.ssim_plot.add_point("SSIM", x, event.validation.get("ssim", math.nan))
+            if rgb is not None:
+                self._show_sample(rgb)
+        if last is not None:
+            self.progress.setMaximum(max(1, last.total))
+            self.progress.setValue(last.done)
+            phase = "D warm-up" if last.phase == "warmup" else "training"
+            self.status.setText(f"{phase}: step {last.done}/{last.total} · {last.rate:.2f} steps/s · ETA {_fmt_eta(last.eta_s)}")
+
+    def _show_sample(self, rgb: np.ndarray) -> None:
+        pix = to_pixmap(rgb)
+        size = self.sample_view.size()
+        self.sample_view.setPixmap(pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+    def _done(self, result: TrainResult) -> None:
+        self.status.setText(f"done: {result.steps_done} steps; model saved to {result.model_path}")
+        self.name_edit.setText(default_run_name())  # the next Start makes a new run
+        self.modelReady.emit(result.model_path)
+
+    def _failed(self, message: str) -> None:
+        self._pausing = False
+        self.error.setText(message)
+
+    def _cancelled(self) -> None:
+        self._drain()
+        run = self.run_dir()
+        if self._pausing:
+            self._paused = True
+            self.status.setText(f"paused; Resume continues {run}")
+        else:
+            self.status.setText(f"cancelled; the checkpoint in {run} can be continued with “Resume a run…”")
+        model = run / "model.safetensors" if run is not None else None
+        if model is not None and model.is_file():
+            self.modelReady.emit(model)
+
+    def _finished(self) -> None:
+        self._drain()
+        self._worker, self._pausing = None, False
+        self._update_buttons()
+        self.stopped.emit()
+
+    def _update_buttons(self) -> None:
+        busy = self.running()
+        self.start_button.setEnabled(not busy)
+        self.resume_run_button.setEnabled(not busy)
+        self.pause_button.setEnabled(busy or self._paused)
+        self.pause_button.setText("Resume" if self._paused and not busy else "Pause")
+        self.cancel_button.setEnabled(busy or self._paused)
+
+    def _pause_or_resume(self) -> None:
+        if self.running():
+            self.pause()
+        elif self._paused:
+            self.resume()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_edit.text())
+        if folder:
+            self.set_data_folder(folder)
+
+    def _pick_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(runs_dir()))
+        if folder:
+            self.resume_run(Path(folder))

@@ -1,0 +1,148 @@
+"""The Fine-tune panel (tiny pix2pix from scratch on real photos) and the CurvePlot widget."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pytestqt.qtbot import QtBot
+
+from gui.widgets.curves import CurvePlot
+from gui.widgets.train_panel import TrainPanel
+
+TINY = dict(generator="unet_32", base_filters=4, d_base_filters=4, load_size=36, crop_size=32, workers=0,
+            val_every=2, sample_every=2, checkpoint_every=2)
+
+
+def _dataset(root: Path, photos: dict[str, np.ndarray], extra_a: bool = False) -> Path:
+    """A/ and B/ with 40×40 crops of real photos; B = 255 - A. Optionally one file only in A."""
+    (root / "A").mkdir(parents=True)
+    (root / "B").mkdir()
+    i = 0
+    for img in photos.values():
+        for y, x in ((0, 0), (100, 100), (200, 50)):
+            a = np.asarray(Image.fromarray(img[y:y + 200, x:x + 200]).resize((40, 40)))
+            Image.fromarray(a).save(root / "A" / f"{i:02d}.png")
+            Image.fromarray(255 - a).save(root / "B" / f"{i:02d}.png")
+            i += 1
+    if extra_a:
+        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "A" / "lonely.png")
+    return root
+
+
+def _panel(qtbot: QtBot, data: Path, name: str, steps: int) -> TrainPanel:
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.kind.setCurrentText("pix2pix")
+    panel.steps.setValue(steps)
+    panel.name_edit.setText(name)
+    panel.config_overrides(**TINY)
+    panel.set_data_folder(data)
+    qtbot.waitUntil(lambda: "pair" in panel.data_info.text(), timeout=5000)
+    return panel
+
+
+def test_train_from_scratch_shows_curves_sample_and_model(qtbot: QtBot, tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    panel = _panel(qtbot, _dataset(tmp_path / "data", photos), "gui-run-full", steps=4)
+    assert not panel.from_selected.isEnabled()  # no model selected: from scratch
+    ready: list[Path] = []
+    panel.modelReady.connect(ready.append)
+    panel.start()
+    assert panel.running()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=20000)
+    assert panel.error.text() == ""
+    assert panel.loss_plot.series_names() and all(panel.loss_plot.points(s) for s in panel.loss_plot.series_names())
+    assert panel.psnr_plot.points("PSNR") and panel.ssim_plot.points("SSIM")
+    assert panel.acc_plot.series_names() == ["real", "fake"]
+    pix = panel.sample_view.pixmap()
+    assert pix is not None and not pix.isNull()
+    assert len(ready) == 1 and ready[0].is_file() and ready[0].name == "model.safetensors"
+    assert panel.progress.value() == 4
+
+
+def test_pause_then_resume_finishes_the_run(qtbot: QtBot, tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    panel = _panel(qtbot, _dataset(tmp_path / "data", photos), "gui-run-pause", steps=24)
+    ready: list[Path] = []
+    panel.modelReady.connect(ready.append)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.rt_plot.points("r_t")) >= 2, timeout=20000)
+    panel.pause()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=20000)
+    run = panel.run_dir()
+    assert run is not None and panel.is_paused()
+    assert panel.pause_button.text() == "Resume"
+    assert list((run / "checkpoints").glob("step_*.state.pt"))
+    assert panel.progress.value() < 24  # stopped mid-run
+    assert ready == [run / "model.safetensors"] and ready[0].is_file()
+    panel.resume()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=20000)
+    assert panel.error.text() == ""
+    steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps if s.get("phase") == "train"][-1] == 24
+    assert len(ready) == 2
+
+
+def test_resume_a_run_from_its_folder(qtbot: QtBot, tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    panel = _panel(qtbot, _dataset(tmp_path / "data", photos), "gui-run-reopen", steps=4)
+    panel.start()
+    qtbot.waitUntil(lambda: bool(panel.loss_plot.series_names()), timeout=20000)
+    panel.cancel()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=20000)
+    run = panel.run_dir()
+    assert run is not None and not panel.is_paused()
+    other = TrainPanel()  # as after restarting the app
+    qtbot.addWidget(other)
+    ready: list[Path] = []
+    other.modelReady.connect(ready.append)
+    other.resume_run(run)
+    qtbot.waitUntil(lambda: not other.running(), timeout=20000)
+    assert other.error.text() == "" and ready == [run / "model.safetensors"]
+    other.resume_run(tmp_path)  # not a run folder
+    assert "config.json" in other.error.text()
+
+
+def test_dataset_description_and_errors(qtbot: QtBot, tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    panel = _panel(qtbot, _dataset(tmp_path / "data", photos, extra_a=True), "unused", steps=4)
+    text = panel.data_info.text()
+    assert "paired" in text and "8 training pairs" in text and "1 validation pair" in text and "lonely.png" in text
+    panel.set_data_folder(tmp_path / "missing")
+    qtbot.waitUntil(lambda: "no such folder" in panel.data_info.text(), timeout=5000)
+    panel.data_edit.setText("")
+    panel.start()
+    assert "dataset folder" in panel.error.text() and not panel.running()
+
+
+def test_lambda_shown_follows_the_kind(qtbot: QtBot) -> None:
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.kind.setCurrentText("cyclegan")
+    assert panel.form.isRowVisible(panel.lambda_cycle) and not panel.form.isRowVisible(panel.lambda_l1)
+    panel.set_start_model(Path("m.safetensors"), "pix2pix")
+    assert panel.from_selected.isChecked() and panel.ema.isChecked() and panel.training_kind() == "pix2pix"
+    assert panel.form.isRowVisible(panel.lambda_l1)
+    with pytest.raises(ValueError):
+        panel.config_overrides(no_such_setting=1)
+
+
+def test_curve_plot(qtbot: QtBot) -> None:
+    plot = CurvePlot("losses")
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    empty = plot.grab().toImage()
+    for i in range(5000):
+        plot.add_point("g", i, math.sin(i / 100))
+    plot.add_point("d", 0, 1.0)
+    plot.add_point("d", 1, math.nan)
+    plot.add_point("d", 2, 2.0)
+    assert plot.series_names() == ["g", "d"]
+    assert plot.points("d") == [(0.0, 1.0), (2.0, 2.0)]
+    assert len(plot.points("g")) == 5000 and plot.points("missing") == []
+    drawn = plot.grab().toImage()
+    assert drawn != empty
+    plot.set_log_y(True)
+    assert not plot.grab().toImage().isNull()
+    plot.clear()
+    assert plot.series_names() == []
