@@ -32,13 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout,
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker, LatestOnly
-from gui.qimage import to_pixmap
-from gui.widgets.curves import CurvePlot
+from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
 from translator.datasets import DatasetScan, scan_dataset
 from translator.errors import TranslatorError
@@ -141,14 +140,10 @@ class TrainPanel(QWidget):
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828")
-        self.loss_plot = CurvePlot("losses")
-        self.acc_plot = CurvePlot("D accuracy")
-        self.rt_plot = CurvePlot("r_t")
-        self.psnr_plot = CurvePlot("validation PSNR (dB)")
-        self.ssim_plot = CurvePlot("validation SSIM")
-        self.sample_view = QLabel("samples appear here")
-        self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.sample_view.setMinimumSize(160, 120)
+        self.monitor = TrainMonitor()
+        m = self.monitor
+        self.loss_plot, self.acc_plot, self.rt_plot = m.loss_plot, m.acc_plot, m.rt_plot
+        self.psnr_plot, self.ssim_plot, self.sample_view = m.psnr_plot, m.ssim_plot, m.sample_view
 
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_edit, 1)
@@ -170,12 +165,9 @@ class TrainPanel(QWidget):
         left.addWidget(self.status)
         left.addWidget(self.error)
         left.addStretch(1)
-        plots = QGridLayout()
-        for i, w in enumerate((self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot, self.sample_view)):
-            plots.addWidget(w, i // 2, i % 2)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 2)
-        layout.addLayout(plots, 3)
+        layout.addWidget(self.monitor, 3)
 
         browse.clicked.connect(self._browse)
         self.data_edit.editingFinished.connect(self.rescan)
@@ -293,8 +285,7 @@ class TrainPanel(QWidget):
         except (TranslatorError, ValueError) as exc:
             self.error.setText(str(exc))
             return
-        for plot in (self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot):
-            plot.clear()
+        self.monitor.clear()
         self._launch(config, resume=False)
 
     def resume(self) -> None:
@@ -349,28 +340,13 @@ class TrainPanel(QWidget):
     def _drain(self, *_: object) -> None:
         last: TrainProgress | None = None
         while self._events:
-            event, rgb = self._events.popleft()
-            last, x = event, float(event.done)
-            for key, value in event.losses.items():
-                self.loss_plot.add_point(key, x, value)
-            self.acc_plot.add_point("real", x, event.d_acc_real)
-            self.acc_plot.add_point("fake", x, event.d_acc_fake)
-            self.rt_plot.add_point("r_t", x, event.r_t)
-            if event.validation:
-                self.psnr_plot.add_point("PSNR", x, event.validation.get("psnr", math.nan))
-                self.ssim_plot.add_point("SSIM", x, event.validation.get("ssim", math.nan))
-            if rgb is not None:
-                self._show_sample(rgb)
+            last, rgb = self._events.popleft()
+            self.monitor.add(last, rgb)
         if last is not None:
             self.progress.setMaximum(max(1, last.total))
             self.progress.setValue(last.done)
             phase = "D warm-up" if last.phase == "warmup" else "training"
             self.status.setText(f"{phase}: step {last.done}/{last.total} · {last.rate:.2f} steps/s · ETA {_fmt_eta(last.eta_s)}")
-
-    def _show_sample(self, rgb: np.ndarray) -> None:
-        pix = to_pixmap(rgb)
-        size = self.sample_view.size()
-        self.sample_view.setPixmap(pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
 
     def _done(self, result: TrainResult) -> None:
         self.status.setText(f"done: {result.steps_done} steps; model saved to {result.model_path}")

@@ -1,0 +1,56 @@
+"""Live view of a training run: loss, D accuracy, r_t and validation curves, and the latest
+sample translations."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from gui.qimage import to_pixmap
+from gui.widgets.curves import CurvePlot
+from translator.training import TrainProgress
+
+
+class TrainMonitor(QWidget):
+    """Feed it every training event (`add`); `clear` before a new run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = CurvePlot("losses")
+        self.acc_plot = CurvePlot("D accuracy")
+        self.rt_plot = CurvePlot("r_t")
+        self.psnr_plot = CurvePlot("validation PSNR (dB)")
+        self.ssim_plot = CurvePlot("validation SSIM")
+        self.sample_view = QLabel("samples appear here")
+        self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sample_view.setMinimumSize(160, 120)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, w in enumerate(self.plots() + [self.sample_view]):
+            grid.addWidget(w, i // 2, i % 2)
+
+    def plots(self) -> list[QWidget]:
+        return [self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot]
+
+    def clear(self) -> None:
+        for plot in (self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot):
+            plot.clear()
+
+    def add(self, event: TrainProgress, sample: np.ndarray | None) -> None:
+        """One step's numbers as curve points (x = steps done, warm-up included); a new sample."""
+        x = float(event.done)
+        for key, value in event.losses.items():
+            self.loss_plot.add_point(key, x, value)
+        self.acc_plot.add_point("real", x, event.d_acc_real)
+        self.acc_plot.add_point("fake", x, event.d_acc_fake)
+        self.rt_plot.add_point("r_t", x, event.r_t)
+        if event.validation:
+            self.psnr_plot.add_point("PSNR", x, event.validation.get("psnr", math.nan))
+            self.ssim_plot.add_point("SSIM", x, event.validation.get("ssim", math.nan))
+        if sample is not None:
+            pix = to_pixmap(sample)
+            self.sample_view.setPixmap(
+                pix.scaled(self.sample_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            )
