@@ -253,7 +253,9 @@ class TrainPanel(QWidget):
 
     def _show_scan(self, root: Path | None, found: DatasetScan | str) -> None:
         self.data_info.setStyleSheet("" if isinstance(found, DatasetScan) else "color: #c62828")
-        self.data_info.setText(found.describe() if isinstance(found, DatasetScan) else found)
+        text = found.describe() if isinstance(found, DatasetScan) else found
+        self.data_info.setText(text)
+        self.data_info.setToolTip(text)  # the whole report, when the panel is short of room
 
     def _on_source_changed(self, *_: object) -> None:
         scratch = not (self.from_selected.isChecked() and self._start_kind is not None)
