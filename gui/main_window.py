@@ -75,6 +75,11 @@ class MainWindow(QMainWindow):
         open_button = QPushButton("Open folder…")
         open_button.clicked.connect(self.ask_folder)
         self.strip = ThumbnailStrip()
+        self.target_label = QLabel("Targets: none found")
+        self.target_label.setWordWrap(True)
+        target_button = QPushButton("Targets…")
+        target_button.setToolTip("Choose the folder of target images (same file names as the inputs)")
+        target_button.clicked.connect(self.ask_target_folder)
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Model</b>"))
         left.addWidget(self.picker)
@@ -82,6 +87,10 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout()
         row.addWidget(self.folder_label, 1)
         row.addWidget(open_button)
+        left.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(self.target_label, 1)
+        row.addWidget(target_button)
         left.addLayout(row)
         left.addWidget(self.strip, 1)
         left_widget = QWidget()
@@ -111,6 +120,7 @@ class MainWindow(QMainWindow):
         self.picker.importFailed.connect(self.show_error)
         self.strip.imageSelected.connect(self.session.set_current_image)
         self.session.currentImageChanged.connect(lambda _p: self.refresh_preview())
+        self.session.targetFolderChanged.connect(self._target_folder_changed)
         self.batch.run_button.clicked.connect(self.run_batch)
         self.train_panel.modelReady.connect(self.add_trained_model)
         self.preview_jobs.failed.connect(self.preview.show_error)
@@ -186,6 +196,21 @@ class MainWindow(QMainWindow):
             self.batch.output.setText(str(folder.parent / f"{folder.name}_translated"))
         if select is not None:
             self.strip.select(select)
+
+    def set_target_folder(self, folder: Path | None) -> None:
+        """Use `folder` for targets (None: no targets); the preview recomputes."""
+        self.session.set_target_folder(folder)
+
+    def ask_target_folder(self) -> None:
+        start = str(self.session.target_folder or self.session.input_folder or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder of target images", start)
+        if folder:
+            self.set_target_folder(Path(folder))
+
+    def _target_folder_changed(self, folder: Path | None) -> None:
+        how = "" if folder is None or not self.session.target_folder_is_automatic else " (found)"
+        self.target_label.setText(f"Targets: {folder}{how}" if folder else "Targets: none")
+        self.refresh_preview()
 
     def ask_folder(self) -> None:
         start = str(self.session.input_folder or Path.home())

@@ -179,3 +179,24 @@ def test_fine_tuned_model_appears_in_the_picker(qtbot: QtBot, window: MainWindow
     assert window.picker.current() is not None and window.picker.current()[0].name == "my-finetune.safetensors"
     assert panel.loss_plot.series_names()
     qtbot.waitUntil(lambda: not panel.running(), timeout=20000)
+
+
+def test_a_target_folder_named_by_the_user(qtbot: QtBot, window: MainWindow, pairs: Path, tmp_path: Path) -> None:
+    window.open_folder(pairs)
+    assert window.session.target_folder == pairs.parent / "B" and "(found)" in window.target_label.text()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for f in (pairs.parent / "B").iterdir():
+        Image.open(f).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other / f.name)
+    window.strip.select(pairs / "coffee.png")
+    window.set_target_folder(other)
+    assert str(other) in window.target_label.text()
+
+    def shows_other() -> bool:
+        c = window.preview.comparison
+        return c is not None and c.target is not None and np.array_equal(c.target, imaging.read_image(other / "coffee.png").rgb)
+
+    qtbot.waitUntil(shows_other, timeout=20000)
+    window.set_target_folder(None)
+    qtbot.waitUntil(lambda: window.preview.readouts.psnr.text() == "no target image", timeout=20000)
+    qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)
