@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -67,9 +68,12 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.session = Session(self)
         self.models = TranslatorCache()
+        self.second_models = TranslatorCache()  # the "compare with" model
         self.preview_jobs = LatestOnly(self)
 
         self.picker = ModelPicker()
+        self.compare_with = QComboBox()
+        self.compare_with.setToolTip("Translate each image with a second model too, to compare the two outputs")
         self.folder_label = QLabel("No folder open")
         self.folder_label.setWordWrap(True)
         open_button = QPushButton("Open folder…")
@@ -83,6 +87,10 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Model</b>"))
         left.addWidget(self.picker)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare with"))
+        row.addWidget(self.compare_with, 1)
+        left.addLayout(row)
         left.addWidget(QLabel("<b>Images</b>"))
         row = QHBoxLayout()
         row.addWidget(self.folder_label, 1)
@@ -118,13 +126,17 @@ class MainWindow(QMainWindow):
 
         self.picker.modelChosen.connect(self._model_chosen)
         self.picker.importFailed.connect(self.show_error)
+        self.picker.refreshed.connect(self._fill_compare_with)
+        self.compare_with.currentIndexChanged.connect(lambda _i: self.refresh_preview())
         self.strip.imageSelected.connect(self.session.set_current_image)
         self.session.currentImageChanged.connect(lambda _p: self.refresh_preview())
         self.session.targetFolderChanged.connect(self._target_folder_changed)
         self.batch.run_button.clicked.connect(self.run_batch)
         self.train_panel.modelReady.connect(self.add_trained_model)
         self.preview_jobs.failed.connect(self.preview.show_error)
+        self._compare_entries: list[tuple[Path, str | None] | None] = [None]
         self._make_actions()
+        self._fill_compare_with()
         self._load_settings()
         if (current := self.picker.current()) is not None:
             self._model_chosen(*current)
@@ -175,6 +187,27 @@ class MainWindow(QMainWindow):
         card = self.picker.current_card()
         self.train_panel.set_start_model(path, card.kind if card else None)
         self.refresh_preview()
+
+    def _fill_compare_with(self) -> None:
+        keep = self.second_model()
+        self._compare_entries = [None, *self.picker.entries()]
+        self.compare_with.blockSignals(True)
+        self.compare_with.clear()
+        self.compare_with.addItem("(none)")
+        for i in range(len(self._compare_entries) - 1):
+            self.compare_with.addItem(self.picker.combo.itemText(i))
+        self.compare_with.setCurrentIndex(self._compare_entries.index(keep) if keep in self._compare_entries else 0)
+        self.compare_with.blockSignals(False)
+
+    def second_model(self) -> tuple[Path, str | None] | None:
+        """The "compare with" model (path, direction), or None."""
+        i = self.compare_with.currentIndex()
+        return self._compare_entries[i] if 0 <= i < len(self._compare_entries) else None
+
+    def set_second_model(self, path: Path | None, direction: str | None = None) -> None:
+        """Compare the main model's output with this model's (None: no comparison)."""
+        wanted = (path, direction) if path else None
+        self.compare_with.setCurrentIndex(self._compare_entries.index(wanted) if wanted in self._compare_entries else 0)
 
     def add_trained_model(self, model_file: Path) -> None:
         """A run's model (finished, paused or cancelled) goes into the user models folder, under
@@ -228,12 +261,18 @@ class MainWindow(QMainWindow):
         if image is None or model is None:
             return
         direction, options, target = self.session.direction, self.options(), self.session.target_for(image)
+        second = self.second_model()
+        second_name = self.compare_with.currentText()
         self.preview.show_busy(image)
 
-        def job(_token: CancelToken) -> Comparison:
-            return compare_image(self.models.get(model, direction, options), image, target)
+        def job(_token: CancelToken) -> tuple[Comparison, Comparison | None]:
+            first = compare_image(self.models.get(model, direction, options), image, target)
+            other = None
+            if second is not None:
+                other = compare_image(self.second_models.get(second[0], second[1], options), image, target)
+            return first, other
 
-        self.preview_jobs.submit(job, lambda c: self.preview.show_comparison(c, image.name))
+        self.preview_jobs.submit(job, lambda r: self.preview.show_comparisons(r[0], r[1], image.name, second_name))
 
     def run_batch(self) -> None:
         model, folder = self.session.model_path, self.session.input_folder

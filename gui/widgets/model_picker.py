@@ -38,6 +38,7 @@ class ModelPicker(QWidget):
 
     modelChosen = Signal(object, object)
     importFailed = Signal(str)
+    refreshed = Signal()  # the list of models was re-read
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,9 +85,10 @@ class ModelPicker(QWidget):
                     break
         if not self._entries:
             self.details.setText("No models found. Use Import… to bring in a reference checkpoint.")
-            return
-        self.combo.setCurrentIndex(index)
-        self._changed(index)
+        else:
+            self.combo.setCurrentIndex(index)
+            self._changed(index)
+        self.refreshed.emit()
 
     def entries(self) -> list[tuple[Path, str | None]]:
         return [(p, d) for p, d, _ in self._entries]

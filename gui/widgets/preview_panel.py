@@ -19,11 +19,13 @@ class PreviewPanel(QWidget):
         self.input_view = ImageView(caption="input")
         self.output_view = ImageView(caption="output")
         self.target_view = ImageView(caption="target")
+        self.second_view = ImageView(caption="second model")
+        self.second_view.hide()
         self.sync = ViewSync(self)
-        for v in (self.input_view, self.output_view, self.target_view):
+        for v in (self.input_view, self.output_view, self.second_view, self.target_view):
             self.sync.add(v)
         side = QSplitter()
-        for v in (self.input_view, self.output_view, self.target_view):
+        for v in (self.input_view, self.output_view, self.second_view, self.target_view):
             side.addWidget(v)
         self.wipe = CompareView()
         self.tabs = QTabWidget()
@@ -44,12 +46,23 @@ class PreviewPanel(QWidget):
         holder.setFixedWidth(280)
         row.addWidget(holder)
         self.comparison: Comparison | None = None
+        self.second: Comparison | None = None
 
     def show_busy(self, path: Path) -> None:
         self.status.setText(f"Translating {path.name}…")
 
     def show_error(self, message: str) -> None:
         self.status.setText(message)
+
+    def show_comparisons(self, c: Comparison, second: Comparison | None, name: str = "", second_name: str = "") -> None:
+        """The main model's comparison, and optionally a second model's output of the same input."""
+        self.second = second
+        self.second_view.setVisible(second is not None)
+        if second is not None:
+            self.second_view.set_caption(second_name or "second model")
+            self.second_view.set_image(second.output)
+        self.readouts.show_second(second, second_name)
+        self.show_comparison(c, name)
 
     def show_comparison(self, c: Comparison, name: str = "") -> None:
         self.comparison = c

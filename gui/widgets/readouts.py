@@ -18,6 +18,8 @@ class Readouts(QWidget):
         self.ssim = QLabel("–")
         self.real_output = QLabel("–")
         self.real_target = QLabel("–")
+        self.second = QLabel("")
+        self.second.setWordWrap(True)
         self.heatmap = QCheckBox("show D's patch map on the output")
         self.heatmap.toggled.connect(self.heatmapToggled.emit)
         form = QFormLayout(self)
@@ -26,10 +28,19 @@ class Readouts(QWidget):
         form.addRow("D realness, output", self.real_output)
         form.addRow("D realness, target", self.real_target)
         form.addRow(self.heatmap)
+        form.addRow(self.second)
 
     def clear(self) -> None:
         for label in (self.psnr, self.ssim, self.real_output, self.real_target):
             label.setText("–")
+
+    def show_second(self, c: Comparison | None, name: str) -> None:
+        """A second model's figures against the same target (empty when none is compared)."""
+        if c is None:
+            self.second.setText("")
+            return
+        figures = f"PSNR {c.psnr:.2f} dB, SSIM {c.ssim:.4f}" if c.psnr is not None and c.ssim is not None else "no target image"
+        self.second.setText(f"<b>{name}</b>: {figures}")
 
     def show_comparison(self, c: Comparison) -> None:
         no_target = "no target image"

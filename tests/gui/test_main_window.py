@@ -200,3 +200,32 @@ def test_a_target_folder_named_by_the_user(qtbot: QtBot, window: MainWindow, pai
     window.set_target_folder(None)
     qtbot.waitUntil(lambda: window.preview.readouts.psnr.text() == "no target image", timeout=20000)
     qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)
+
+
+def test_a_second_model_compares_two_outputs_of_one_input(qtbot: QtBot, models: Path, tiny_cyclegan: Path,
+                                                         pairs: Path, tmp_path: Path) -> None:
+    shutil.copy(tiny_cyclegan, models / "tiny-cycle.safetensors")
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    window.picker.select(models / "tiny-p2p.safetensors")
+    window.open_folder(pairs)
+    window.strip.select(pairs / "astronaut.png")
+    window.set_second_model(models / "tiny-cycle.safetensors", "BtoA")
+    assert window.compare_with.currentText() == "tiny-cycle (B→A)"
+
+    def both() -> bool:
+        return window.preview.second is not None and window.preview.status.text().startswith("astronaut")
+
+    qtbot.waitUntil(both, timeout=20000)
+    second = window.preview.second
+    assert second is not None
+    expected = compare_image(load_translator(models / "tiny-cycle.safetensors", direction="BtoA"),
+                             pairs / "astronaut.png", pairs.parent / "B" / "astronaut.png")
+    assert np.array_equal(second.output, expected.output)
+    assert window.preview.second_view.isVisible()
+    assert f"PSNR {expected.psnr:.2f} dB" in window.preview.readouts.second.text()
+    window.set_second_model(None)
+    qtbot.waitUntil(lambda: not window.preview.second_view.isVisible(), timeout=20000)
+    qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)
+    window.close()
