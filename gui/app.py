@@ -31,7 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.show_error(str(exc))
     if args.folder:
         window.open_folder(args.folder.resolve())
-    window.resize(1400, 900)
+    if not window.restored_geometry:
+        # 1400×900 where it fits, else 90 % of the screen (high-DPI scaling shrinks logical room)
+        room = window.screen().availableGeometry()
+        window.resize(min(1400, int(room.width() * 0.9)), min(900, int(room.height() * 0.9)))
     window.show()
     return int(app.exec())
 

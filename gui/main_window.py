@@ -11,12 +11,14 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -57,6 +59,14 @@ class TranslatorCache:
                 self._cache.clear()  # one model in memory at a time
                 self._cache[key] = load_translator(path, options, direction)  # type: ignore[arg-type]
             return self._cache[key]
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -109,8 +119,9 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel()
         self.log_panel = LogPanel()
         self.bottom = QTabWidget()
-        self.bottom.addTab(self.batch, "Batch")
-        self.bottom.addTab(self.train_panel, "Fine-tune")
+        # Panels scroll rather than squeeze the preview on small (or high-DPI) screens.
+        self.bottom.addTab(_scrolling(self.batch), "Batch")
+        self.bottom.addTab(_scrolling(self.train_panel), "Fine-tune")
         self.bottom.addTab(self.log_panel, "Log")
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.preview)
@@ -280,7 +291,7 @@ class MainWindow(QMainWindow):
             self.show_error("Pick a model and open a folder first.")
             return
         direction, options = self.session.direction, self.options()
-        self.bottom.setCurrentWidget(self.batch)
+        self.bottom.setCurrentIndex(0)
         self.batch.start(lambda: self.models.get(model, direction, options), [folder])
 
     def show_error(self, message: str) -> None:
@@ -301,8 +312,9 @@ class MainWindow(QMainWindow):
     # settings and shutdown ---------------------------------------------------------------------
     def _load_settings(self) -> None:
         s = self.settings
+        self.restored_geometry = False
         if isinstance(geometry := s.value("window/geometry"), QByteArray):
-            self.restoreGeometry(geometry)
+            self.restored_geometry = self.restoreGeometry(geometry)
         if isinstance(state := s.value("window/splitter"), QByteArray):
             self.splitter.restoreState(state)
         for key, combo in (("device", self.batch.device), ("precision", self.batch.precision)):
