@@ -92,18 +92,22 @@ def main() -> None:
     window.run_batch()
     wait(lambda: window.batch.is_running(), 10)
     wait(lambda: not window.batch.is_running(), 600)
+    if len(list((tmp / "out").iterdir())) != 24:
+        raise SystemExit("the batch did not write its 24 outputs")
     rows.append(("batch: 24 images 256², unet_256 ngf 32", ticker.summary()))
 
     panel = window.train_panel
     panel.steps.setValue(20)
-    panel.config_overrides(load_size=143, crop_size=128, workers=2, val_every=5, sample_every=5, checkpoint_every=10,
+    panel.config_overrides(load_size=286, crop_size=256, workers=2, val_every=5, sample_every=5, checkpoint_every=10,
                            d_warmup_steps=0)
     panel.set_data_folder(tmp / "data")
     wait(lambda: "pair" in panel.data_info.text(), 30)
     ticker.start()
     panel.start()
     wait(lambda: not panel.running(), 900)
-    rows.append(("fine-tune: 20 steps at 128², from the selected model", ticker.summary()))
+    if panel.error.text() or panel.progress.value() != 20:
+        raise SystemExit(f"the fine-tuning run did not complete: {panel.error.text()}")
+    rows.append(("fine-tune: 20 steps at 256², from the selected model", ticker.summary()))
     window.close()
     print("| phase | p50 ms | p99 ms | max ms | ticks |")
     print("|---|---|---|---|---|")
