@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
         self.bottom.addTab(_scrolling(self.batch), "Batch")
         self.bottom.addTab(_scrolling(self.train_panel), "Fine-tune")
         self.bottom.addTab(self.log_panel, "Log")
-        centre = QSplitter(Qt.Orientation.Vertical)
+        self.vsplit = centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.preview)
         centre.addWidget(self.bottom)
         centre.setStretchFactor(0, 3)

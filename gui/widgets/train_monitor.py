@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from gui.qimage import to_pixmap
 from gui.widgets.curves import CurvePlot
@@ -23,13 +23,23 @@ class TrainMonitor(QWidget):
         self.rt_plot = CurvePlot("r_t")
         self.psnr_plot = CurvePlot("validation PSNR (dB)")
         self.ssim_plot = CurvePlot("validation SSIM")
-        self.sample_view = QLabel("samples appear here")
+        self.sample_view = QLabel("sample translations of validation images appear here")
         self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.sample_view.setMinimumSize(160, 120)
+        self.sample_view.setMinimumSize(240, 160)
+        # Ignored: the label takes the room the layout gives it; the pixmap is scaled to fit that
+        # (otherwise each new, larger pixmap would grow the label, and the next one with it).
+        self.sample_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.sample_view.setToolTip("rows: validation images; columns: input, output, target")
+        # The samples come first and largest: they show what the numbers mean.
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
-        for i, w in enumerate(self.plots() + [self.sample_view]):
-            grid.addWidget(w, i // 2, i % 2)
+        grid.addWidget(self.sample_view, 0, 0, 2, 3)
+        for i, w in enumerate(self.plots()):
+            grid.addWidget(w, 2 + i // 3, i % 3)
+        grid.setRowStretch(0, 2)
+        grid.setRowStretch(1, 2)
+        grid.setRowStretch(2, 1)
+        grid.setRowStretch(3, 1)
 
     def plots(self) -> list[QWidget]:
         return [self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot]

@@ -117,6 +117,7 @@ class TrainPanel(QWidget):
         self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, or AB images)")
         browse = QPushButton("Browse…")
         self.data_info = QLabel("")
+        self.data_info.setMinimumHeight(self.data_info.fontMetrics().lineSpacing() * 4)  # the whole report
         self.data_info.setWordWrap(True)
         self.start_model_label = QLabel("no model selected")
         self.from_selected = QCheckBox("start from the selected model")
