@@ -229,3 +229,12 @@ def test_a_second_model_compares_two_outputs_of_one_input(qtbot: QtBot, models: 
     qtbot.waitUntil(lambda: not window.preview.second_view.isVisible(), timeout=20000)
     qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)
     window.close()
+
+
+def test_imported_cyclegan_pair_offers_both_directions(qtbot: QtBot, window: MainWindow) -> None:
+    g = REF / "resnet_6blocks_ngf8_instance_net_G.pth"
+    window.picker.import_files([g, g], "cyclegan", "pair-test")  # G_A then G_B
+    qtbot.waitUntil(lambda: sum(p.name == "pair-test.safetensors" for p, _ in window.picker.entries()) == 2, timeout=20000)
+    directions = sorted(d for p, d in window.picker.entries() if p.name == "pair-test.safetensors")
+    assert directions == ["AtoB", "BtoA"]
+    qtbot.waitUntil(lambda: not window.picker._worker or not window.picker._worker.is_running(), timeout=5000)
