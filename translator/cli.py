@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import math
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from translator import __version__
 from translator.errors import JobCancelled, TranslatorError
-from translator.jobs import Progress, run_job
+from translator.jobs import Progress, format_duration, run_job
 
 if TYPE_CHECKING:
     from translator.inference import InferenceOptions
@@ -29,13 +28,6 @@ log = logging.getLogger("translator")
 
 
 # --- progress -----------------------------------------------------------------------------------
-
-
-def _fmt_time(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "--:--"
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class ProgressBar:
@@ -63,7 +55,7 @@ class ProgressBar:
         name = p.item.name if p.item else ""
         line = (
             f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  "
-            f"{p.rate:.2f} {self.unit}/s  ETA {_fmt_time(p.eta_s)}  {name[: self.item_width]}"
+            f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {name[: self.item_width]}"
         )
         if self.tty:
             self.stream.write("\r" + line.ljust(self.item_width + 60))

@@ -7,6 +7,7 @@ events as a progress bar, the GUI as widgets, the tests read them directly.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -79,6 +80,14 @@ class ProgressClock:
         remaining = self.total - self.done
         eta = remaining / rate if rate > 0 else None
         return Progress(self.done, self.total, item, result, elapsed, rate, eta)
+
+
+def format_duration(seconds: float | None, unknown: str = "--:--") -> str:
+    """m:ss, or h:mm:ss from an hour up; `unknown` when there is no estimate yet."""
+    if seconds is None or not math.isfinite(seconds):
+        return unknown
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def run_job(job: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:

@@ -2,7 +2,6 @@
 the files that failed and why, and "open output folder". A rerun skips finished outputs."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -26,14 +25,7 @@ from PySide6.QtWidgets import (
 
 from gui.jobs import JobWorker
 from translator.inference import InferenceOptions, Translator, plan_outputs, translate_files
-from translator.jobs import CancelToken, JobSummary, Progress
-
-
-def _fmt_eta(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    s = int(round(s))
-    return f"{s // 60}:{s % 60:02d}"
+from translator.jobs import CancelToken, JobSummary, Progress, format_duration
 
 
 class BatchPanel(QWidget):
@@ -155,7 +147,7 @@ class BatchPanel(QWidget):
     def _progress(self, p: Progress) -> None:
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
-        self.rate.setText(f"{p.done}/{p.total} · {p.rate:.2f} images/s · ETA {_fmt_eta(p.eta_s)}")
+        self.rate.setText(f"{p.done}/{p.total} · {p.rate:.2f} images/s · ETA {format_duration(p.eta_s, '–')}")
         if p.result is not None and p.result.status == "failed":
             self.failures.addItem(p.result.error or str(p.result.item))
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections import deque
 from collections.abc import Generator
 from datetime import datetime
@@ -41,7 +40,7 @@ from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
 from translator.datasets import DatasetScan, scan_dataset
 from translator.errors import TranslatorError
-from translator.jobs import CancelToken
+from translator.jobs import CancelToken, format_duration
 from translator.paths import user_models_dir
 from translator.training import TrainConfig, TrainProgress, TrainResult, train
 
@@ -57,13 +56,6 @@ def runs_dir() -> Path:
 
 def default_run_name() -> str:
     return datetime.now().strftime("finetune-%Y%m%d-%H%M%S")
-
-
-def _fmt_eta(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    s = int(round(s))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:
@@ -349,7 +341,7 @@ class TrainPanel(QWidget):
             self.progress.setMaximum(max(1, last.total))
             self.progress.setValue(last.done)
             phase = "D warm-up" if last.phase == "warmup" else "training"
-            self.status.setText(f"{phase}: step {last.done}/{last.total} · {last.rate:.2f} steps/s · ETA {_fmt_eta(last.eta_s)}")
+            self.status.setText(f"{phase}: step {last.done}/{last.total} · {last.rate:.2f} steps/s · ETA {format_duration(last.eta_s, '–')}")
 
     def _done(self, result: TrainResult) -> None:
         self.status.setText(f"done: {result.steps_done} steps; model saved to {result.model_path}")
