@@ -132,7 +132,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(paired_data: Path, tmp_
     common = ["train", "pix2pix", "--data", paired_data, "--steps", "12", "--generator", "unet_32", "--base-filters", "8",
               "--d-base-filters", "8", "--load-size", "40", "--crop-size", "32", "--batch-size", "2", "--workers", "0",
               "--checkpoint-every", "4", "--val-every", "4", "-q"]
-    subprocess.run(_cli(*common, "--out", tmp_path / "whole"), check=True, capture_output=True, timeout=300)
+    assert main([str(a) for a in (*common, "--out", tmp_path / "whole")]) == 0  # in-process: same command
     # The same run, killed at a random moment after its second checkpoint, then resumed.
     run = tmp_path / "broken"
     proc = subprocess.Popen(_cli(*common, "--out", run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -143,7 +143,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(paired_data: Path, tmp_
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert marker.exists() and not (run / "model.safetensors").exists()
-    subprocess.run(_cli(*common, "--out", run, "--resume"), check=True, capture_output=True, timeout=300)
+    assert main([str(a) for a in (*common, "--out", run, "--resume")]) == 0
     whole = [ln for ln in log_lines(tmp_path / "whole") if ln.get("phase") == "train"]
     resumed = [ln for ln in log_lines(run) if ln.get("phase") == "train"]
     assert [ln["step"] for ln in resumed] == list(range(1, 13))
