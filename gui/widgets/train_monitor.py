@@ -2,7 +2,9 @@
 sample translations."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -50,17 +52,45 @@ class TrainMonitor(QWidget):
 
     def add(self, event: TrainProgress, sample: np.ndarray | None) -> None:
         """One step's numbers as curve points (x = steps done, warm-up included); a new sample."""
-        x = float(event.done)
-        for key, value in event.losses.items():
-            self.loss_plot.add_point(key, x, value)
-        self.acc_plot.add_point("real", x, event.d_acc_real)
-        self.acc_plot.add_point("fake", x, event.d_acc_fake)
-        self.rt_plot.add_point("r_t", x, event.r_t)
-        if event.validation:
-            self.psnr_plot.add_point("PSNR", x, event.validation.get("psnr", math.nan))
-            self.ssim_plot.add_point("SSIM", x, event.validation.get("ssim", math.nan))
+        self._points(float(event.done), event.losses, event.d_acc_real, event.d_acc_fake, event.r_t, event.validation)
         if sample is not None:
             pix = to_pixmap(sample)
             self.sample_view.setPixmap(
                 pix.scaled(self.sample_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             )
+
+    def load_log(self, log_path: Path) -> int:
+        """Redraw the curves of a run from its log.jsonl (a run resumed after the app was closed);
+        returns the number of steps read. A missing or damaged log leaves the curves empty."""
+        x = 0
+        try:
+            lines = log_path.read_text().splitlines()
+        except OSError:
+            return 0
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("phase") not in ("train", "warmup"):
+                continue
+            x += 1
+            losses = {k: float(v) for k, v in rec.items() if k not in _NOT_LOSSES and isinstance(v, (int, float))}
+            self._points(float(x), losses, rec.get("d_acc_real", math.nan), rec.get("d_acc_fake", math.nan),
+                         rec.get("r_t", math.nan), rec.get("val"))
+        return x
+
+    def _points(self, x: float, losses: dict[str, float], acc_real: float, acc_fake: float, r_t: float,
+                validation: dict[str, float] | None) -> None:
+        for key, value in losses.items():
+            self.loss_plot.add_point(key, x, value)
+        self.acc_plot.add_point("real", x, acc_real)
+        self.acc_plot.add_point("fake", x, acc_fake)
+        self.rt_plot.add_point("r_t", x, r_t)
+        if validation:
+            self.psnr_plot.add_point("PSNR", x, validation.get("psnr", math.nan))
+            self.ssim_plot.add_point("SSIM", x, validation.get("ssim", math.nan))
+
+
+# log.jsonl fields that are not loss terms
+_NOT_LOSSES = {"step", "phase", "d_acc_real", "d_acc_fake", "r_t", "lr", "seconds", "ada_p", "val"}

@@ -297,6 +297,8 @@ class TrainPanel(QWidget):
         except (TranslatorError, ValueError, TypeError) as exc:
             self.error.setText(f"{run}: cannot resume: {exc}")
             return
+        self.monitor.clear()
+        self.monitor.load_log(Path(run) / "log.jsonl")  # the curves so far
         self._launch(dataclasses.replace(config, out=Path(run)), resume=True)
 
     def pause(self) -> None:

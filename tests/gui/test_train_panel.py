@@ -98,8 +98,12 @@ def test_resume_a_run_from_its_folder(qtbot: QtBot, tmp_path: Path, photos: dict
     ready: list[Path] = []
     other.modelReady.connect(ready.append)
     other.resume_run(run)
+    done_before = len(panel.loss_plot.points("G_L1"))
+    # the curves so far are read back from the run's log, then the resumed steps continue them
+    assert [x for x, _ in other.loss_plot.points("G_L1")] == [float(i) for i in range(1, done_before + 1)]
     qtbot.waitUntil(lambda: not other.running(), timeout=20000)
     assert other.error.text() == "" and ready == [run / "model.safetensors"]
+    assert [x for x, _ in other.loss_plot.points("G_L1")] == [1.0, 2.0, 3.0, 4.0]
     other.resume_run(tmp_path)  # not a run folder
     assert "config.json" in other.error.text()
 
