@@ -691,39 +691,38 @@ def _load_state(path: Path) -> dict[str, Any]:
 # --- validation and samples -------------------------------------------------------------------
 
 
-def _fixed_val_batch(trainer: _Trainer, count: int = 4) -> tuple[torch.Tensor, torch.Tensor] | None:
-    scan, cfg = trainer.scan, trainer.cfg
+ValPairs = list[tuple[torch.Tensor, torch.Tensor]]  # (input, target), each (1, C, H, W), model direction
+
+
+def _dataset(scan: DatasetScan, config: TrainConfig, *, train: bool) -> Any:
+    """The training (augmented) or validation (deterministic) dataset of a scanned folder."""
+    a, b = (scan.train_a, scan.train_b) if train else (scan.val_a, scan.val_b)
+    aug = Augment(config.load_size, config.crop_size, config.flip if train else False)
+    if not scan.paired:
+        return UnpairedDataset(a, b, aug, train=train, seed=config.seed)
+    aligned = scan.layout == "aligned"
+    return PairedDataset(a, None if aligned else b, aug, aligned=aligned, train=train, seed=config.seed)
+
+
+def _validation_pairs(scan: DatasetScan, config: TrainConfig) -> ValPairs:
+    """The validation images, decoded once for the whole run (at most `max_val` of them)."""
     if not scan.val_a:
-        return None
-    aug = Augment(cfg.load_size, cfg.crop_size, False)
-    if scan.paired:
-        ds: Any = PairedDataset(scan.val_a, scan.val_b if scan.layout != "aligned" else None, aug,
-                                aligned=scan.layout == "aligned", train=False, seed=cfg.seed)
-    else:
-        ds = UnpairedDataset(scan.val_a, scan.val_b, aug, train=False, seed=cfg.seed)
-    items = [ds[i] for i in range(min(count, len(ds)))]
-    a = torch.stack([it["a"] for it in items])
-    b = torch.stack([it["b"] for it in items])
-    if cfg.kind == "pix2pix" and cfg.direction == "BtoA":
-        a, b = b, a
-    return a, b
+        return []
+    ds = _dataset(scan, config, train=False)
+    pairs = [(ds[i]["a"][None], ds[i]["b"][None]) for i in range(len(ds))]
+    if config.kind == "pix2pix" and config.direction == "BtoA":
+        pairs = [(b, a) for a, b in pairs]
+    return pairs
 
 
-def _validate(trainer: _Trainer, val: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, float] | None:
+def _validate(trainer: _Trainer, val: ValPairs) -> dict[str, float] | None:
     """Validation PSNR/SSIM of the (EMA) generator on the validation pairs (pix2pix)."""
-    if val is None or trainer.cfg.kind != "pix2pix" or not trainer.scan.paired:
+    if not val or trainer.cfg.kind != "pix2pix" or not trainer.scan.paired:
         return None
-    scan, cfg = trainer.scan, trainer.cfg
-    aug = Augment(cfg.load_size, cfg.crop_size, False)
-    ds = PairedDataset(scan.val_a, scan.val_b if scan.layout != "aligned" else None, aug,
-                       aligned=scan.layout == "aligned", train=False, seed=cfg.seed)
     net = _eval_generator(trainer, "g")
     ps, ss = [], []
     with torch.inference_mode():
-        for i in range(len(ds)):
-            a, b = ds[i]["a"][None], ds[i]["b"][None]
-            if cfg.direction == "BtoA":
-                a, b = b, a
+        for a, b in val:
             y = net(a.to(trainer.device)).float().cpu()
             ps.append(float(psnr_batch(y, b)[0]))
             ss.append(float(ssim_batch(y, b)[0]))
@@ -736,11 +735,13 @@ def _eval_generator(trainer: _Trainer, role: str) -> nn.Module:
     return net.eval()
 
 
-def _sample_grid(trainer: _Trainer, val: tuple[torch.Tensor, torch.Tensor] | None, path: Path) -> Path | None:
-    """Rows of input | output | target (pix2pix) or A | A→B | B | B→A (CycleGAN)."""
-    if val is None:
+def _sample_grid(trainer: _Trainer, val: ValPairs, path: Path, count: int = 4) -> Path | None:
+    """Rows of input | output | target (pix2pix) or A | A→B | B | B→A (CycleGAN) for the first
+    `count` validation images."""
+    if not val:
         return None
-    a, b = val
+    a = torch.cat([p[0] for p in val[:count]])
+    b = torch.cat([p[1] for p in val[:count]])
     with torch.inference_mode():
         if trainer.cfg.kind == "pix2pix":
             cols = [a, _eval_generator(trainer, "g")(a.to(trainer.device)).float().cpu(), b]
@@ -805,15 +806,10 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             if rank == 0:
                 files.truncate_log(trainer.step)
             log.info("resumed %s at step %d", config.out, trainer.step)
-        aug = Augment(config.load_size, config.crop_size, config.flip)
-        if scan.paired:
-            dataset: Any = PairedDataset(scan.train_a, scan.train_b if scan.layout != "aligned" else None, aug,
-                                         aligned=scan.layout == "aligned", train=True, seed=config.seed)
-        else:
-            dataset = UnpairedDataset(scan.train_a, scan.train_b, aug, train=True, seed=config.seed)
+        dataset = _dataset(scan, config, train=True)
         if len(dataset) < config.batch_size * world:
             raise TranslatorError(f"{config.data}: {len(dataset)} training sample(s) is fewer than one batch ({config.batch_size} × {world} process(es))")
-        val = _fixed_val_batch(trainer)
+        val = _validation_pairs(scan, config)
         total = trainer.warmup_total + config.steps
         # Warm-up batches come from their own stream, so the training stream is the same with or
         # without a warm-up.
