@@ -29,9 +29,9 @@ import dataclasses
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 from torch import nn
@@ -389,27 +389,18 @@ def _list_mismatch(
 # import
 
 
-def _load_generator(path: Path, unet_dropout: bool) -> tuple[GeneratorSpec, nn.Module, list[str]]:
+S = TypeVar("S", GeneratorSpec, DiscriminatorSpec)
+
+
+def _load_net(path: Path, infer: Callable[[dict[str, torch.Tensor]], S]) -> tuple[S, nn.Module, list[str]]:
+    """Read a reference checkpoint, infer its spec, repair legacy quirks, load it strictly."""
     state = read_state_dict(path)
     try:
-        spec = infer_generator_spec(state, unet_dropout=unet_dropout)
+        spec = infer(state)
         fixed, notes = _normalise(state, spec)
     except CheckpointError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    net = build_generator(spec)
-    load_state_dict_checked(net, fixed, spec, source=str(path))
-    log.info("%s: %s", path, describe_spec(spec))
-    return spec, net, [f"{path.name}: {n}" for n in notes]
-
-
-def _load_discriminator(path: Path, gan_mode: GanMode) -> tuple[DiscriminatorSpec, nn.Module, list[str]]:
-    state = read_state_dict(path)
-    try:
-        spec = dataclasses.replace(infer_discriminator_spec(state), gan_mode=gan_mode)
-        fixed, notes = _normalise(state, spec)
-    except CheckpointError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
-    net = build_discriminator(spec)
+    net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
     load_state_dict_checked(net, fixed, spec, source=str(path))
     log.info("%s: %s", path, describe_spec(spec))
     return spec, net, [f"{path.name}: {n}" for n in notes]
@@ -468,12 +459,12 @@ def import_reference(
 
     for role, gpath in ((g_role, generator), (g_b_role, generator_b)):
         if gpath is not None:
-            spec, net, n = _load_generator(Path(gpath), unet_dropout)
+            spec, net, n = _load_net(Path(gpath), lambda st: infer_generator_spec(st, unet_dropout=unet_dropout))
             generators[role], nets[role] = spec, net
             notes += n
     for role, dpath in ((d_role, discriminator), (d_b_role, discriminator_b)):
         if dpath is not None:
-            dspec, dnet, n = _load_discriminator(Path(dpath), mode)
+            dspec, dnet, n = _load_net(Path(dpath), lambda st: dataclasses.replace(infer_discriminator_spec(st), gan_mode=mode))
             _check_discriminator_channels(kind, role, dspec, generators, Path(dpath))
             discriminators[role], nets[role] = dspec, dnet
             notes += n
