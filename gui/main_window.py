@@ -36,7 +36,6 @@ from gui.widgets.train_panel import TrainPanel
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import MODEL_SUFFIX
 from translator.paths import user_models_dir
-from translator.checkpoint import Direction
 from translator.evaluation import Comparison, compare_image
 from translator.inference import InferenceOptions, Translator, load_translator
 from translator.jobs import CancelToken
@@ -345,7 +344,3 @@ class MainWindow(QMainWindow):
         cancel_all_and_wait(30_000)
         self.log_panel.detach()
         event.accept()
-
-    def direction(self) -> Direction | None:
-        d = self.session.direction
-        return d if d in ("AtoB", "BtoA") else None  # type: ignore[return-value]

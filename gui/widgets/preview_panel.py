@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from gui.widgets.compare_view import CompareView
@@ -76,11 +75,6 @@ class PreviewPanel(QWidget):
         self.readouts.show_comparison(c)
         size = f"{c.output.shape[1]}×{c.output.shape[0]}"
         self.status.setText(f"{name} ({size})" if name else size)
-        if self.input_view.zoom() == 0 or not self.input_view.has_image():
-            self.input_view.fit()
-
-    def show_input_only(self, rgb: np.ndarray) -> None:
-        self.input_view.set_image(rgb)
 
     def _toggle_heatmap(self, on: bool) -> None:
         self.output_view.set_overlay_visible(on)
