@@ -2,6 +2,7 @@
 and log tabs below. State lives in the `Session`; every engine call runs on a worker."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -316,13 +317,18 @@ class MainWindow(QMainWindow):
             self.restored_geometry = self.restoreGeometry(geometry)
         if isinstance(state := s.value("window/splitter"), QByteArray):
             self.splitter.restoreState(state)
-        for key, combo in (("device", self.batch.device), ("precision", self.batch.precision)):
-            value = s.value(f"engine/{key}")
-            if isinstance(value, str) and combo.findText(value) >= 0:
+        self.session.settings_load(s)  # folders, model, device, precision (skips stale entries)
+        options = self.session.options
+        for value, combo in ((options.device, self.batch.device), (options.precision, self.batch.precision)):
+            if combo.findText(value) >= 0:
                 combo.setCurrentText(value)
-        folder = s.value("folders/input")
-        if isinstance(folder, str) and Path(folder).is_dir():
-            self.open_folder(Path(folder))
+        if self.session.model_path is not None:
+            self.picker.select(self.session.model_path, self.session.direction)
+        if self.session.input_folder is not None:
+            target, chosen = self.session.target_folder, not self.session.target_folder_is_automatic
+            self.open_folder(self.session.input_folder)
+            if chosen:
+                self.set_target_folder(target)
         out = s.value("folders/output")
         if isinstance(out, str) and out:
             self.batch.output.setText(out)
@@ -331,12 +337,10 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/splitter", self.splitter.saveState())
-        s.setValue("engine/device", self.batch.device.currentText())
-        s.setValue("engine/precision", self.batch.precision.currentText())
-        if self.session.input_folder:
-            s.setValue("folders/input", str(self.session.input_folder))
         s.setValue("folders/output", self.batch.output.text())
-        s.sync()
+        options = self.batch.options()
+        self.session.set_options(dataclasses.replace(self.session.options, device=options.device, precision=options.precision))
+        self.session.settings_save(s)  # syncs
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop every job (finished outputs stay complete), save settings, close."""
