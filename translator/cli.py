@@ -264,11 +264,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise TranslatorError(f"{args.out}: no run to resume (no config.json); start it without --resume")
         config = TrainConfig.from_file(saved, **overrides)
     elif args.config:
-        config = TrainConfig.from_file(args.config, kind=args.kind, data=args.data, out=args.out, **overrides)
+        config = TrainConfig.from_file(args.config, kind=args.kind, data=args.data, out=args.out, preset=args.preset,
+                                       **overrides)
     else:
         if args.data is None:
             raise TranslatorError("--data is required (or --config FILE, or --resume)")
-        config = TrainConfig(kind=args.kind, data=args.data, out=args.out, **overrides)
+        config = TrainConfig.from_preset(args.preset or "default", args.kind, args.data, args.out, **overrides)
     if config.kind != args.kind:
         raise TranslatorError(f"{args.out} is a {config.kind} run; use `translator train {config.kind} --resume`")
     bar = None if args.quiet else TrainBar()
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", type=Path, required=True, help="run folder")
     p.add_argument("--from", dest="from_model", metavar="MODEL", help="fine-tune this model (file or name) instead of starting from scratch")
     p.add_argument("--steps", type=int, help="generator updates (default 1000)")
+    p.add_argument("--preset", choices=["default", "classic"], help="the recipe the settings start from: default (the tool's own, tuned for short runs on small folders) or classic (the reference implementation's defaults, exactly); flags and --config values win (default: default)")
     p.add_argument("--config", type=Path, help="a TOML or JSON file of settings (flags given here win)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--name", help="model name (default: the run folder's name)")

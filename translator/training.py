@@ -55,6 +55,7 @@ from translator.errors import CheckpointError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress
 from translator.metrics import psnr_batch, ssim_batch
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator
+from translator.presets import preset_settings
 from translator.training_parts import (
     AdaptiveAugment,
     Ema,
@@ -78,7 +79,12 @@ class TrainingDiverged(TranslatorError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs. Defaults are the reference's (pix2pix / CycleGAN papers)."""
+    """Everything a run needs.
+
+    The field defaults are the reference's (pix2pix / CycleGAN papers), plus two fine-tuning aids
+    that act only when starting from a model (EMA of G, D warm-up). User-facing entry points
+    build configs from a named recipe instead (`from_preset`, see `translator.presets`).
+    """
 
     kind: Kind
     data: Path
@@ -125,6 +131,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     seed: int = 0
+    preset: str | None = None  # the recipe the values came from (informational)
     # what to record
     log_every: int = 1
     val_every: int = 100
@@ -176,18 +183,35 @@ class TrainConfig:
         return d
 
     @classmethod
+    def from_preset(cls, preset: str, kind: Kind, data: Path, out: Path, **settings: Any) -> TrainConfig:
+        """A config with the values of recipe `preset` for `kind`; `settings` win over them."""
+        try:
+            values = preset_settings(preset, kind)
+        except ValueError as exc:
+            raise TranslatorError(str(exc)) from None
+        return cls(kind=kind, data=Path(data), out=Path(out), **{**values, **settings, "preset": preset})
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """A config from plain values; with a `preset` key, the preset fills what `d` leaves out."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
             raise TranslatorError(f"unknown training setting(s): {', '.join(unknown)}")
         d = dict(d)
+        for key in ("kind", "data", "out"):
+            if key not in d:
+                raise TranslatorError(f"the training setting {key!r} is missing")
+        preset = d.pop("preset", None)
+        if preset is not None:
+            return cls.from_preset(preset, d.pop("kind"), d.pop("data"), d.pop("out"), **d)
         d["data"], d["out"] = Path(d["data"]), Path(d["out"])
         return cls(**d)
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> TrainConfig:
-        """Read a TOML or JSON config; `overrides` (non-None values) win."""
+        """Read a TOML or JSON config; `overrides` (non-None values) win. Without a `preset`
+        key the `default` recipe fills what the file leaves out."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -197,6 +221,7 @@ class TrainConfig:
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             raise TranslatorError(f"{path}: not a valid {path.suffix[1:].upper()} file ({exc})") from None
         d.update({k: v for k, v in overrides.items() if v is not None})
+        d.setdefault("preset", "default")
         return cls.from_dict(d)
 
 

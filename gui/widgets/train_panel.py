@@ -42,6 +42,7 @@ from translator.datasets import DatasetScan, scan_dataset
 from translator.errors import TranslatorError
 from translator.jobs import CancelToken, format_duration
 from translator.paths import user_models_dir
+from translator.presets import preset_settings
 from translator.training import TrainConfig, TrainProgress, TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ class TrainPanel(QWidget):
         self.from_selected = QCheckBox("start from the selected model")
         self.kind = QComboBox()
         self.kind.addItems(["pix2pix", "cyclegan"])
+        self.recipe = QComboBox()
+        self.recipe.addItem("default — tuned for short runs on small folders", "default")
+        self.recipe.addItem("classic — the reference implementation's settings", "classic")
+        self.recipe.setToolTip("The settings a run starts from; the fields below show them and may be changed.\n"
+                               "Architecture and loss choices come from the recipe (see README, Fine-tuning).")
         self.steps = _spin(1, 10_000_000, 1000)
         self.lr = _dspin(1e-6, 1.0, 2e-4, decimals=6, step=1e-5)
         self.lambda_l1 = _dspin(0.0, 10_000.0, 100.0)
@@ -143,7 +149,7 @@ class TrainPanel(QWidget):
         data_row.addWidget(browse)
         self.form = QFormLayout()
         for label, field in (("Dataset", data_row), ("", self.data_info), ("Starting model", self.start_model_label),
-                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Steps", self.steps),
+                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Recipe", self.recipe), ("Steps", self.steps),
                              ("Learning rate", self.lr), ("λ L1", self.lambda_l1), ("λ cycle", self.lambda_cycle),
                              ("Crop size", self.crop_size), ("Batch size", self.batch_size), ("", self.ema),
                              ("", self.ada), ("Run name", self.name_edit)):
@@ -166,6 +172,7 @@ class TrainPanel(QWidget):
         self.data_edit.editingFinished.connect(self.rescan)
         self.from_selected.toggled.connect(self._on_source_changed)
         self.kind.currentIndexChanged.connect(self._on_source_changed)
+        self.recipe.currentIndexChanged.connect(self._apply_recipe)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self._pause_or_resume)
         self.cancel_button.clicked.connect(self.cancel)
@@ -180,6 +187,7 @@ class TrainPanel(QWidget):
         self._overrides: dict[str, Any] = {}
         self._start_path: Path | None = None
         self._start_kind: str | None = None
+        self._recipe_shown: tuple[str, str] | None = None
         self.set_start_model(None, None)
         self._update_buttons()
 
@@ -224,14 +232,15 @@ class TrainPanel(QWidget):
             raise TranslatorError(f"{name!r} is not a usable run name: use a plain folder name")
         crop = self.crop_size.value()
         values: dict[str, Any] = dict(
-            kind=self.training_kind(), data=Path(data).expanduser(), out=runs_dir() / name, steps=self.steps.value(),
+            steps=self.steps.value(),
             from_model=str(self._start_path) if self.from_selected.isChecked() and self._start_path else None,
             lr=self.lr.value(), lambda_l1=self.lambda_l1.value(), lambda_cycle=self.lambda_cycle.value(),
             load_size=max(crop, round(crop * 286 / 256)), crop_size=crop, batch_size=self.batch_size.value(),
             ema=self.ema.isChecked(), ada=self.ada.isChecked(),
         )
         values.update(self._overrides)
-        return TrainConfig(**values)
+        kind = values.pop("kind", self.training_kind())
+        return TrainConfig.from_preset(self.recipe.currentData(), kind, Path(data).expanduser(), runs_dir() / name, **values)
 
     def rescan(self) -> None:
         """Scan the dataset folder on a worker and say what it holds (or what is wrong with it)."""
@@ -250,10 +259,26 @@ class TrainPanel(QWidget):
         self.data_info.setText(text)
         self.data_info.setToolTip(text)  # the whole report, when the panel is short of room
 
+    def _apply_recipe(self, *_: object) -> None:
+        """Show the selected recipe's values (for the current kind) in the fields — only when the
+        recipe or the kind changed, so values the user typed survive picking another model."""
+        shown = (self.recipe.currentData(), self.training_kind())
+        if shown == self._recipe_shown:
+            return
+        self._recipe_shown = shown
+        values = preset_settings(*shown)
+        self.lr.setValue(values["lr"])
+        self.lambda_l1.setValue(values.get("lambda_l1", self.lambda_l1.value()))
+        self.lambda_cycle.setValue(values.get("lambda_cycle", self.lambda_cycle.value()))
+        self.crop_size.setValue(values["crop_size"])
+        self.batch_size.setValue(values["batch_size"])
+        self.ema.setChecked(bool(values["ema"]))
+        self.ada.setChecked(bool(values["ada"]))
+
     def _on_source_changed(self, *_: object) -> None:
         scratch = not (self.from_selected.isChecked() and self._start_kind is not None)
         self.kind.setEnabled(scratch)
-        self.ema.setChecked(not scratch)  # EMA helps fine-tuning on little data
+        self._apply_recipe()
         p2p = self.training_kind() == "pix2pix"
         self.form.setRowVisible(self.lambda_l1, p2p)
         self.form.setRowVisible(self.lambda_cycle, not p2p)

@@ -1,0 +1,70 @@
+"""Named training recipes: `classic` (the reference implementation's defaults) and `default`
+(the tool's own, tuned for small folders on ordinary machines).
+
+A preset is a set of `TrainConfig` values per model kind; anything set explicitly (a command-line
+flag, a key in a config file, a field in the app) wins over the preset. `TrainConfig(...)` built
+directly holds the classic values; the command line, config files and the app start from
+`default` unless told otherwise.
+
+`classic`, option by option, as the reference's `train.py` sets them
+(junyanz/pytorch-CycleGAN-and-pix2pix, `options/base_options.py`, `train_options.py` and each
+model's `modify_commandline_options`):
+
+| option | pix2pix | CycleGAN |
+|---|---|---|
+| generator (`--netG`) | unet_256 | resnet_9blocks |
+| filters (`--ngf`, `--ndf`) | 64, 64 | 64, 64 |
+| discriminator (`--netD basic`, `--n_layers_D`) | PatchGAN, 3 layers | PatchGAN, 3 layers |
+| normalisation (`--norm`) | batch | instance |
+| dropout in G (`--no_dropout`) | on | off |
+| GAN loss (`--gan_mode`) | vanilla | lsgan |
+| Adam (`--lr`, `--beta1`) | 2e-4, β 0.5 / 0.999 | 2e-4, β 0.5 / 0.999 |
+| schedule (`--n_epochs 100 --n_epochs_decay 100`, linear) | constant, then linear decay to 0 over the last half | the same |
+| batch (`--batch_size`) | 1 | 1 |
+| λ (`--lambda_L1`; `--lambda_A/B`, `--lambda_identity`) | 100 | 10, 0.5 |
+| image pool (`--pool_size`) | none | 50 |
+| data (`--load_size`, `--crop_size`, flip) | 286 → random 256 crop, flip | the same |
+| weight average, D warm-up, adaptive augmentation | none | none |
+
+`default` keeps the reference's architecture families, losses and data pipeline and changes what
+the quality benchmark (`bench/quality/`, results in BENCHMARKS.md) showed to pay on a CPU budget;
+each choice below names the benchmark row that justifies it.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Kind = Literal["pix2pix", "cyclegan"]
+
+CLASSIC: dict[str, dict[str, Any]] = {
+    "pix2pix": {
+        "generator": "unet_256", "base_filters": 64, "norm": "batch", "dropout": True,
+        "d_base_filters": 64, "d_layers": 3, "gan_mode": "vanilla",
+        "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_steps": None, "batch_size": 1,
+        "lambda_l1": 100.0, "pool_size": 0, "load_size": 286, "crop_size": 256, "flip": True,
+        "ema": False, "d_warmup_steps": 0, "ada": False, "d_steps_per_g": 1,
+    },
+    "cyclegan": {
+        "generator": "resnet_9blocks", "base_filters": 64, "norm": "instance", "dropout": False,
+        "d_base_filters": 64, "d_layers": 3, "gan_mode": "lsgan",
+        "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_steps": None, "batch_size": 1,
+        "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "load_size": 286, "crop_size": 256,
+        "flip": True, "ema": False, "d_warmup_steps": 0, "ada": False, "d_steps_per_g": 1,
+    },
+}
+
+DEFAULT: dict[str, dict[str, Any]] = {
+    "pix2pix": {**CLASSIC["pix2pix"], "ema": True},
+    "cyclegan": {**CLASSIC["cyclegan"], "ema": True},
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"default": DEFAULT, "classic": CLASSIC}
+
+
+def preset_settings(name: str, kind: str) -> dict[str, Any]:
+    """The `TrainConfig` values of preset `name` for a model `kind` (a fresh dict)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    if kind not in PRESETS[name]:
+        raise ValueError(f"kind must be pix2pix or cyclegan, not {kind!r}")
+    return dict(PRESETS[name][kind])
