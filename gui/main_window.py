@@ -34,6 +34,7 @@ from gui.widgets.model_picker import ModelPicker
 from gui.widgets.preview_panel import PreviewPanel
 from gui.widgets.thumbnails import ThumbnailStrip
 from gui.widgets.train_panel import TrainPanel
+from gui.widgets.zoo_dialog import ZooDialog
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import MODEL_SUFFIX
 from translator.paths import user_models_dir
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
 
         add("&File", "Open folder…", QKeySequence.StandardKey.Open, self.ask_folder)
         add("&File", "Import model…", "Ctrl+I", self.picker.ask_import)
+        add("&File", "Get models…", "", self.open_zoo)
         add("&File", "Run batch", "Ctrl+R", self.run_batch)
         add("&File", "Quit", QKeySequence.StandardKey.Quit, self.close)
         add("&View", "Next image", "Ctrl+Right", lambda: self.strip.step(1))
@@ -175,6 +177,14 @@ class MainWindow(QMainWindow):
         add("&View", "Actual size (100%)", "Ctrl+1", self.actual_size_all)
         add("&View", "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self._zoom(1.25))
         add("&View", "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self._zoom(0.8))
+
+    def open_zoo(self) -> ZooDialog:
+        """Open "Get models…"; each model it downloads is selected in the (refreshed) picker."""
+        dialog = ZooDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.modelDownloaded.connect(self.picker.select)
+        dialog.open()
+        return dialog
 
     def fit_all(self) -> None:
         for view in self.preview.sync.views():

@@ -408,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", type=Path, default=Path("."), help="output folder (default: current)")
     p.add_argument("--prefix", default="latest", help="file prefix: PREFIX_net_G.pth (default latest)")
     p.set_defaults(func=cmd_export)
+
+    from translator.cli_zoo import add_zoo_parser  # here: cli_zoo imports this module's ProgressBar
+
+    add_zoo_parser(sub)
     return parser
 
 
