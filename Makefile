@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test typecheck pytest run clean
+.PHONY: test typecheck pytest run weights samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,18 @@ pytest: $(STAMP)
 
 test: typecheck pytest
 
-# Opens the desktop app; on a machine without a display it says so instead.
+# Opens the app on samples/ with a demo model from weights/ (demo-day2night first). Without a display
+# it says so and translates samples/ into out/demo/ on the command line instead (gui/launch.py).
 run: $(STAMP)
-	@if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		echo "No display available: run 'make run' on a desktop, or use the command line: $(BIN)/translator --help"; \
-	else \
-		$(BIN)/translator-gui; \
-	fi
+	@$(BIN)/python -m gui.launch
+
+# Retrains the shipped demo models from weights/recipes/*.toml (see weights/README.md).
+weights: $(STAMP)
+	$(BIN)/python -m weights.recipes.make_weights
+
+# Rewrites samples/ (the held-out photos) from scikit-image and scikit-learn.
+samples: $(STAMP)
+	$(BIN)/python -m weights.recipes.make_samples
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache

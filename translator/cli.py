@@ -1,4 +1,4 @@
-"""The `translator` command: translate, eval, inspect, import, export.
+"""The `translator` command: translate, eval, inspect, import, export, train, zoo.
 
 Every command drives the same engine functions the app uses. Errors are shown as one message
 (the traceback goes to the log, visible with `-v`); the exit status is 0 on success, 1 when any

@@ -1,0 +1,295 @@
+"""Held-out quality per CPU-minute: train recipes for equal wall-clock budgets, compare them.
+
+    .venv/bin/python -m bench.quality.run --tasks edges2photo --variants classic default \
+        --seeds 0 1 2 --budgets 5 10 20
+
+For each task (see `tasks.py`), each variant (a training preset, optionally with overrides:
+`default+lr=1e-3+batch_size=4`) and each seed, one run trains from scratch and its snapshots
+at every budget are evaluated on the held-out test photos: PSNR, SSIM and the model's own
+discriminator's verdict (mean realness of its outputs), next to two trivial predictors (the
+training targets' mean colour; the input itself).
+
+Budgets are wall-clock minutes of this machine turned into step counts by a calibration run
+(median seconds per training step of each variant after warm-up, measured side by side in one
+process, data loading included; saved in `calibration.json`). Training then runs exactly that
+many seeded steps, so the results do not depend on what else the machine did meanwhile. All
+variants keep a constant learning rate inside the budgets (the reference's schedule decays only
+after 100 epochs, far beyond 20 CPU-minutes), so the snapshot at 5 minutes of a 20-minute run is
+the 5-minute model.
+
+Everything is cached under `--work` (datasets, calibration, runs, per-run results); rerunning
+resumes where it stopped. `--report` rewrites the quality section of BENCHMARKS.md from the
+cached results.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.quality.tasks import TASKS, Task, build
+from translator import imaging
+from translator.checkpoint import load_model
+from translator.evaluation import Judge
+from translator.inference import InferenceOptions, make_translator, translate_array
+from translator.metrics import psnr, ssim
+from translator.presets import PRESETS
+from translator.training import TrainConfig, TrainProgress, train
+
+ROOT = Path(__file__).resolve().parents[2]
+CAL_WARMUP, CAL_STEPS, CAL_ROUNDS = 3, 10, 2
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """`preset+key=value+...` -> (preset, overrides); values parsed as JSON when they can be."""
+    preset, *pairs = text.split("+")
+    if preset not in PRESETS:
+        raise SystemExit(f"unknown preset {preset!r} in variant {text!r}: choose from {', '.join(PRESETS)}")
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return preset, overrides
+
+
+def variant_config(task: Task, data: Path, out: Path, variant: str, seed: int, **extra: Any) -> TrainConfig:
+    """The variant's config for this run: constant learning rate (see the module docstring), no
+    validation or samples during training (the test set is evaluated afterwards)."""
+    preset, overrides = parse_variant(variant)
+    cfg = TrainConfig.from_preset(preset, task.kind, data, out, seed=seed, **overrides)  # type: ignore[arg-type]
+    return replace(cfg, decay_steps=0, val_every=10**9, sample_every=10**9, max_val=4, **extra)
+
+
+# --- calibration --------------------------------------------------------------------------------
+
+
+def _step_seconds(cfg: TrainConfig) -> list[float]:
+    seconds: list[float] = []
+    job = train(replace(cfg, steps=CAL_WARMUP + CAL_STEPS, checkpoint_every=10**9))
+    try:
+        while True:
+            ev: TrainProgress = next(job)
+            if ev.done > CAL_WARMUP:
+                seconds.append(ev.seconds)
+    except StopIteration:
+        pass
+    return seconds
+
+
+def calibrate(task: Task, data: Path, variants: list[str], work: Path) -> dict[str, float]:
+    """Median seconds per step of each variant, measured in alternating rounds."""
+    path = work / "calibration.json"
+    cal: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    todo = [v for v in variants if f"{task.name}/{v}" not in cal]
+    samples: dict[str, list[float]] = {v: [] for v in todo}
+    for _ in range(CAL_ROUNDS):
+        for v in todo:
+            with tempfile.TemporaryDirectory() as tmp:
+                samples[v] += _step_seconds(variant_config(task, data, Path(tmp) / "run", v, seed=0))
+            print(f"calibrate {task.name}/{v}: {statistics.median(samples[v]):.3f} s/step so far", flush=True)
+    for v in todo:
+        cal[f"{task.name}/{v}"] = {"seconds_per_step": statistics.median(samples[v]), "samples": samples[v],
+                                   "threads": torch.get_num_threads(), "date": date.today().isoformat()}
+    path.write_text(json.dumps(cal, indent=1))
+    return {v: float(cal[f"{task.name}/{v}"]["seconds_per_step"]) for v in variants}
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+def test_pairs(data: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    a_dir, b_dir = data / "test" / "A", data / "test" / "B"
+    return [(imaging.read_image(p).rgb, imaging.read_image(b_dir / p.name).rgb) for p in sorted(a_dir.glob("*.png"))]
+
+
+def evaluate(model_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict[str, float]:
+    """Held-out PSNR/SSIM of the model's outputs against the targets (CycleGAN: A→B), the mean
+    realness its own discriminator gives them, and for CycleGAN the PSNR of A→B→A against A."""
+    model = load_model(model_path)
+    options = InferenceOptions(device="cpu", mode=mode, tile="off")  # type: ignore[arg-type]
+    tr = make_translator(model, options, direction="AtoB" if model.card.kind == "cyclegan" else None)
+    back = make_translator(model, options, direction="BtoA") if model.card.kind == "cyclegan" else None
+    judge = Judge(tr)
+    ps, ss, real, cycle = [], [], [], []
+    for x, y in pairs:
+        out = translate_array(tr, x)
+        ps.append(min(psnr(out, y), 100.0))
+        ss.append(ssim(out, y))
+        v = judge(x, out)
+        if v is not None:
+            real.append(v.mean_realness)
+        if back is not None:
+            cycle.append(min(psnr(translate_array(back, out), x), 100.0))
+    row = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "d_realness": float(np.mean(real)) if real else math.nan}
+    if cycle:
+        row["cycle_psnr"] = float(np.mean(cycle))
+    return row
+
+
+def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str) -> dict[str, dict[str, float]]:
+    """The two trivial predictors: the training targets' mean colour, and the input unchanged."""
+    b_dir = data / "train" / ("B" if kind == "pix2pix" else "trainB")
+    means = [imaging.read_image(p).rgb.reshape(-1, 3).mean(0) for p in sorted(b_dir.glob("*.png"))]
+    colour = np.rint(np.mean(means, axis=0)).astype(np.uint8)
+    out: dict[str, dict[str, float]] = {}
+    for name, predict in (("mean colour", lambda x: np.broadcast_to(colour, x.shape).copy()), ("input", lambda x: x)):
+        out[name] = {"psnr": float(np.mean([min(psnr(predict(x), y), 100.0) for x, y in pairs])),
+                     "ssim": float(np.mean([ssim(predict(x), y) for x, y in pairs]))}
+    return out
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int], sec_per_step: float, work: Path,
+            pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Train one (variant, seed) for the largest budget, evaluate the snapshot at every budget."""
+    key = f"{task.name}/{variant}/seed{seed}"
+    result_path = work / "results" / (key.replace("/", "__") + ".json")
+    if result_path.exists():
+        cached: dict[str, Any] = json.loads(result_path.read_text())
+        if cached.get("budgets") == budgets:
+            return cached
+    unit = math.gcd(*budgets)
+    unit_steps = max(1, round(unit * 60 / sec_per_step))
+    steps = {b: unit_steps * b // unit for b in budgets}
+    run_dir = work / "runs" / key
+    cfg = variant_config(task, data, run_dir, variant, seed, steps=max(steps.values()), checkpoint_every=unit_steps,
+                         keep_last=max(budgets) // unit + 1)
+    resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.safetensors"))
+    if not (run_dir / "model.safetensors").exists():
+        t0 = time.perf_counter()
+        job = train(cfg, resume=resume)
+        last = time.perf_counter()
+        try:
+            while True:
+                ev = next(job)
+                if time.perf_counter() - last > 60:
+                    last = time.perf_counter()
+                    print(f"  {key}: step {ev.done}/{ev.total} ({ev.seconds:.2f} s/step)", flush=True)
+        except StopIteration:
+            pass
+        print(f"  {key}: trained {cfg.steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
+    preset, _ = parse_variant(variant)
+    modes = ["eval", "reference"] if cfg.generator_spec().norm == "batch" else ["eval"]
+    rows: dict[str, Any] = {}
+    for b in budgets:
+        snap = run_dir / "checkpoints" / f"step_{steps[b]:07d}.safetensors"
+        rows[str(b)] = {"steps": steps[b], **{m: evaluate(snap, pairs, m) for m in modes}}
+        print(f"  {key} @ {b} min ({steps[b]} steps): " +
+              ", ".join(f"{m} {rows[str(b)][m]['psnr']:.2f} dB / {rows[str(b)][m]['ssim']:.3f}" for m in modes), flush=True)
+    result = {"task": task.name, "variant": variant, "seed": seed, "budgets": budgets, "sec_per_step": sec_per_step,
+              "config": cfg.to_dict(), "results": rows}
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+# --- report -----------------------------------------------------------------------------------
+
+BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
+
+
+def _stat(values: list[float], fmt: str) -> str:
+    if not values:
+        return "—"
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return format(mean, fmt)
+    return f"{format(mean, fmt)} ± {format(statistics.stdev(values), fmt)}"
+
+
+def report(work: Path, benchmarks: Path) -> str:
+    """The quality section of BENCHMARKS.md from the cached results (mean ± sd over seeds)."""
+    results = [json.loads(p.read_text()) for p in sorted((work / "results").glob("*__seed*.json"))]
+    cal = json.loads((work / "calibration.json").read_text()) if (work / "calibration.json").exists() else {}
+    lines = [BEGIN, ""]
+    for task in sorted({r["task"] for r in results}):
+        rows = [r for r in results if r["task"] == task]
+        budgets = sorted({int(b) for r in rows for b in r["results"]})
+        triv = json.loads((work / "results" / f"{task}__trivial.json").read_text())
+        lines += [f"### {task}: {TASKS[task].description}", ""]
+        head = "| predictor | mode | " + " | ".join(f"{b} min: PSNR dB / SSIM" for b in budgets) + " | D realness (last) | seeds |"
+        lines += [head, "|" + "---|" * (len(budgets) + 4)]
+        for name, m in triv.items():
+            cells = " | ".join(f"{m['psnr']:.2f} / {m['ssim']:.3f}" for _ in budgets)
+            lines.append(f"| trivial: {name} | — | {cells} | — | — |")
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            runs = [r for r in rows if r["variant"] == variant]
+            modes = list(runs[0]["results"][str(budgets[0])].keys() - {"steps"})
+            for mode in sorted(modes):
+                cells = []
+                for b in budgets:
+                    got = [r["results"][str(b)][mode] for r in runs if str(b) in r["results"]]
+                    cells.append(f"{_stat([g['psnr'] for g in got], '.2f')} / {_stat([g['ssim'] for g in got], '.3f')}"
+                                 + (f" (cycle {_stat([g['cycle_psnr'] for g in got], '.1f')})" if got and "cycle_psnr" in got[0] else ""))
+                last = [r["results"][str(budgets[-1])][mode]["d_realness"] for r in runs if str(budgets[-1]) in r["results"]]
+                seeds = ", ".join(str(r["seed"]) for r in runs)
+                lines.append(f"| `{variant}` | {mode} | " + " | ".join(cells) + f" | {_stat(last, '.2f')} | {seeds} |")
+        lines += ["", "Steps per budget (calibrated seconds per step, this machine):", ""]
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            r = next(x for x in rows if x["variant"] == variant)
+            c = cal.get(f"{task}/{variant}", {})
+            steps = ", ".join(f"{b} min = {r['results'][str(b)]['steps']}" for b in budgets if str(b) in r["results"])
+            lines.append(f"- `{variant}`: {r['sec_per_step']:.3f} s/step (median of {len(c.get('samples', []))} steps, "
+                         f"{c.get('threads', '?')} threads, {c.get('date', '?')}); {steps} steps")
+        lines.append("")
+    lines.append(END)
+    section = "\n".join(lines)
+    text = benchmarks.read_text()
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n## Held-out quality per CPU-minute\n\n" + section + "\n"
+    benchmarks.write_text(text)
+    return section
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", nargs="+", default=["edges2photo"], choices=sorted(TASKS))
+    p.add_argument("--variants", nargs="+", default=["classic", "default"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--budgets", nargs="+", type=int, default=[5, 10, 20], help="wall-clock minutes")
+    p.add_argument("--work", type=Path, default=ROOT / "bench" / "quality" / "work")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--report", action="store_true", help="only rewrite the quality section of BENCHMARKS.md")
+    args = p.parse_args(argv)
+    if args.report:
+        print(report(args.work, ROOT / "BENCHMARKS.md"))
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    for name in args.tasks:
+        task = TASKS[name]
+        data = build(task, args.work / "data")
+        pairs = test_pairs(data)
+        triv = trivial(data, pairs, task.kind)
+        (args.work / "results").mkdir(exist_ok=True)
+        (args.work / "results" / f"{name}__trivial.json").write_text(json.dumps(triv, indent=1))
+        print(f"{name}: {len(pairs)} test pairs; trivial: " +
+              ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in triv.items()), flush=True)
+        cal = calibrate(task, data / "train", args.variants, args.work)
+        for seed in args.seeds:
+            for v in args.variants:
+                run_one(task, data / "train", v, seed, sorted(args.budgets), cal[v], args.work, pairs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
