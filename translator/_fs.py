@@ -55,6 +55,15 @@ def is_stale_partial(path: Path) -> bool:
         return False
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+
+
 @contextlib.contextmanager
 def atomic_path(dst: Path) -> Iterator[Path]:
     """Yield a temporary path to write to; on success it replaces `dst` atomically.
@@ -66,7 +75,10 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     dst.parent.mkdir(parents=True, exist_ok=True)
     prefix = f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-{dst.stem}-"
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
+    try:
+        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual mode
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp

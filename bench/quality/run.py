@@ -17,9 +17,10 @@ variants keep a constant learning rate inside the budgets (the reference's sched
 after 100 epochs, far beyond 20 CPU-minutes), so the snapshot at 5 minutes of a 20-minute run is
 the 5-minute model.
 
-Everything is cached under `--work` (datasets, calibration, runs, per-run results); rerunning
-resumes where it stopped. `--report` rewrites the quality section of BENCHMARKS.md from the
-cached results.
+Datasets and run folders go under `--work` (not tracked); the calibration and one JSON file per
+run go under `--results` (tracked: `bench/quality/results/`), so the matrix can be filled over
+several sessions with the same step counts, and a finished run is never trained again.
+`--report` rewrites the quality section of BENCHMARKS.md from those files.
 """
 from __future__ import annotations
 
@@ -77,9 +78,9 @@ def variant_config(task: Task, data: Path, out: Path, variant: str, seed: int, *
 # --- calibration --------------------------------------------------------------------------------
 
 
-def _step_seconds(cfg: TrainConfig) -> list[float]:
+def _step_seconds(cfg: TrainConfig, steps: int) -> list[float]:
     seconds: list[float] = []
-    job = train(replace(cfg, steps=CAL_WARMUP + CAL_STEPS, checkpoint_every=10**9))
+    job = train(replace(cfg, steps=CAL_WARMUP + steps, checkpoint_every=10**9))
     try:
         while True:
             ev: TrainProgress = next(job)
@@ -90,21 +91,22 @@ def _step_seconds(cfg: TrainConfig) -> list[float]:
     return seconds
 
 
-def calibrate(task: Task, data: Path, variants: list[str], work: Path) -> dict[str, float]:
+def calibrate(task: Task, data: Path, variants: list[str], results: Path, steps: int = CAL_STEPS) -> dict[str, float]:
     """Median seconds per step of each variant, measured in alternating rounds."""
-    path = work / "calibration.json"
+    path = results / "calibration.json"
     cal: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     todo = [v for v in variants if f"{task.name}/{v}" not in cal]
     samples: dict[str, list[float]] = {v: [] for v in todo}
     for _ in range(CAL_ROUNDS):
         for v in todo:
             with tempfile.TemporaryDirectory() as tmp:
-                samples[v] += _step_seconds(variant_config(task, data, Path(tmp) / "run", v, seed=0))
+                samples[v] += _step_seconds(variant_config(task, data, Path(tmp) / "run", v, seed=0), steps)
             print(f"calibrate {task.name}/{v}: {statistics.median(samples[v]):.3f} s/step so far", flush=True)
     for v in todo:
         cal[f"{task.name}/{v}"] = {"seconds_per_step": statistics.median(samples[v]), "samples": samples[v],
                                    "threads": torch.get_num_threads(), "date": date.today().isoformat()}
-    path.write_text(json.dumps(cal, indent=1))
+    if todo:
+        path.write_text(json.dumps(cal, indent=1))
     return {v: float(cal[f"{task.name}/{v}"]["seconds_per_step"]) for v in variants}
 
 
@@ -156,10 +158,10 @@ def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str) -
 
 
 def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int], sec_per_step: float, work: Path,
-            pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+            results: Path, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Train one (variant, seed) for the largest budget, evaluate the snapshot at every budget."""
     key = f"{task.name}/{variant}/seed{seed}"
-    result_path = work / "results" / (key.replace("/", "__") + ".json")
+    result_path = results / (key.replace("/", "__") + ".json")
     if result_path.exists():
         cached: dict[str, Any] = json.loads(result_path.read_text())
         if cached.get("budgets") == budgets:
@@ -213,15 +215,15 @@ def _stat(values: list[float], fmt: str) -> str:
     return f"{format(mean, fmt)} ± {format(statistics.stdev(values), fmt)}"
 
 
-def report(work: Path, benchmarks: Path) -> str:
-    """The quality section of BENCHMARKS.md from the cached results (mean ± sd over seeds)."""
-    results = [json.loads(p.read_text()) for p in sorted((work / "results").glob("*__seed*.json"))]
-    cal = json.loads((work / "calibration.json").read_text()) if (work / "calibration.json").exists() else {}
+def report(results_dir: Path, benchmarks: Path) -> str:
+    """The quality section of BENCHMARKS.md from the saved results (mean ± sd over seeds)."""
+    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*__seed*.json"))]
+    cal = json.loads((results_dir / "calibration.json").read_text()) if (results_dir / "calibration.json").exists() else {}
     lines = [BEGIN, ""]
     for task in sorted({r["task"] for r in results}):
         rows = [r for r in results if r["task"] == task]
         budgets = sorted({int(b) for r in rows for b in r["results"]})
-        triv = json.loads((work / "results" / f"{task}__trivial.json").read_text())
+        triv = json.loads((results_dir / f"{task}__trivial.json").read_text())
         lines += [f"### {task}: {TASKS[task].description}", ""]
         head = "| predictor | mode | " + " | ".join(f"{b} min: PSNR dB / SSIM" for b in budgets) + " | D realness (last) | seeds |"
         lines += [head, "|" + "---|" * (len(budgets) + 4)]
@@ -265,29 +267,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", nargs="+", default=["classic", "default"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budgets", nargs="+", type=int, default=[5, 10, 20], help="wall-clock minutes")
-    p.add_argument("--work", type=Path, default=ROOT / "bench" / "quality" / "work")
+    p.add_argument("--work", type=Path, default=ROOT / "bench" / "quality" / "work", help="datasets and run folders")
+    p.add_argument("--results", type=Path, default=ROOT / "bench" / "quality" / "results", help="calibration and results")
+    p.add_argument("--calibrate-only", action="store_true", help="measure the variants' seconds per step, train nothing")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--cal-steps", type=int, default=CAL_STEPS, help="timed steps per variant and calibration round")
     p.add_argument("--report", action="store_true", help="only rewrite the quality section of BENCHMARKS.md")
     args = p.parse_args(argv)
     if args.report:
-        print(report(args.work, ROOT / "BENCHMARKS.md"))
+        print(report(args.results, ROOT / "BENCHMARKS.md"))
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     for name in args.tasks:
         task = TASKS[name]
         data = build(task, args.work / "data")
         pairs = test_pairs(data)
         triv = trivial(data, pairs, task.kind)
-        (args.work / "results").mkdir(exist_ok=True)
-        (args.work / "results" / f"{name}__trivial.json").write_text(json.dumps(triv, indent=1))
+        (args.results / f"{name}__trivial.json").write_text(json.dumps(triv, indent=1))
         print(f"{name}: {len(pairs)} test pairs; trivial: " +
               ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in triv.items()), flush=True)
-        cal = calibrate(task, data / "train", args.variants, args.work)
+        cal = calibrate(task, data / "train", args.variants, args.results, args.cal_steps)
+        if args.calibrate_only:
+            continue
         for seed in args.seeds:
             for v in args.variants:
-                run_one(task, data / "train", v, seed, sorted(args.budgets), cal[v], args.work, pairs)
+                run_one(task, data / "train", v, seed, sorted(args.budgets), cal[v], args.work, args.results, pairs)
     return 0
 
 

@@ -631,3 +631,14 @@ def test_read_thumbnail_is_small_oriented_and_reports_errors(tmp_path: Path) -> 
     (tmp_path / "bad.jpg").write_text("<html></html>")
     with pytest.raises(ImageError, match="bad.jpg"):
         read_thumbnail(tmp_path / "bad.jpg")
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path: Path, astro: np.ndarray) -> None:
+    """Atomic writes go through a private temporary file (mkstemp: 0600); the result must get the
+    mode any file the user saves gets (0666 minus the umask: 0644 under the usual 022)."""
+    from translator._fs import _UMASK, write_bytes_atomic
+
+    out = imaging.write_image(tmp_path / "out.png", astro)
+    write_bytes_atomic(tmp_path / "note.json", b"{}")
+    for path in (out, tmp_path / "note.json"):
+        assert (path.stat().st_mode & 0o777) == 0o666 & ~_UMASK

@@ -80,7 +80,7 @@ def test_cli_preset_flag_reaches_the_run_config(tmp_path: Path) -> None:
         crop.save(root / "A" / f"{i}.png")
         crop.rotate(90).save(root / "B" / f"{i}.png")
     small = ["--generator", "unet_64", "--base-filters", "8", "--d-base-filters", "8", "--load-size", "64",
-             "--crop-size", "64", "--steps", "2", "--workers", "0", "-q"]
+             "--crop-size", "64", "--steps", "2", "--workers", "0", "--batch-size", "2", "-q"]
     for preset in ("classic", None):
         run = tmp_path / f"run-{preset}"
         args = ["train", "pix2pix", "--data", str(root), "--out", str(run), *small, "--lr", "1e-4"]

@@ -10,10 +10,12 @@ never loaded here: `training_photos()` leaves them out before anything is read.
 
 - `demo-day2night` (pix2pix, paired): `A/<photo>_<i>.png` = a 256×256 crop, `B/` the same crop
   through the benchmark's night grading (darker midtones, less saturation, a blue cast).
-- `demo-photo2painting` (CycleGAN, unpaired): `trainA/` = crops of every other training photo (the
-  1st, 3rd, …), `trainB/` = crops of the others through OpenCV's `stylization` filter
-  (`sigma_s=60, sigma_r=0.45`: edge-preserving smoothing with darkened edges, a painted look).
-  No photo appears on both sides.
+- `demo-photo2painting` (CycleGAN, unpaired): `trainA/` = crops of the colour training photos,
+  `trainB/` = the same photos' crops through OpenCV's `stylization` filter (`sigma_s=60,
+  sigma_r=0.45`: edge-preserving smoothing with darkened edges, a painted look). Training draws
+  the two sides independently (never as pairs), so the two domains differ only in style: with
+  different photos on each side, the grey photos (moon, page, gravel, …) ended up mostly on the
+  painting side and the model learnt "painting = grey" (BUILD_VERSION 1).
 
 Everything is deterministic (no random draw anywhere); a folder is rebuilt only when the way it
 was built changes (its `.complete` file records that).
@@ -36,7 +38,7 @@ from translator import imaging
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = ROOT / "out" / "demo-data"
-BUILD_VERSION = 1  # bump when a rendering changes, so cached folders are rebuilt
+BUILD_VERSION = 2  # bump when a rendering changes, so cached folders are rebuilt
 
 
 def painting(rgb: np.ndarray) -> np.ndarray:
@@ -63,8 +65,8 @@ DATASETS: dict[str, DemoData] = {
     ),
     "demo-photo2painting": DemoData(
         "demo-photo2painting", "cyclegan",
-        "unpaired: trainA = 256×256 crops of every other training photo; trainB = crops of the other photos "
-        "through OpenCV's stylization filter (sigma_s=60, sigma_r=0.45); no photo on both sides",
+        "unpaired: trainA = 256×256 crops of the colour training photos; trainB = the same photos' crops through "
+        "OpenCV's stylization filter (sigma_s=60, sigma_r=0.45), drawn independently of trainA during training",
     ),
 }
 
@@ -79,7 +81,8 @@ def photo_sides(name: str) -> dict[str, list[str]]:
     photos = training_photos()
     if DATASETS[name].kind == "pix2pix":
         return {"A": photos, "B": photos}
-    return {"A": photos[0::2], "B": photos[1::2]}
+    colour = [p for p in photos if PHOTOS[p][1]]
+    return {"A": colour, "B": colour}
 
 
 def _photo_crops(name: str, per_photo: int | None, load: Callable[[str], np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
@@ -111,10 +114,11 @@ def build(name: str, root: Path = DEFAULT_ROOT, *, per_photo: int | None = None,
             if DATASETS[name].kind == "pix2pix":
                 imaging.write_image(out / "A" / f"{stem}.png", crop)
                 imaging.write_image(out / "B" / f"{stem}.png", night(crop))
-            elif photo in sides["A"]:
-                imaging.write_image(out / "trainA" / f"{stem}.png", crop)
             else:
-                imaging.write_image(out / "trainB" / f"{stem}.png", painting(crop))
+                if photo in sides["A"]:
+                    imaging.write_image(out / "trainA" / f"{stem}.png", crop)
+                if photo in sides["B"]:
+                    imaging.write_image(out / "trainB" / f"{stem}.png", painting(crop))
     done.write_text(json.dumps(manifest))
     return out
 
