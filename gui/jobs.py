@@ -41,6 +41,7 @@ from functools import partial
 from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEvent, QObject, Qt, QThread, Signal, Slot
+from shiboken6 import isValid
 
 from translator.errors import JobCancelled, TranslatorError
 from translator.jobs import CancelToken
@@ -421,12 +422,16 @@ class LatestOnly(QObject):
         return self._current is not None and self._current.is_running()
 
     def _on_result(self, gen: int, on_result: Callable[[Any], None], value: object) -> None:
+        if not isValid(self):  # its owner (a panel) was deleted while the job ran
+            return
         if gen != self._generation:
             log.debug("%s: dropping the result of superseded request #%d", self.name, gen)
             return
         on_result(value)
 
     def _on_failed(self, gen: int, message: str) -> None:
+        if not isValid(self):
+            return
         if gen != self._generation:
             log.debug("%s: dropping the failure of superseded request #%d: %s", self.name, gen, message)
             return

@@ -55,22 +55,24 @@ CLASSIC: dict[str, dict[str, Any]] = {
 
 # The tool's recipe. Rows of the 5-minute screening on edges2photo (BENCHMARKS.md, "What was
 # tried") behind each change, held-out PSNR dB / SSIM in the tool's default (eval) mode:
-# - InstanceNorm, no dropout, EMA of G: 9.45 / 0.162 -> 11.51 / 0.309. BatchNorm with batch size 1
-#   trains on per-image statistics but runs on running averages in eval mode, and the two differ
-#   badly this early; InstanceNorm is the same at training and test time. EMA smooths the
-#   adversarial game's step-to-step jitter.
-# - least-squares GAN: 10.94 / 0.318 -> 11.57 / 0.351 (same recipe otherwise). Its generator loss
-#   stays bounded when D wins early, so it does not drown the L1 term.
-# - 32 filters in G and D, batch 4: a quarter of the arithmetic per image; four images per step
-#   smooth the gradient. A smaller, faster model to train and run (within noise of 64 filters at
-#   batch 1 on PSNR, better on SSIM: 11.51 / 0.309 vs 11.57 / 0.351 with the loss above).
+# - InstanceNorm, no dropout, EMA of G (row 2 vs 1): 9.45 / 0.162 -> 11.51 / 0.309. BatchNorm with
+#   batch size 1 trains on per-image statistics but runs on running averages in eval mode, and the
+#   two differ badly this early; InstanceNorm is the same at training and test time. EMA smooths
+#   the adversarial game's step-to-step jitter.
+# - least-squares GAN (row 7 vs 6): 10.94 / 0.318 -> 11.57 / 0.351. Its generator loss stays
+#   bounded when D wins early, so it does not drown the L1 term.
+# - 32 filters in G and D, batch 4: for speed — a quarter of the arithmetic per image and a model
+#   a quarter the size to store and run; on quality the screening could not tell it from 64
+#   filters at batch 1 (rows 2, 3, 5, 6 are within its noise).
 # CycleGAN: the same EMA and filter count, and 128×128 training crops (a quarter of the pixels
-# per step; the generators are fully convolutional and run on any size).
+# per step; the generators are fully convolutional and run on any size) — not measured yet.
+# Both: when fine-tuning a model that has no discriminator (official checkpoints), 100 D-only steps
+# first, so G's first updates get a meaningful signal (from scratch there is no warm-up).
 DEFAULT: dict[str, dict[str, Any]] = {
     "pix2pix": {**CLASSIC["pix2pix"], "norm": "instance", "dropout": False, "ema": True, "gan_mode": "lsgan",
-                "base_filters": 32, "d_base_filters": 32, "batch_size": 4},
+                "base_filters": 32, "d_base_filters": 32, "batch_size": 4, "d_warmup_steps": 100},
     "cyclegan": {**CLASSIC["cyclegan"], "ema": True, "base_filters": 32, "d_base_filters": 32,
-                 "load_size": 143, "crop_size": 128},
+                 "load_size": 143, "crop_size": 128, "d_warmup_steps": 100},
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"default": DEFAULT, "classic": CLASSIC}

@@ -819,6 +819,11 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
                             val_fraction=config.val_fraction, max_val=config.max_val, seed=config.seed)
         if scan.unmatched_a or scan.unmatched_b:
             log.warning("%s", scan.describe())
+        available = len(_dataset(scan, config, train=True))
+        if world <= available < config.batch_size * world:
+            log.warning("%s: %d training sample(s) for a batch of %d × %d process(es): using batches of %d",
+                        config.data, available, config.batch_size, world, available // world)
+            config = dataclasses.replace(config, batch_size=available // world)
         trainer = _Trainer(config, device, scan)
         if rank == 0:
             files.prepare(config, resume)

@@ -295,6 +295,29 @@ def test_latest_only_drops_a_superseded_result(qtbot: QtBot) -> None:
     assert not latest.is_busy()
 
 
+def test_latest_only_outcome_after_its_owner_was_deleted_is_dropped(qtbot: QtBot) -> None:
+    """A panel deleted while its background scan runs: the scan's failure (or result) arrives
+    later and must be dropped quietly, not emitted on a deleted object (pytest-qt fails the test
+    on any exception raised in the event loop)."""
+    owner = QObject()
+    latest = LatestOnly(owner)
+    got: list[str] = []
+    gate = threading.Event()
+
+    def fails_later() -> str:
+        assert gate.wait(5)
+        raise TranslatorError("no images here")
+
+    worker = latest.submit(fails_later, got.append)
+    latest.failed.connect(got.append)
+    shiboken6.delete(owner)  # deletes the LatestOnly with it
+    assert not shiboken6.isValid(latest)
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS):
+        gate.set()
+    QApplication.processEvents()
+    assert got == []
+
+
 def test_latest_only_drops_a_result_already_on_its_way(qtbot: QtBot) -> None:
     latest = LatestOnly()
     got: list[str] = []

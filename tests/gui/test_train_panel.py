@@ -131,6 +131,30 @@ def test_lambda_shown_follows_the_kind(qtbot: QtBot) -> None:
         panel.config_overrides(no_such_setting=1)
 
 
+def test_recipe_choice_fills_the_fields_and_reaches_the_config(qtbot: QtBot, tmp_path: Path) -> None:
+    """The Recipe combo shows each preset's values; the run's config is that preset, with the
+    fields (as the user left them) winning; a value typed by the user survives picking a model."""
+    from translator.presets import preset_settings
+
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.data_edit.setText(str(tmp_path))
+    default = preset_settings("default", "pix2pix")
+    assert (panel.batch_size.value(), panel.ema.isChecked()) == (default["batch_size"], default["ema"])
+    config = panel.build_config()
+    assert config.preset == "default" and config.resolved_gan_mode == default["gan_mode"]
+    assert config.generator_spec().norm == default["norm"]
+    panel.recipe.setCurrentIndex(panel.recipe.findData("classic"))
+    classic = preset_settings("classic", "pix2pix")
+    assert (panel.batch_size.value(), panel.ema.isChecked(), panel.lr.value()) == (1, False, classic["lr"])
+    panel.lr.setValue(1e-4)
+    panel.set_start_model(None, None)  # another model picked: the typed value stays
+    config = panel.build_config()
+    assert config.preset == "classic" and config.lr == 1e-4 and config.generator_spec().norm == "batch"
+    panel.kind.setCurrentText("cyclegan")  # another kind: that kind's recipe values
+    assert panel.crop_size.value() == preset_settings("classic", "cyclegan")["crop_size"]
+
+
 def test_curve_plot(qtbot: QtBot) -> None:
     plot = CurvePlot("losses")
     qtbot.addWidget(plot)
