@@ -9,7 +9,10 @@ A dataset folder comes in one of the layouts the reference's users already have:
 
 `scan_dataset` recognises the layout and returns the file lists (`DatasetScan`). A file of a paired
 folder without a partner is excluded from training but *listed* (`unmatched_a`/`unmatched_b`,
-`describe()`), never dropped silently. Validation comes from a `val/` folder (`val/A` + `val/B`,
+`describe()`), never dropped silently; so is a file that cannot be used — empty, not an image,
+unreadable, too large, a folder named like an image (`unreadable`, with the reason; the header
+of every file is checked, the pixels are not decoded). Pixel data truncated past a valid header
+shows only when the file is loaded: the datasets then raise `ImageError` naming it. Validation comes from a `val/` folder (`val/A` + `val/B`,
 `valA/` + `valB/`, or `AB` images in `val/`) when there is one, else from a seeded holdout chosen
 by a hash of each file's name, so the same files are held out on every call and adding images moves
 few of them.
@@ -40,7 +43,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, TypedDict, get_args
 
@@ -82,6 +85,8 @@ class DatasetScan:
     Paired layouts align `train_a[i]` with `train_b[i]` (same name); the aligned layout has
     `train_a == train_b` (the AB files), and likewise for `val_*`. `unmatched_*` lists the files of
     paired folders (training or validation) that have no partner: excluded, but reported.
+    `unreadable` lists the files that cannot be used, each with the reason (a message starting
+    with the path); they are excluded, and so are their partners.
     """
 
     root: Path
@@ -98,6 +103,7 @@ class DatasetScan:
     val_dirs: tuple[str, ...] = ()  # the validation folders when val_source == "folder"
     seed: int = 0  # the holdout's seed
     match_ratio: float | None = None  # share of A's names found in B, when pairing was inferred
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (file, why), excluded
 
     def describe(self) -> str:
         """A one-paragraph summary for people: layout, counts, where validation comes from, and
@@ -129,6 +135,10 @@ class DatasetScan:
         if unmatched:
             text += (f"; {_count(len(unmatched), 'file')} without a partner, not used: "
                      f"{_listing([self._rel(p) for p in unmatched])}")
+        if self.unreadable:
+            partners = " (nor their partners)" if self.paired and self.layout != "aligned" else ""
+            text += (f"; {_count(len(self.unreadable), 'file')} that cannot be used, left out{partners}: "
+                     f"{_listing([f'{self._rel(p)} ({_reason(p, why)})' for p, why in self.unreadable])}")
         return text + "."
 
     def _rel(self, path: Path) -> str:
@@ -181,8 +191,54 @@ def scan_dataset(
         scan = _scan_aligned(root, root / "train", paired, holdout)
     else:
         scan = _scan_aligned(root, root, paired, holdout, subdirs=subdirs)
-    log.info("%s: %s", root, scan.describe())
+    scan = _set_aside_unusable(scan)
+    if scan.unreadable:
+        log.warning("%s: %s", root, scan.describe())
+    else:
+        log.info("%s: %s", root, scan.describe())
     return scan
+
+
+def _set_aside_unusable(scan: DatasetScan) -> DatasetScan:
+    """`scan` without the files whose header shows they cannot be used (and, when paired, without
+    their partners), which go to `unreadable` with the reason."""
+    files = scan.train_a + scan.train_b + scan.val_a + scan.val_b + scan.unmatched_a + scan.unmatched_b
+    bad: dict[Path, str] = {}
+    for f in dict.fromkeys(files):  # once each, in order (aligned layouts list a file twice)
+        try:
+            imaging.probe_image(f)
+        except ImageError as exc:
+            bad[f] = str(exc)
+    if not bad:
+        return scan
+
+    def usable(a: list[Path], b: list[Path]) -> tuple[list[Path], list[Path]]:
+        if scan.paired:  # pairs stay aligned
+            kept = [(x, y) for x, y in zip(a, b) if x not in bad and y not in bad]
+            return [x for x, _ in kept], [y for _, y in kept]
+        return [x for x in a if x not in bad], [y for y in b if y not in bad]
+
+    train_a, train_b = usable(scan.train_a, scan.train_b)
+    val_a, val_b = usable(scan.val_a, scan.val_b)
+    source = scan.val_source
+    if source != "none" and (not val_a or not val_b):  # nothing left to validate on
+        if source == "holdout" and not scan.paired:  # the other side's held-out files train instead
+            train_a, train_b = sorted(train_a + val_a), sorted(train_b + val_b)
+        val_a, val_b, source = [], [], "none"
+    unreadable = list(bad.items())
+    if not train_a or not train_b:
+        raise TranslatorError(
+            f"{scan.root}: no usable training images: "
+            f"{_listing([f'{_rel(f, scan.root)} ({_reason(f, why)})' for f, why in unreadable])}")
+    return replace(scan, train_a=train_a, train_b=train_b, val_a=val_a, val_b=val_b, val_source=source,
+                   unmatched_a=[f for f in scan.unmatched_a if f not in bad],
+                   unmatched_b=[f for f in scan.unmatched_b if f not in bad], unreadable=unreadable)
+
+
+def _reason(path: Path, message: str) -> str:
+    """An error message without the path it starts with."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 @dataclass(frozen=True)
@@ -301,9 +357,10 @@ def _scan_aligned(root: Path, folder: Path, paired: bool | None, holdout: _Holdo
                                       f"folders {_listing([d + '/' for d in subdirs])}; {ACCEPTED_LAYOUTS}")
             raise TranslatorError(f"{root}: no images (looked for {', '.join(sorted(imaging.IMAGE_EXTENSIONS))} files); "
                                   f"{ACCEPTED_LAYOUTS}")
-        not_ab = [(p, size) for p in files if not _looks_ab(size := _peek_size(p))]
-        if not_ab:
-            p, size = not_ab[0]
+        sizes = [(p, _peek_size(p)) for p in files]  # None: unreadable, reported by _set_aside_unusable
+        not_ab = [(p, size) for p, size in sizes if size is not None and not _looks_ab(size)]
+        if not_ab or all(size is None for _, size in sizes):
+            p, size = not_ab[0] if not_ab else sizes[0]
             what = "could not be read" if size is None else f"is {size[0]}×{size[1]}"
             folders = f" and the folders {_listing([d + '/' for d in subdirs])}" if subdirs else ""
             raise TranslatorError(
@@ -381,7 +438,7 @@ def _peek_size(path: Path) -> tuple[int, int] | None:
             if im.format != "PNG" and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90°
                 w, h = h, w
             return w, h
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, IndexError):
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, IndexError, Image.DecompressionBombError):
         return None
 
 

@@ -100,11 +100,18 @@ class Judge:
         found = tr.model.discriminator_for_output(tr.direction)
         self.net = prepare_net(found[0], tr.options.mode).to(tr.device) if found else None
         self.gan_mode = found[1].gan_mode if found else "vanilla"
+        self.min_side = found[1].min_side if found else 1
         self.conditional = tr.model.card.kind == "pix2pix"
         self.device = tr.device
 
     def __call__(self, condition: np.ndarray, image: np.ndarray) -> Verdict | None:
+        """D's verdict on `image` (and `condition` for pix2pix); None without a discriminator or
+        for an image smaller than D's patch (no verdict rather than a made-up one)."""
         if self.net is None:
+            return None
+        if min(image.shape[:2]) < self.min_side:
+            log.info("no discriminator verdict on a %dx%d image: the discriminator needs %d pixels a side",
+                     image.shape[1], image.shape[0], self.min_side)
             return None
         cond = imaging.to_tensor(condition).to(self.device) if self.conditional else None
         return discriminator_verdict(self.net, cond, imaging.to_tensor(image).to(self.device), self.gan_mode)
@@ -169,6 +176,10 @@ def evaluate_pairs(
             yield clock.tick(src, ItemResult(src, "done", None, metrics=metrics))
         except (ImageError, OSError) as exc:
             summary.failed.append(ItemResult(src, "failed", None, str(exc)))
+            yield clock.tick(src, summary.failed[-1])
+        except (ValueError, RuntimeError, TranslatorError) as exc:  # a metric or the model cannot take this image
+            log.debug("evaluating %s failed", src, exc_info=True)
+            summary.failed.append(ItemResult(src, "failed", None, f"{src}: cannot be evaluated: {exc}"))
             yield clock.tick(src, summary.failed[-1])
     return summary
 

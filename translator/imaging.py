@@ -13,9 +13,12 @@ Shortcuts, and what they give up:
   as alpha, some other programs may show it as an extra channel.
 - The model works at 8 bits per channel; a 16-bit source is written back at 16 bits, but the
   extra precision of the colour (not of the alpha) is lost.
+- An animation (GIF, APNG, animated WebP) or a multi-page TIFF is read as its first frame; a
+  warning in the log says how many frames were left out. A GIF's output is written as PNG.
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -34,7 +37,7 @@ from translator.errors import ImageError, TranslatorError, UnsupportedImage
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 
 FORMATS: dict[str, str] = {
     "png": ".png",
@@ -114,6 +117,9 @@ def is_image_path(path: Path) -> bool:
 def list_images(folder: Path, recursive: bool = False) -> list[Path]:
     """The images in `folder` (and its sub-folders if `recursive`), sorted by relative path.
 
+    Every entry with an image name is listed, including those that will fail to read — a folder
+    named like an image (without `recursive`; with it, the folder is searched instead), a broken
+    symbolic link or a link loop — so a job reports them rather than losing them silently.
     Hidden files and folders (names starting with ".", which includes partial writes) are skipped;
     symbolic links to folders are not followed.
     """
@@ -129,7 +135,7 @@ def list_images(folder: Path, recursive: bool = False) -> list[Path]:
             found += [Path(root, f) for f in files if is_image_path(Path(f))]
     else:
         found = [p for p in folder.iterdir() if is_image_path(p)]
-    return sorted((p for p in found if p.is_file()), key=lambda p: p.relative_to(folder).parts)
+    return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
 def output_path_for(src: Path, out_dir: Path, fmt: str | None = None) -> Path:
@@ -164,15 +170,56 @@ def read_image(path: Path) -> LoadedImage:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ImageError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise ImageError(f"{path}: is a folder, not an image file") from exc
-    except PermissionError as exc:
-        raise ImageError(f"{path}: permission denied (check the file's permissions)") from exc
     except OSError as exc:
-        raise ImageError(f"{path}: could not be read ({exc.strerror or exc})") from exc
+        raise _read_error(path, exc) from exc
     return _decode(data, str(path), path)
+
+
+def probe_image(path: Path) -> tuple[int, int]:
+    """Check an image file from its header alone and return its stored (width, height).
+
+    Raises what `read_image` raises for a file that is missing, unreadable, empty, not an image or
+    too large — without decoding the pixels, so it is fast on any file. Pixel data that is
+    truncated or corrupt past the header passes: only decoding (`read_image`) finds that.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)  # enough for any header _claimed_size needs
+            f.seek(0)
+            im = Image.open(f)  # reads the header only
+    except UnidentifiedImageError as exc:
+        raise (_unidentified(head, name) if head else ImageError(f"{name}: the file is empty (0 bytes)")) from exc
+    except Image.DecompressionBombError as exc:  # Pillow refuses more than twice its limit on opening
+        raise _too_many_pixels(name, _claimed_size(head)) from exc
+    except (SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+    except OSError as exc:
+        if exc.errno is None:  # raised by Pillow, about the data: opening and reading the file worked
+            raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+        raise _read_error(path, exc) from exc
+    w, h = im.size
+    im.close()
+    if w * h > MAX_PIXELS:
+        raise _too_many_pixels(name, (w, h))
+    return w, h
+
+
+def _read_error(path: Path, exc: OSError) -> ImageError:
+    """The error for a file that could not be opened or read, naming the reason."""
+    if isinstance(exc, FileNotFoundError):
+        if path.is_symlink():
+            return ImageError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; "
+                              "fix or remove the link")
+        return ImageError(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return ImageError(f"{path}: is a folder, not an image file")
+    if isinstance(exc, PermissionError):
+        return ImageError(f"{path}: cannot read it: permission denied (check the file's permissions)")
+    if exc.errno == errno.ELOOP:
+        return ImageError(f"{path}: is a symbolic link loop (the link leads back to itself); fix or remove the link")
+    return ImageError(f"{path}: could not be read ({exc.strerror or exc})")
 
 
 def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
@@ -190,7 +237,7 @@ def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
                 small = ImageOps.exif_transpose(f).convert("RGB")
             small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
             return np.asarray(small).copy()
-        except (OSError, ValueError, SyntaxError):
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             pass  # fall through to the full reader and its specific error
     rgb = read_image(path).rgb
     im = Image.fromarray(rgb)
@@ -216,22 +263,40 @@ def _decode(data: bytes, name: str, path: Path | None) -> LoadedImage:
         with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise UnsupportedImage(
-                    f"{name}: {w}x{h} pixels is more than the limit of {MAX_PIXELS:,} "
-                    "(a guard against decompression bombs); downscale it first"
-                )
+                raise _too_many_pixels(name, (w, h))
             if _is_16bit(im, data) and im.mode in _CV2_MODES:
                 loaded = _decode_16bit(data, name, path, im)
                 if loaded is not None:
                     return loaded
             return _decode_pillow(im, data, name, path)
-    except Image.DecompressionBombError as exc:
-        raise UnsupportedImage(
-            f"{name}: too many pixels ({exc}); more than {MAX_PIXELS:,} pixels is refused as a "
-            "possible decompression bomb; downscale it first"
-        ) from exc
+    except Image.DecompressionBombError as exc:  # Pillow refuses more than twice its limit on opening
+        raise _too_many_pixels(name, _claimed_size(data)) from exc
     except MemoryError as exc:
         raise ImageError(f"{name}: not enough memory to decode this image") from exc
+
+
+def _too_many_pixels(name: str, size: tuple[int, int] | None) -> UnsupportedImage:
+    claim = f"claims {size[0]}x{size[1]} pixels" if size else "claims too many pixels"
+    return UnsupportedImage(
+        f"{name}: the file {claim}, more than the limit of {MAX_PIXELS:,} pixels (a guard against "
+        "decompression bombs); refused without decoding it; downscale it first"
+    )
+
+
+def _claimed_size(data: bytes) -> tuple[int, int] | None:
+    """The (width, height) an image's header claims, read by Pillow's format plugins directly
+    (`Image.open` would refuse a huge one before telling its size); None when none can tell."""
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            if accept is not None and not accept(data[:16]):
+                continue
+            with factory(io.BytesIO(data), "") as im:  # reads the header only
+                return im.size
+        except (OSError, SyntaxError, ValueError, EOFError):  # not this format (Pillow's ways of saying so)
+            continue
+    return None
 
 
 def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -> LoadedImage:
@@ -240,6 +305,7 @@ def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -
         im.load()  # Pillow is lazy: decode now, so truncation is reported here
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+    _warn_if_animated(im, name)
     src, mode = im, im.mode
     if mode == "F":
         raise UnsupportedImage(f"{name}: 32-bit floating-point images are not supported; convert to 8- or 16-bit")
@@ -271,6 +337,17 @@ def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -
         raise UnsupportedImage(f"{name}: images in mode {im.mode} are not supported; convert to PNG or JPEG")
     alpha = None if alpha is None else _orient(alpha, orientation)
     return _loaded(_orient(arr, orientation), alpha, 8, mode, src.format or "", path, None)
+
+
+def _warn_if_animated(im: Image.Image, name: str) -> None:
+    """Log that only the first frame of an animation or multi-page file is used."""
+    try:
+        frames = int(getattr(im, "n_frames", 1))  # GIF: scans the file (cheap next to decoding)
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        return  # a damaged later frame: the first one decoded, which is all that is used
+    if frames > 1:
+        log.warning("%s: %s of %d frames; only the first frame is used", name,
+                    "a multi-page TIFF" if im.format == "TIFF" else "an animation", frames)
 
 
 def _decode_16bit(data: bytes, name: str, path: Path | None, im: Image.Image) -> LoadedImage | None:

@@ -1,7 +1,7 @@
 """Translating images: one array, a batch, or whole folders (resumable, sharded under torchrun).
 
-Any image size works: the input is padded (reflect) to the network's multiple, translated, and
-cropped back. Images larger than the memory budget go through `translator.tiling` (overlapping
+Any image size works, down to 1×1: the input is padded (reflect) to the network's multiple (a
+ResNet's to at least 8 pixels a side), translated, and cropped back. Images larger than the memory budget go through `translator.tiling` (overlapping
 tiles, feathered blending, whole-image normalisation statistics).
 
 Two modes, named for what they do:
@@ -138,11 +138,12 @@ def load_translator(model: str | Path, options: InferenceOptions = InferenceOpti
     return make_translator(loaded, options, direction)
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Pad (N, C, H, W) on the bottom/right to multiples of `multiple`: reflect where the image is
-    large enough, replicate beyond that (reflect cannot pad more than the side)."""
+def _pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = 1) -> tuple[torch.Tensor, int, int]:
+    """Pad (N, C, H, W) on the bottom/right to multiples of `multiple`, and to at least `min_side`
+    (a multiple of `multiple`): reflect where the image is large enough, replicate beyond that
+    (reflect cannot pad more than the side)."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = max((-h) % multiple, min_side - h), max((-w) % multiple, min_side - w)
     while ph or pw:  # reflect in steps no larger than the current side
         sh, sw = min(ph, x.shape[-2] - 1), min(pw, x.shape[-1] - 1)
         if sh <= 0 and ph or sw <= 0 and pw:
@@ -178,7 +179,7 @@ def _uint8_of(y: torch.Tensor) -> np.ndarray:
 def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) in [-1, 1], any H, W -> the generator's output, same size, float32 on the CPU."""
     opts = tr.options
-    xp, h, w = _pad_to_multiple(x.to(tr.device), tr.spec.multiple)
+    xp, h, w = _pad_to_multiple(x.to(tr.device), tr.spec.multiple, tr.spec.min_side)
     tile: int | None
     if opts.tile == "off":
         tile = None
@@ -255,26 +256,26 @@ def plan_outputs(
     lists files inside `output_dir` as inputs.
     """
     output_dir = Path(output_dir)
-    out_resolved = output_dir.resolve()
+    out_resolved = _resolved(output_dir)
     items: list[WorkItem] = []
     for inp in inputs:
         inp = Path(inp)
         if inp.is_dir():
-            if inp.resolve() == out_resolved:
+            if _resolved(inp) == out_resolved:
                 raise TranslatorError(f"{output_dir}: the output folder is the input folder; outputs would overwrite the input files or mix with them. Choose another --output folder")
             for f in imaging.list_images(inp, recursive=recursive):
-                if out_resolved in f.resolve().parents:
+                if out_resolved in _resolved(f).parents:
                     continue  # an earlier run's outputs inside the input tree
                 rel = f.relative_to(inp)
                 items.append(WorkItem(f, imaging.output_path_for(f, output_dir / rel.parent, fmt)))
-        elif inp.is_file():
+        elif inp.is_file() or inp.is_symlink():  # a broken link or a loop fails as an item, with its reason
             items.append(WorkItem(inp, imaging.output_path_for(inp, output_dir, fmt)))
         else:
             raise TranslatorError(f"{inp}: no such file or folder")
-    sources = {it.src.resolve() for it in items}
+    sources = {_resolved(it.src) for it in items}
     seen: dict[Path, Path] = {}
     for it in items:
-        d = it.dst.resolve()
+        d = _resolved(it.dst)
         if d in sources:
             raise TranslatorError(
                 f"{it.dst}: the output would overwrite the input file {it.src}; choose another --output folder"
@@ -283,6 +284,15 @@ def plan_outputs(
             raise TranslatorError(f"{it.src} and {seen[d]} would both be written to {it.dst}; use --format or separate runs")
         seen[d] = it.src
     return items
+
+
+def _resolved(path: Path) -> Path:
+    """`path` made absolute with its links resolved, as far as they resolve: a symbolic link loop
+    (which `Path.resolve` refuses with RuntimeError) stays as it is."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def shard(items: Sequence[WorkItem], rank: int | None = None, world: int | None = None) -> list[WorkItem]:
@@ -320,8 +330,9 @@ def translate_files(
 ) -> Generator[Progress, None, JobSummary]:
     """Translate each item's source into its destination: a job (see `translator.jobs`).
 
-    Existing outputs are skipped unless `overwrite`; a bad file is reported in its event and the
-    job goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model.
+    Existing outputs are skipped unless `overwrite`; a bad file (or an image the model fails on,
+    e.g. out of memory) is reported in its event and the summary, with the reason, and the job
+    goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model.
     Returns a `JobSummary`. Cancelling waits for in-flight writes (each atomic) and raises
     `JobCancelled`.
     """
@@ -371,6 +382,7 @@ def translate_files(
                 batch: list[tuple[WorkItem, imaging.LoadedImage]] = []
                 while i < len(todo) and len(batch) < tr.options.batch_size:
                     it = todo[i]
+                    submit_reads(i + window)  # a run of failed reads moves past the first window
                     try:
                         loaded = reads.pop(i).result()
                     except (ImageError, OSError) as exc:
@@ -385,7 +397,16 @@ def translate_files(
                     i += 1
                 if not batch:
                     continue
-                outputs = translate_batch(tr, [b[1].rgb for b in batch])
+                try:
+                    outputs = translate_batch(tr, [b[1].rgb for b in batch])
+                except (RuntimeError, ValueError, TranslatorError) as exc:  # e.g. out of memory on one huge image
+                    log.debug("translating %s failed", ", ".join(str(b[0].src) for b in batch), exc_info=True)
+                    for it, loaded in batch:
+                        w, h = loaded.size
+                        summary.failed.append(ItemResult(it.src, "failed", None, f"{it.src}: the model could not "
+                                                         f"translate this {w}×{h} image ({exc})"))
+                        yield clock.tick(it.src, summary.failed[-1])
+                    continue
                 for (it, loaded), rgb in zip(batch, outputs):
                     like = loaded if not tr.options.resize else None
                     writes.append((it, writers.submit(_write_output, it.dst, rgb, like, quality)))

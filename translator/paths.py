@@ -25,7 +25,12 @@ def user_models_dir() -> Path:
 
 
 def shipped_weights_dir() -> Path:
-    """The repository's `weights/` folder (models that ship with the app)."""
+    """The repository's `weights/` folder (models that ship with the app).
+
+    `TRANSLATOR_WEIGHTS_DIR` overrides it (tests, packagers who put the models elsewhere).
+    """
+    if env := os.environ.get("TRANSLATOR_WEIGHTS_DIR"):
+        return Path(env).expanduser()
     return Path(__file__).resolve().parent.parent / "weights"
 
 

@@ -66,6 +66,12 @@ class GeneratorSpec:
         """Image sides must be a multiple of this."""
         return 2**self.num_downs if self.family == "unet" else 4
 
+    @property
+    def min_side(self) -> int:
+        """The smallest side (a multiple of `multiple`) the net takes. A ResNet's blocks reflect-pad
+        its quarter-size feature maps by 1, which needs 2 pixels there: 8 in the image."""
+        return self.multiple if self.family == "unet" else 2 * self.multiple
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -94,6 +100,12 @@ class DiscriminatorSpec:
             raise ValueError("a PatchGAN needs n_layers >= 1")
         if self.gan_mode not in ("vanilla", "lsgan", "wgangp", "hinge"):
             raise ValueError(f"unknown gan_mode {self.gan_mode!r}: use vanilla, lsgan, wgangp or hinge")
+
+    @property
+    def min_side(self) -> int:
+        """The smallest image side this net gives a verdict on: a PatchGAN halves the side
+        `n_layers` times, then its two 4×4 stride-1 convolutions take 1 pixel each."""
+        return 3 * 2**self.n_layers if self.arch == "patch" else 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
