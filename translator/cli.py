@@ -53,10 +53,14 @@ class ProgressBar:
         width = 24
         filled = width * p.done // max(1, p.total)
         name = p.item.name if p.item else ""
-        line = (
+        self._write(
             f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  "
-            f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {name[: self.item_width]}"
+            f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {name[: self.item_width]}",
+            final,
         )
+
+    def _write(self, line: str, final: bool) -> None:
+        """Show `line`: over the previous one on a terminal (ending it when `final`), else appended."""
         if self.tty:
             self.stream.write("\r" + line.ljust(self.item_width + 60))
             if final:

@@ -44,14 +44,7 @@ class DownloadBar(ProgressBar):
         width = 24
         filled = width * p.done // p.total if p.total else 0
         size = f"{p.done / _MB:.1f}/{p.total / _MB:.1f} MB" if p.total else f"{p.done / _MB:.1f} MB"
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {size}  {p.rate / _MB:.2f} MB/s  ETA {format_duration(p.eta_s)}"
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.item_width + 60))
-            if final:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self._write(f"[{'#' * filled}{'.' * (width - filled)}] {size}  {p.rate / _MB:.2f} MB/s  ETA {format_duration(p.eta_s)}", final)
 
 
 def cmd_zoo_list(args: argparse.Namespace) -> int:
