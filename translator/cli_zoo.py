@@ -55,6 +55,7 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
         return 0
     width = max(len(e.name) for e in entries)
     task_width = max(len(e.task) for e in entries)
+    print(f"{'NAME':<{width}}  {'KIND':<8}  {'TASK':<{task_width}}  GENERATOR")
     for e in entries:
         mark = "  (installed)" if model_path(e).exists() else ""
         print(f"{e.name:<{width}}  {e.kind:<8}  {e.task:<{task_width}}  {e.arch}{mark}")

@@ -415,7 +415,9 @@ def test_cli_lists_and_gets_models_and_fails_with_one_line(server: ZooServer, mo
     out = capsys.readouterr()
     assert "saved horse2zebra as" in out.out and (user_models_dir() / "horse2zebra.safetensors").exists()
     assert main(["zoo", "list"]) == 0
-    assert re.search(r"horse2zebra +cyclegan +horse → zebra +resnet_9blocks +\(installed\)", capsys.readouterr().out)
+    listing = capsys.readouterr().out
+    assert re.match(r"NAME +KIND +TASK +GENERATOR\n", listing)
+    assert re.search(r"horse2zebra +cyclegan +horse → zebra +resnet_9blocks +\(installed\)", listing)
 
     assert main(["zoo", "get", "horse2zebra"]) == 2
     assert "already exists" in capsys.readouterr().err
