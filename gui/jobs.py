@@ -91,13 +91,15 @@ class _JobThread(QThread):
     errored = Signal(str)
     stopped = Signal()
 
-    def __init__(self, make_job: MakeJob, pass_token: bool, token: CancelToken, min_interval_s: float, name: str) -> None:
+    def __init__(self, make_job: MakeJob, pass_token: bool, token: CancelToken, min_interval_s: float, name: str,
+                 keep: Callable[[Any], bool] | None) -> None:
         super().__init__()
         self.setObjectName(f"job:{name}")
         self._make_job = make_job
         self._pass_token = pass_token
         self._token = token
         self._min_interval_s = min_interval_s
+        self._keep = keep
         self._name = name
         self._last_emit = float("-inf")
         self._pending: Any = None
@@ -144,9 +146,11 @@ class _JobThread(QThread):
             job.close()  # a no-op unless we are leaving early
 
     def _progress(self, event: Any) -> None:
-        # Coalesce: at most one event per min_interval_s; the latest one waits in _pending.
+        # Coalesce: at most one event per min_interval_s; the latest one waits in _pending. An
+        # event `keep` marks is never coalesced away (it supersedes any pending one).
         now = time.monotonic()
-        if self._min_interval_s <= 0 or now - self._last_emit >= self._min_interval_s:
+        kept = self._keep is not None and self._keep(event)
+        if kept or self._min_interval_s <= 0 or now - self._last_emit >= self._min_interval_s:
             self._has_pending, self._pending = False, None
             self._last_emit = now
             self.yielded.emit(event)
@@ -197,7 +201,8 @@ class JobWorker(QObject):
     """Runs one job on its own QThread; see the module docstring for the signal contract.
 
     `min_interval_s` > 0 coalesces progress events so that at most one is delivered per interval;
-    the last one is always delivered. A worker runs once.
+    the last one is always delivered, and so is every event for which `keep(event)` is true (e.g.
+    one reporting a failed file). A worker runs once.
     """
 
     progress = Signal(object)  # each event the job yields (translator.jobs.Progress or a subclass)
@@ -206,7 +211,8 @@ class JobWorker(QObject):
     cancelled = Signal()
     finished = Signal()  # always last, exactly once
 
-    def __init__(self, make_job: MakeJob, *, name: str = "job", min_interval_s: float = 0.0, parent: QObject | None = None) -> None:
+    def __init__(self, make_job: MakeJob, *, name: str = "job", min_interval_s: float = 0.0,
+                 keep: Callable[[Any], bool] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         if min_interval_s < 0:
             raise ValueError("min_interval_s must be >= 0")
@@ -214,6 +220,7 @@ class JobWorker(QObject):
         self._make_job = make_job
         self._pass_token = _takes_token(make_job)
         self._min_interval_s = min_interval_s
+        self._keep = keep
         self._run = _Run()
         self._thread: _JobThread | None = None  # kept until deleteLater has run
         self._started = False
@@ -223,7 +230,7 @@ class JobWorker(QObject):
         if self._started:
             raise RuntimeError(f"{self.name}: a JobWorker runs once; make a new one")
         self._started = True
-        thread = _JobThread(self._make_job, self._pass_token, self._run.token, self._min_interval_s, self.name)
+        thread = _JobThread(self._make_job, self._pass_token, self._run.token, self._min_interval_s, self.name, self._keep)
         thread.yielded.connect(self._on_event, _QUEUED)
         thread.succeeded.connect(self._on_succeeded, _QUEUED)
         thread.errored.connect(self._on_errored, _QUEUED)

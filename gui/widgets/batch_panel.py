@@ -1,14 +1,11 @@
 """Batch: translate the current folder into an output folder, with progress, rate, ETA, cancel,
 the files that failed and why, and "open output folder". A rerun skips finished outputs.
 
-The worker coalesces progress events (at most one per 50 ms), so a run of files failing in quick
-succession would lose all but the last with the dropped events. So the job (on the worker
-thread) also notes every failure in a thread-safe deque that the panel drains whenever an event
-arrives; the bridge always delivers the last event before the outcome, so none is left behind.
+The worker coalesces progress events (at most one per 50 ms) but never an event reporting a
+failed file (`keep`), so a run of files failing in quick succession are all listed.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -32,23 +29,11 @@ from PySide6.QtWidgets import (
 
 from gui.jobs import JobWorker
 from translator.inference import InferenceOptions, Translator, plan_outputs, translate_files
-from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, format_duration
+from translator.jobs import CancelToken, JobSummary, Progress, format_duration
 
 
-def _noting_failures(job: Generator[Progress, None, JobSummary], sink: deque[ItemResult]) -> Generator[Progress, None, JobSummary]:
-    """`job`'s events, each failure also appended to `sink`."""
-    try:
-        while True:
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                summary: JobSummary = stop.value
-                return summary
-            if event.result is not None and event.result.status == "failed":
-                sink.append(event.result)
-            yield event
-    finally:
-        job.close()  # on cancel: lets the job finish its in-flight writes
+def _is_failure(event: Progress) -> bool:
+    return event.result is not None and event.result.status == "failed"
 
 
 class BatchPanel(QWidget):
@@ -111,7 +96,6 @@ class BatchPanel(QWidget):
         self.open_button.clicked.connect(self._open_output)
         self.worker: JobWorker | None = None
         self._summary: JobSummary | None = None
-        self._failed_items: deque[ItemResult] = deque()
 
     @staticmethod
     def _pair(a: QWidget, b: QWidget) -> QWidget:
@@ -145,16 +129,15 @@ class BatchPanel(QWidget):
         fmt = None if self.format.currentIndex() == 0 else self.format.currentText()
         recursive = self.recursive.isChecked()
 
-        self._failed_items = failed = deque[ItemResult]()
 
         def job(token: CancelToken) -> Generator[Progress, None, JobSummary]:
             items = plan_outputs(inputs, out, recursive=recursive, fmt=fmt)
-            return (yield from _noting_failures(translate_files(make_translator(), items, token=token), failed))
+            return (yield from translate_files(make_translator(), items, token=token))
 
         self.failures.clear()
         self.progress.setValue(0)
         self.rate.setText("starting…")
-        worker = JobWorker(job, name="batch", min_interval_s=0.05)
+        worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=_is_failure)
         worker.progress.connect(self._progress)
         worker.result.connect(self._done)
         worker.failed.connect(self._failed)
@@ -174,9 +157,9 @@ class BatchPanel(QWidget):
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
         self.rate.setText(f"{p.done}/{p.total} · {p.rate:.2f} images/s · ETA {format_duration(p.eta_s, '–')}")
-        while self._failed_items:
-            failure = self._failed_items.popleft()
-            self.failures.addItem(failure.error or str(failure.item))
+        if _is_failure(p):
+            assert p.result is not None
+            self.failures.addItem(p.result.error or str(p.result.item))
 
     def _done(self, summary: JobSummary) -> None:
         self.rate.setText(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")

@@ -243,6 +243,16 @@ def test_progress_can_be_throttled_but_the_last_event_arrives(qtbot: QtBot) -> N
     assert rec.outcome == ["result", "finished"]
 
 
+def test_events_marked_keep_are_never_coalesced_away(qtbot: QtBot) -> None:
+    def job(token: CancelToken) -> Generator[Progress, None, str]:
+        for i in range(1, 51):
+            yield Progress(i, 50)
+        return "done"
+
+    rec = run_to_end(qtbot, JobWorker(job, min_interval_s=60.0, keep=lambda e: e.done % 10 == 0))
+    assert [e.done for e in rec.payloads("progress")] == [1, 10, 20, 30, 40, 50]
+
+
 def test_ui_stays_responsive_while_a_slow_job_runs(qtbot: QtBot) -> None:
     ticks = 0
 
