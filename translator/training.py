@@ -819,7 +819,8 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
                             val_fraction=config.val_fraction, max_val=config.max_val, seed=config.seed)
         if scan.unmatched_a or scan.unmatched_b:
             log.warning("%s", scan.describe())
-        available = len(_dataset(scan, config, train=True))
+        dataset = _dataset(scan, config, train=True)  # depends on the crop and seed, not on the batch size
+        available = len(dataset)
         if world <= available < config.batch_size * world:
             log.warning("%s: %d training sample(s) for a batch of %d × %d process(es): using batches of %d",
                         config.data, available, config.batch_size, world, available // world)
@@ -836,7 +837,6 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             if rank == 0:
                 files.truncate_log(trainer.step)
             log.info("resumed %s at step %d", config.out, trainer.step)
-        dataset = _dataset(scan, config, train=True)
         if len(dataset) < config.batch_size * world:
             raise TranslatorError(f"{config.data}: {len(dataset)} training sample(s) is fewer than one batch ({config.batch_size} × {world} process(es))")
         val = _validation_pairs(scan, config)
