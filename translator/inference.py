@@ -332,7 +332,8 @@ def translate_files(
 
     Existing outputs are skipped unless `overwrite`; a bad file (or an image the model fails on,
     e.g. out of memory) is reported in its event and the summary, with the reason, and the job
-    goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model.
+    goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model; at most
+    a window of a few images waits on either side, so memory stays flat on long folders.
     Returns a `JobSummary`. Cancelling waits for in-flight writes (each atomic) and raises
     `JobCancelled`.
     """
@@ -362,8 +363,9 @@ def translate_files(
                 reads[next_read] = readers.submit(imaging.read_image, todo[next_read].src)
                 next_read += 1
 
-        def drain(block: bool) -> Iterator[Progress]:
-            while writes and (block or writes[0][1].done()):
+        def drain(block: bool, keep: int = 0) -> Iterator[Progress]:
+            """Report finished writes in order; `block`: wait until at most `keep` are in flight."""
+            while len(writes) > keep and (block or writes[0][1].done()):
                 it, fut = writes.pop(0)
                 try:
                     fut.result()
@@ -411,6 +413,8 @@ def translate_files(
                     like = loaded if not tr.options.resize else None
                     writes.append((it, writers.submit(_write_output, it.dst, rgb, like, quality)))
                 yield from drain(block=False)
+                # Back-pressure: when encoding is slower than the model, outputs must not pile up in memory.
+                yield from drain(block=True, keep=window)
             yield from drain(block=True)
         except (JobCancelled, GeneratorExit, KeyboardInterrupt):
             for f in reads.values():
