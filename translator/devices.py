@@ -65,11 +65,25 @@ def _warn_once(message: str) -> None:
     log.warning("%s", message)
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), as oneDNN reports it.
+
+    Without it, bf16 convolutions are emulated and run ~20× slower than fp32 (measured: unet_256
+    at 256², 16.1 s against 0.68 s, AVX2-only AMD EPYC, 1 thread)."""
+    mkldnn = getattr(torch.ops, "mkldnn", None)
+    try:
+        return bool(torch.backends.mkldnn.is_available() and mkldnn is not None and mkldnn._is_mkldnn_bf16_supported())  # type: ignore[no-untyped-call]
+    except (AttributeError, RuntimeError):
+        return False
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
-    """Autocast to the requested precision where the device supports it, else run in fp32.
+    """Autocast to the requested precision where the device runs it fast, else run in fp32.
 
-    fp16 on the CPU is slow and poorly supported, so it falls back to fp32 there (with a log line).
+    On the CPU, fp16 is slow and poorly supported, and bf16 is emulated where the CPU lacks
+    AVX512-BF16/AMX: both fall back to fp32 there (the same or better pixels, faster), with a log line.
     """
     dtype = autocast_dtype(precision)
     if dtype is None:
@@ -77,6 +91,11 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
         return
     if device.type == "cpu" and dtype == torch.float16:
         _warn_once("fp16 is not supported on the CPU; running in fp32 (bf16 is, where the CPU has it)")
+        yield
+        return
+    if device.type == "cpu" and dtype == torch.bfloat16 and not cpu_has_bf16():
+        _warn_once("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 would be emulated and ~20× slower, "
+                   "so running in fp32")
         yield
         return
     with torch.autocast(device_type=device.type, dtype=dtype):

@@ -50,7 +50,7 @@ from translator import imaging
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import Direction, Model, ModelCard, build_model, load_model, resolve_model_path, save_model
 from translator.datasets import Augment, DatasetScan, PairedDataset, UnpairedDataset, make_loader, scan_dataset
-from translator.devices import Precision, autocast_dtype, resolve_device
+from translator.devices import Precision, autocast_dtype, cpu_has_bf16, resolve_device
 from translator.errors import CheckpointError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress
 from translator.metrics import psnr_batch, ssim_batch
@@ -354,6 +354,9 @@ class _Trainer:
         dtype = autocast_dtype(config.precision)
         if dtype == torch.float16 and device.type == "cpu":
             raise TranslatorError("fp16 training needs a GPU; use --precision bf16 or fp32 on the CPU")
+        if dtype == torch.bfloat16 and device.type == "cpu" and not cpu_has_bf16():
+            log.warning("this CPU has no native bf16 (AVX512-BF16 or AMX): training in fp32, which is faster here")
+            dtype = None
         self.amp_dtype = dtype
         scaler_on = dtype == torch.float16 and device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=scaler_on)

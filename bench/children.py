@@ -1,0 +1,95 @@
+"""Work the speed benchmarks run in a fresh process, so its peak memory and start-up are its own.
+
+    python -m bench.children big ours|reference MODEL IMAGE OUT   # one large image
+    python -m bench.children folder MODEL FOLDER OUT               # a folder job through the CLI code
+    python -m bench.children gui                                   # the app until its first paint
+
+Each prints `seconds=…` (the timed part, imports and model loading excluded unless said) and
+`peak_rss_bytes=…` (VmHWM of the process).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from bench.common import report_peak_rss
+
+
+def big(which: str, model: Path, image: Path, out: Path) -> None:
+    """Translate one large image: our engine (tiling under its memory budget), or the reference's
+    way (`--preprocess none`: the whole image in one forward pass, real and fake saved)."""
+    import torch
+
+    from translator.checkpoint import load_model
+
+    if which == "ours":
+        from translator.inference import InferenceOptions, WorkItem, load_translator, translate_files
+
+        tr = load_translator(model, InferenceOptions(device="cpu"))
+        t0 = time.perf_counter()
+        job = translate_files(tr, [WorkItem(image, out / image.name)], overwrite=True)
+        for _ in job:
+            pass
+    else:
+        from bench.reference_loops import test_loop
+
+        net = load_model(model).nets["g"]
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            test_loop(net, [image], out, aligned=False, size=None)
+    print(f"seconds={time.perf_counter() - t0:.3f}")
+    report_peak_rss()
+
+
+def folder(model: Path, src: Path, out: Path) -> None:
+    """A folder job as `translator translate` runs it (model load included in the process, not
+    in the timed part)."""
+    from translator.cli import main
+
+    t0 = time.perf_counter()
+    rc = main(["translate", str(src), "-m", str(model), "-o", str(out), "-q", "--device", "cpu"])
+    if rc != 0:
+        raise SystemExit(rc)
+    print(f"seconds={time.perf_counter() - t0:.3f}")
+    report_peak_rss()
+
+
+def gui() -> None:
+    """Open the app as `translator-gui` does and quit at the main window's first paint; prints the
+    seconds since the interpreter started (the parent adds process creation)."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    app = QApplication(sys.argv[:1])
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 (Qt's name)
+            if ev.type() == QEvent.Type.Paint and isinstance(obj, QMainWindow | QObject) and obj.isWidgetType():
+                if obj.window() is not None and isinstance(obj.window(), QMainWindow):
+                    print("painted", flush=True)
+                    QTimer.singleShot(0, app.quit)
+                    app.removeEventFilter(self)
+            return False
+
+    watcher = FirstPaint()
+    app.installEventFilter(watcher)
+    from gui.app import main
+
+    main([])
+    report_peak_rss()
+
+
+if __name__ == "__main__":
+    cmd, *args = sys.argv[1:]
+    if cmd == "big":
+        big(args[0], Path(args[1]), Path(args[2]), Path(args[3]))
+    elif cmd == "folder":
+        folder(Path(args[0]), Path(args[1]), Path(args[2]))
+    elif cmd == "gui":
+        gui()
+    else:
+        raise SystemExit(f"unknown child {cmd!r}")

@@ -1,0 +1,97 @@
+"""The fast inference paths against the plain fp32 path, on real photos: folded BatchNorm and bf16
+autocast must stay within 40 dB PSNR of what the unmodified network computes in fp32."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from translator.checkpoint import Model, ModelCard, build_model
+from translator.devices import cpu_has_bf16
+from translator.inference import InferenceOptions, make_translator, translate_array
+from translator.metrics import psnr
+from translator.networks import DiscriminatorSpec, GeneratorSpec
+from translator.networks.fold import fold_batchnorm
+
+def _as_input(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def _pix2pix(photos: dict[str, np.ndarray]) -> Model:
+    """The reference pix2pix generator (unet_256, ngf 64, BatchNorm) with running statistics of real
+    photos, as a trained model has them."""
+    model = build_model(ModelCard("p", "pix2pix", {"g": GeneratorSpec("unet_256", 64, "batch", True)},
+                                  {"d": DiscriminatorSpec("patch", 3, 64, "batch", 6)}), seed=3)
+    g = model.nets["g"].train()
+    with torch.no_grad():
+        for rgb in photos.values():
+            g(_as_input(rgb[:256, :256]))
+    g.eval()
+    # An untrained U-Net's last layer (N(0, 0.02) weights) gives a nearly flat grey: widen it so the
+    # output has a trained model's contrast and PSNR measures something.
+    last = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        last.weight.mul_(20)
+    return model
+
+
+def _cyclegan() -> Model:
+    return build_model(ModelCard("c", "cyclegan", {"g_ab": GeneratorSpec("resnet_9blocks", 64, "instance", False)}), seed=4)
+
+
+def _plain_fp32(model: Model, rgb: np.ndarray) -> np.ndarray:
+    net, _ = model.generator()
+    with torch.inference_mode():
+        y = net.eval()(_as_input(rgb))
+    return ((y[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def _crops(photos: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return [photos["chelsea"][:256, 100:356], photos["coffee"][100:356, 150:406], photos["astronaut"][:256, :256]]
+
+
+def test_folding_replaces_every_batchnorm_and_leaves_the_model_alone(photos: dict[str, np.ndarray]) -> None:
+    model = _pix2pix(photos)
+    tr = make_translator(model, InferenceOptions(device="cpu"))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in tr.net.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.nets["g"].modules()) == 13  # the caller's net untouched
+    _, folded = fold_batchnorm(model.nets["g"])
+    assert folded == 13
+    # reference mode normalises with each image's statistics: nothing may be folded there
+    ref = make_translator(model, InferenceOptions(device="cpu", mode="reference"))
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in ref.net.modules()) == 13
+
+
+def test_folded_batchnorm_gives_the_fp32_pixels(photos: dict[str, np.ndarray]) -> None:
+    model = _pix2pix(photos)
+    tr = make_translator(model, InferenceOptions(device="cpu", tile="off"))
+    for rgb in _crops(photos):
+        plain = _plain_fp32(model, rgb)
+        assert plain.std() > 20  # a structured picture, not a flat one that any path would match
+        assert psnr(translate_array(tr, rgb), plain) >= 40
+
+
+@pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
+def test_bf16_is_within_40_db_of_fp32(kind: str, photos: dict[str, np.ndarray]) -> None:
+    model = _pix2pix(photos) if kind == "pix2pix" else _cyclegan()
+    if cpu_has_bf16():  # the engine's own bf16 path, on every crop
+        tr = make_translator(model, InferenceOptions(device="cpu", precision="bf16", tile="off"))
+        pairs = [(_plain_fp32(model, rgb), translate_array(tr, rgb)) for rgb in _crops(photos)]
+    else:  # the engine runs fp32 here (emulated bf16 is ~20× slower): check the network's bf16 numerics
+        # directly, on one crop (a ResNet's 64² suffices: its layers do not depend on the size)
+        rgb = _crops(photos)[0] if kind == "pix2pix" else _crops(photos)[0][:64, :64]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = _plain_fp32(model, rgb)
+        pairs = [(_plain_fp32(model, rgb), fast)]
+    for plain, fast in pairs:
+        assert plain.std() > 20 and not np.array_equal(fast, plain)  # bf16 did run, on a structured picture
+        assert psnr(fast, plain) >= 40, kind
+
+
+@pytest.mark.skipif(cpu_has_bf16(), reason="this CPU runs bf16 natively")
+def test_bf16_falls_back_to_fp32_where_the_cpu_would_emulate_it(photos: dict[str, np.ndarray]) -> None:
+    model = _cyclegan()
+    rgb = _crops(photos)[1][:64, :64]
+    fp32 = translate_array(make_translator(model, InferenceOptions(device="cpu")), rgb)
+    assert np.array_equal(translate_array(make_translator(model, InferenceOptions(device="cpu", precision="bf16")), rgb), fp32)
