@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test typecheck pytest run weights samples clean
+.PHONY: test typecheck pytest run bench weights samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: typecheck pytest
 # it says so and translates samples/ into out/demo/ on the command line instead (gui/launch.py).
 run: $(STAMP)
 	@$(BIN)/python -m gui.launch
+
+# Speed and memory benchmarks (tens of minutes): rewrites their section of BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 # Retrains the shipped demo models from weights/recipes/*.toml (see weights/README.md).
 weights: $(STAMP)

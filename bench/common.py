@@ -96,14 +96,6 @@ def _reported_peak(out: str) -> int:
     return 0
 
 
-def report_peak_rss() -> None:
-    """For child processes of `run_child`: print this process's peak resident memory (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            print(f"peak_rss_bytes={int(line.split()[1]) * 1024}", flush=True)
-            return
-
-
 def photo(i: int, size: tuple[int, int]) -> np.ndarray:
     """A real photo (scikit-image), shifted by `i` so each file differs, resized to (w, h)."""
     from skimage import data

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin, get_type_hints
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -91,22 +92,39 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
-        d = json.loads(text)
-        version = int(d.get("format_version", 1))
+        """The card in `text`, every field type-checked: a file's card is untrusted input.
+
+        Raises `ValueError` naming the field at fault (malformed JSON, a field of the wrong type,
+        an unknown spec field, values the specs refuse), `CheckpointError` for a newer format.
+        """
+        try:
+            d = json.loads(text)
+        except RecursionError:  # json recurses once per nesting level
+            raise ValueError("the JSON is nested too deeply to be a model card") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"the card must be a JSON object, not {_json_type(d)}")
+        version = _typed("format_version", d.get("format_version", 1), int)
         if version > FORMAT_VERSION:
             raise CheckpointError(f"model card version {version} is newer than this tool understands ({FORMAT_VERSION}); update the tool")
+        if "name" not in d or "kind" not in d or "generators" not in d:
+            raise ValueError("the card lacks one of its required fields name, kind, generators")
+        generators = _typed("generators", d["generators"], dict)
+        discriminators = _typed("discriminators", d.get("discriminators", {}), dict)
+        domains = _typed("domains", d.get("domains", ["A", "B"]), list)
+        if len(domains) != 2 or not all(isinstance(x, str) for x in domains):
+            raise ValueError(f"domains must be a list of two names, not {_shown(domains)}")
         return cls(
-            name=d["name"],
-            kind=d["kind"],
-            generators={r: GeneratorSpec.from_dict(s) for r, s in d["generators"].items()},
-            discriminators={r: DiscriminatorSpec.from_dict(s) for r, s in d.get("discriminators", {}).items()},
-            direction=d.get("direction", "AtoB"),
-            task=d.get("task", ""),
-            domains=tuple(d.get("domains", ("A", "B"))),
-            image_size=int(d.get("image_size", 256)),
-            source=d.get("source", ""),
-            training=d.get("training", {}),
-            notes=d.get("notes", ""),
+            name=_typed("name", d["name"], str),
+            kind=_typed("kind", d["kind"], str),  # checked in __post_init__
+            generators={r: _spec_from_json(GeneratorSpec, f"generators.{r}", s) for r, s in generators.items()},
+            discriminators={r: _spec_from_json(DiscriminatorSpec, f"discriminators.{r}", s) for r, s in discriminators.items()},
+            direction=_typed("direction", d.get("direction", "AtoB"), str),  # checked in __post_init__
+            task=_typed("task", d.get("task", ""), str),
+            domains=(domains[0], domains[1]),
+            image_size=_typed("image_size", d.get("image_size", 256), int),
+            source=_typed("source", d.get("source", ""), str),
+            training=_typed("training", d.get("training", {}), dict),
+            notes=_typed("notes", d.get("notes", ""), str),
             format_version=version,
         )
 
@@ -120,6 +138,54 @@ class ModelCard:
         if "g_ba" in self.generators:
             out.append("BtoA")
         return out
+
+
+# Integers in a card are layer counts and channel numbers; none of a real network comes near this.
+# The bound keeps absurd values (1e30 filters) out of arithmetic that would overflow torch's int64.
+_CARD_INT_MAX = 2**31 - 1
+_JSON_NAMES: dict[type, str] = {int: "an integer", str: "a string", bool: "true or false", dict: "an object", list: "a list"}
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _typed(where: str, value: Any, want: type) -> Any:
+    """`value` if it is a JSON value of type `want` (an int: not a boolean, within ±2**31), else a
+    `ValueError` naming the card field `where`."""
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    if ok and want is int and not -_CARD_INT_MAX <= value <= _CARD_INT_MAX:
+        raise ValueError(f"{where} is out of range ({_shown(value)})")
+    if not ok:
+        raise ValueError(f"{where} must be {_JSON_NAMES[want]}, not {_shown(value)}")
+    return value
+
+
+def _json_fields(cls: type) -> dict[str, type]:
+    """A spec dataclass's fields and the JSON type each takes (a `Literal` of names: str)."""
+    return {k: str if get_origin(t) is Literal else t for k, t in get_type_hints(cls).items()}
+
+
+_SPEC_FIELDS: dict[type, dict[str, type]] = {cls: _json_fields(cls) for cls in (GeneratorSpec, DiscriminatorSpec)}
+
+
+def _spec_from_json(cls: type[GeneratorSpec] | type[DiscriminatorSpec], where: str, d: Any) -> Any:
+    """A spec from a card's JSON object: fields known and of their type, then the spec's own checks."""
+    fields = _SPEC_FIELDS[cls]
+    _typed(where, d, dict)
+    unknown = sorted(k for k in d if k not in fields)
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {', '.join(unknown)} (a newer tool's card?)")
+    for k, v in d.items():
+        _typed(f"{where}.{k}", v, fields[k])
+        if fields[k] is int and v < 0:
+            raise ValueError(f"{where}.{k} must not be negative ({v})")
+    return cls.from_dict(d)
 
 
 @dataclass
@@ -183,7 +249,8 @@ def save_model(model: Model, path: Path, *, dtype: torch.dtype = torch.float32) 
 
 
 def read_card(path: Path) -> ModelCard:
-    """The card of a model file, without loading its tensors."""
+    """The card of a model file, without loading its tensors. Raises `CheckpointError` naming the
+    file (and the card field at fault) for anything but a model file with a well-formed card."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -197,7 +264,9 @@ def read_card(path: Path) -> ModelCard:
         raise CheckpointError(f"{path}: a safetensors file without a model card; it was not written by this tool")
     try:
         return ModelCard.from_json(meta[CARD_KEY])
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:  # from_json names the field; ValueError covers bad JSON
         raise CheckpointError(f"{path}: the model card is malformed ({exc})") from None
 
 
@@ -205,22 +274,138 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
     """Load a model file: the nets its card describes, with `strict=True` state dicts.
 
     `roles` limits which nets are built (e.g. only `("g",)` for inference without a verdict).
+    A file is untrusted: before a network is built, the tensors' names, shapes and kinds (read
+    from the header, nothing allocated) are checked against the layout the card describes (built
+    on the meta device). A card that disagrees with its tensors — another architecture, other
+    filter or channel counts, tensors missing, extra or of no network, a network far larger than
+    the file — raises `ArchitectureMismatch` naming the tensors, expected vs found, and the card
+    field that probably differs; so memory is only ever allocated for tensors the file holds.
+    Every failure is a `CheckpointError` naming the file.
     """
     path = Path(path)
     card = read_card(path)
     specs: dict[str, GeneratorSpec | DiscriminatorSpec] = {**card.generators, **card.discriminators}
     wanted = [r for r in specs if roles is None or r in roles]
     nets: dict[str, nn.Module] = {}
-    with safe_open(str(path), framework="pt") as f:
-        keys = list(f.keys())
-        for role in wanted:
-            prefix = role + "."
-            state = {k[len(prefix):]: f.get_tensor(k) for k in keys if k.startswith(prefix)}
-            spec = specs[role]
-            net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
-            load_state_dict_checked(net, state, spec, source=f"{path} [{role}]")
-            nets[role] = net
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            by_role = _tensors_by_role(path, specs, {k: _header_entry(f, k) for k in f.keys()})
+            for role in wanted:
+                spec, source = specs[role], f"{path} [{role}]"
+                check_layout(spec, by_role[role], source=source)
+                state = {k: f.get_tensor(f"{role}.{k}") for k in by_role[role]}
+                net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
+                load_state_dict_checked(net, state, spec, source=source)
+                nets[role] = net
+    except (SafetensorError, OSError) as exc:  # damaged tensor data, or a file changed since read_card
+        raise CheckpointError(f"{path}: the tensor data cannot be read ({exc}); the file is damaged") from None
     return Model(card, nets)
+
+
+# A tensor as a file's header describes it: (shape, holds floating-point numbers).
+Layout = Mapping[str, tuple[tuple[int, ...], bool]]
+
+# The deepest reference network has 9 residual blocks or 8 U-Net levels; a card claiming more than
+# this is refused before anything is built (a hostile header can list very many tiny tensors).
+_MAX_DEPTH = 256
+_SHOW = 4  # how many offending tensors a message lists per category
+
+
+def _header_entry(f: Any, key: str) -> tuple[tuple[int, ...], bool]:
+    """A tensor's shape and kind from a safetensors header, without reading its data."""
+    info = f.get_slice(key)
+    dtype: str = info.get_dtype()
+    return tuple(int(n) for n in info.get_shape()), dtype.startswith(("F", "BF"))
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:_SHOW]) + (f", … ({len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
+
+
+def _tensors_by_role(
+    path: Path, specs: Mapping[str, GeneratorSpec | DiscriminatorSpec], layout: Layout
+) -> dict[str, dict[str, tuple[tuple[int, ...], bool]]]:
+    """The file's tensors per card role (keys without the `<role>.` prefix). Tensors of no role,
+    or a role without tensors, mean the card and the tensors disagree: `ArchitectureMismatch`."""
+    by_role: dict[str, dict[str, tuple[tuple[int, ...], bool]]] = {r: {} for r in specs}
+    stray: list[str] = []
+    for key, entry in layout.items():
+        role, _, rest = key.partition(".")
+        if role in by_role and rest:
+            by_role[role][rest] = entry
+        else:
+            stray.append(key)
+    if stray:
+        raise ArchitectureMismatch(
+            f"{path}: {len(stray)} tensor(s) belong to no network the card lists ({', '.join(specs)}): "
+            f"{_few(stray)}; the card and the tensors disagree"
+        )
+    empty = [r for r, tensors in by_role.items() if not tensors]
+    if empty:
+        raise ArchitectureMismatch(
+            f"{path}: the card lists {', '.join(empty)} but the file holds no tensors for "
+            f"{'it' if len(empty) == 1 else 'them'} ({', '.join(r + '.*' for r in empty)})"
+        )
+    return by_role
+
+
+def _depth(spec: GeneratorSpec | DiscriminatorSpec) -> int:
+    """Levels, blocks or layers: each holds at least one tensor of the state dict."""
+    if isinstance(spec, GeneratorSpec):
+        return spec.num_downs if spec.family == "unet" else spec.n_blocks
+    return spec.n_layers if spec.arch == "patch" else 0
+
+
+def _meta_layout(spec: GeneratorSpec | DiscriminatorSpec) -> dict[str, tuple[tuple[int, ...], bool]]:
+    # Built on the meta device: shapes and dtypes without allocating or initialising weights.
+    with torch.device("meta"):
+        net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
+    return {k: (tuple(t.shape), t.dtype.is_floating_point) for k, t in net.state_dict().items()}
+
+
+def check_layout(spec: GeneratorSpec | DiscriminatorSpec, got: Layout, *, source: str) -> None:
+    """Raise `ArchitectureMismatch` unless the tensors `got` (key -> (shape, is float), as in a
+    file's header) are exactly the state dict `spec` builds; nothing of `spec`'s size is allocated."""
+    depth = _depth(spec)
+    if depth > min(len(got), _MAX_DEPTH):
+        raise ArchitectureMismatch(
+            f"{source}: the card describes {describe_spec(spec)}, {depth} levels or blocks deep, but the file "
+            f"holds {len(got)} tensor(s) for it -> check arch{_looks_like(spec, got)}"
+        )
+    try:
+        expected = _meta_layout(spec)
+    except (ValueError, RuntimeError, TypeError, OverflowError) as exc:  # torch's layers refusing the numbers
+        raise ArchitectureMismatch(f"{source}: the card describes a network that cannot be built ({describe_spec(spec)}: {exc})") from None
+    shapes = {k: shape for k, (shape, _f) in got.items()}
+    not_float = [k for k, (_s, is_float) in expected.items() if is_float and k in got and not got[k][1]]
+    parts: list[str] = []
+    if set(expected) != set(got) or any(expected[k][0] != shapes[k] for k in expected if k in got):
+        parts.append(mismatch_hint({k: shape for k, (shape, _f) in expected.items()}, shapes))
+    if not_float:
+        parts.append(f"{len(not_float)} tensor(s) hold integers or booleans where weights belong: {_few(not_float)}")
+    if parts:
+        raise ArchitectureMismatch(f"{source}: weights do not fit {describe_spec(spec)}: {'; '.join(parts)}{_looks_like(spec, got)}")
+
+
+def _looks_like(spec: GeneratorSpec | DiscriminatorSpec, got: Layout) -> str:
+    """"; the tensors look like <spec>: the card's <fields> probably differ" when the tensors are
+    of a reference layout, else ""."""
+    # Imported here: translator.reference builds on this module.
+    from translator.reference import infer_discriminator_spec, infer_generator_spec
+
+    try:
+        meta = {k: torch.empty(shape, device="meta") for k, (shape, _f) in got.items()}
+        found: GeneratorSpec | DiscriminatorSpec = (
+            infer_generator_spec(meta, unet_dropout=spec.dropout) if isinstance(spec, GeneratorSpec)
+            else replace(infer_discriminator_spec(meta), gan_mode=spec.gan_mode)
+        )
+    except (CheckpointError, RuntimeError, TypeError, ValueError, OverflowError):  # no layout we know
+        return ""
+    differ = [k for k in _SPEC_FIELDS[type(spec)] if getattr(spec, k) != getattr(found, k)]
+    if not differ:
+        return ""
+    fields = ", ".join(f"{k} ({getattr(spec, k)} in the card, {getattr(found, k)} in the tensors)" for k in differ)
+    return f"; the tensors look like {describe_spec(found)}: the card's {fields} probably {'differs' if len(differ) == 1 else 'differ'}"
 
 
 def load_state_dict_checked(
@@ -233,7 +418,8 @@ def load_state_dict_checked(
     try:
         net.load_state_dict(cast, strict=True)
     except RuntimeError as exc:
-        raise ArchitectureMismatch(f"{source}: weights do not fit {describe_spec(spec)}: {mismatch_hint(own, state)}") from exc
+        hint = mismatch_hint({k: tuple(t.shape) for k, t in own.items()}, {k: tuple(t.shape) for k, t in state.items()})
+        raise ArchitectureMismatch(f"{source}: weights do not fit {describe_spec(spec)}: {hint}") from exc
 
 
 def describe_spec(spec: GeneratorSpec | DiscriminatorSpec) -> str:
@@ -242,19 +428,23 @@ def describe_spec(spec: GeneratorSpec | DiscriminatorSpec) -> str:
     return f"{spec.arch} discriminator (n_layers {spec.n_layers}, base_filters {spec.base_filters}, norm {spec.norm}, in {spec.in_channels})"
 
 
-def mismatch_hint(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> str:
-    """A short account of how two state dicts differ and which card field that points to."""
+def mismatch_hint(expected: Mapping[str, tuple[int, ...]], got: Mapping[str, tuple[int, ...]]) -> str:
+    """A short account of how two state dicts (key -> shape) differ and which card field that
+    points to."""
     missing = [k for k in expected if k not in got]
     extra = [k for k in got if k not in expected]
-    shape = [k for k in expected if k in got and tuple(expected[k].shape) != tuple(got[k].shape)]
+    shape = [k for k in expected if k in got and tuple(expected[k]) != tuple(got[k])]
     parts: list[str] = []
     if shape:
         k = shape[0]
-        parts.append(f"{len(shape)} shape(s) differ, first {k}: file {tuple(got[k].shape)} vs expected {tuple(expected[k].shape)} -> check base_filters / channels")
+        parts.append(f"{len(shape)} shape(s) differ, first {k}: file {tuple(got[k])} vs expected {tuple(expected[k])} -> check base_filters / channels")
     if any("running_" in k for k in missing + extra):
         parts.append("norm layers differ -> check norm (batch vs instance)")
-    if missing or extra:
-        parts.append(f"{len(missing)} key(s) missing (e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]}) -> check arch (depth / block count) and dropout")
+    keys = ([f"{len(missing)} tensor(s) missing from the file: {_few(missing)}"] if missing else []) + (
+        [f"{len(extra)} unexpected tensor(s) in the file: {_few(extra)}"] if extra else []
+    )
+    if keys:
+        parts.append("; ".join(keys) + " -> check arch (depth / block count) and dropout")
     return "; ".join(parts) or "unknown difference"
 
 

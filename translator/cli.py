@@ -310,9 +310,10 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile", default="auto", help="auto (tile only images too large for memory), off, or a tile size in pixels")
     g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")
     g.add_argument("--tile-stats", choices=["exact", "fast"], default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
-    g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: a share of free memory)")
+    g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: 640 on the CPU, 60%% of free memory on a GPU); more is faster on large images")
     g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
-    g.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-sized images; eval mode)")
+    g.add_argument("--batch-size", type=int, default=4,
+                   help="same-sized images per forward pass in eval mode, as many as fit the memory budget (default 4)")
     g.add_argument("--workers", type=int, default=2, help="threads decoding and encoding images alongside the model")
     g.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders (keeping the relative tree)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -294,6 +294,8 @@ def _claimed_size(data: bytes) -> tuple[int, int] | None:
                 continue
             with factory(io.BytesIO(data), "") as im:  # reads the header only
                 return im.size
+        except Image.DecompressionBombError:  # a GIF checks its first frame's size while opening
+            return None
         except (OSError, SyntaxError, ValueError, EOFError):  # not this format (Pillow's ways of saying so)
             continue
     return None
@@ -343,8 +345,10 @@ def _warn_if_animated(im: Image.Image, name: str) -> None:
     """Log that only the first frame of an animation or multi-page file is used."""
     try:
         frames = int(getattr(im, "n_frames", 1))  # GIF: scans the file (cheap next to decoding)
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
-        return  # a damaged later frame: the first one decoded, which is all that is used
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, TypeError):
+        # A damaged later frame (a TIFF page without dimensions raises TypeError): the first one
+        # decoded, which is all that is used.
+        return
     if frames > 1:
         log.warning("%s: %s of %d frames; only the first frame is used", name,
                     "a multi-page TIFF" if im.format == "TIFF" else "an animation", frames)
@@ -618,21 +622,35 @@ def _save_options(fmt: str, quality: int, has_alpha: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- tensors
 
 
+_ROWS = 256  # rows converted at a time: temporaries stay small on gigapixel images
+
+
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> float32 (1, 3, H, W) in [-1, 1], as the reference normalises: x/255*2-1."""
+    """(H, W, 3) uint8 -> float32 (1, 3, H, W) in [-1, 1], as the reference normalises: x/255*2-1.
+
+    Converted a band of rows at a time, so the only full-size allocation is the result."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 array, got {getattr(rgb, 'shape', type(rgb))} "
                          f"{getattr(rgb, 'dtype', '')}")
-    t = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1).contiguous()
-    return t.float().div(255).mul(2).sub(1).unsqueeze(0)  # (1, 3, H, W)
+    h, w, _ = rgb.shape
+    out = torch.empty((1, 3, h, w), dtype=torch.float32)
+    for r in range(0, h, _ROWS):
+        band = torch.from_numpy(np.require(rgb[r : r + _ROWS], requirements=["C", "W"])).permute(2, 0, 1)
+        out[0, :, r : r + _ROWS] = band.float().div(255).mul(2).sub(1)
+    return out
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) float in [-1, 1] -> (H, W, 3) uint8, rounded and clipped."""
+    """(1, 3, H, W) or (3, H, W) float in [-1, 1] -> (H, W, 3) uint8, rounded and clipped.
+
+    Converted a band of rows at a time, so the only full-size allocation is the result."""
     if t.ndim == 4 and t.shape[0] == 1:
         t = t[0]
     if t.ndim != 3 or t.shape[0] != 3:
         raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(t.shape)}")
-    y = t.detach().to("cpu", torch.float32)
-    y = ((y + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
-    return y.permute(1, 2, 0).contiguous().numpy()
+    h, w = int(t.shape[1]), int(t.shape[2])
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    for r in range(0, h, _ROWS):
+        y = t[:, r : r + _ROWS].detach().to("cpu", torch.float32)
+        out[r : r + _ROWS] = ((y + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return out

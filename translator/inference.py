@@ -36,7 +36,7 @@ from translator.errors import ImageError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm
-from translator.tiling import choose_tile, default_overlap, run_tiled
+from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, run_tiled
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class InferenceOptions:
     tile_stats: Literal["exact", "fast"] = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
-    batch_size: int = 1
+    batch_size: int = 4  # same-sized images per forward pass in eval mode (within the memory budget)
     workers: int = 2  # decode/encode threads
 
     def __post_init__(self) -> None:
@@ -94,6 +94,12 @@ class Translator:
         return self.model.card.name
 
 
+# Activation memory of one forward pass on the CPU before an image is tiled. 640 MiB keeps a
+# 4096×4096 pix2pix translation under 1.5 GiB of peak RSS, torch's own ~0.5 GiB included (U-Net
+# 256 tiles of 1024 px; BENCHMARKS.md "Large images"); `--memory-budget` trades memory for speed.
+CPU_BUDGET = 640 * 2**20
+
+
 def memory_budget(device: torch.device, override_mb: int | None = None) -> int:
     """Bytes a single forward pass may use before tiling kicks in."""
     if override_mb is not None:
@@ -105,7 +111,7 @@ def memory_budget(device: torch.device, override_mb: int | None = None) -> int:
         avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         avail = 8 * 2**30
-    return int(min(avail * 0.4, 6 * 2**30))
+    return int(min(avail * 0.4, CPU_BUDGET))
 
 
 def prepare_net(net: nn.Module, mode: Mode) -> nn.Module:
@@ -134,6 +140,8 @@ def make_translator(
     """
     net, spec = model.generator(direction)
     device = resolve_device(options.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # the fastest kernels per input size, found once
     net = prepare_net(net, options.mode).to(device)
     if options.mode == "eval":
         net, _ = fold_batchnorm(net, inplace=private)  # same pixels up to rounding, one pass less per norm
@@ -201,10 +209,21 @@ def _to_model_channels(rgb: np.ndarray, in_channels: int) -> np.ndarray:
 
 
 def _tensor_of(rgb: np.ndarray) -> torch.Tensor:
-    # (H, W, C) uint8 -> (1, C, H, W) in [-1, 1]
-    if rgb.shape[-1] == 3:
-        return imaging.to_tensor(rgb)
-    return torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None].float() / 255 * 2 - 1
+    # (H, W, C) uint8 -> (1, C, H, W) uint8, a view: `_FromUint8` normalises each tile as it runs
+    return torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None]
+
+
+class _FromUint8(nn.Module):
+    """Runs a generator on pixel values in [0, 255] (uint8, or float after resampling), normalised
+    as the reference does (x/255*2-1) only when they reach the net: a tiled gigapixel image then
+    stays in memory as bytes, not as a float copy four times its size."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float().div(255).mul(2).sub(1))  # type: ignore[no-any-return]
 
 
 def _uint8_of(y: torch.Tensor) -> np.ndarray:
@@ -215,8 +234,12 @@ def _uint8_of(y: torch.Tensor) -> np.ndarray:
 
 
 def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) in [-1, 1], any H, W -> the generator's output, same size, float32 on the CPU."""
+    """(N, C, H, W) in [-1, 1] (float) or in [0, 255] (uint8), any H, W -> the generator's output,
+    same size, in [-1, 1], float32 on the CPU."""
     opts = tr.options
+    net = _FromUint8(tr.net) if x.dtype == torch.uint8 else tr.net
+    if tr.device.type == "cuda":  # page-locked staging: the copy overlaps the host's work
+        x = x.pin_memory().to(tr.device, non_blocking=True)
     xp, h, w = _pad_to_multiple(x.to(tr.device), tr.spec.multiple, tr.spec.min_side)
     tile: int | None
     if opts.tile == "off":
@@ -230,12 +253,12 @@ def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
         torch.manual_seed(opts.seed)  # dropout masks: repeatable per image
     with torch.inference_mode(), autocast(tr.device, opts.precision):
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
-            y: torch.Tensor = tr.net(xp)
+            y: torch.Tensor = net(xp)
         else:
             y = torch.cat(
                 [
                     run_tiled(
-                        tr.net,
+                        net,
                         xp[i : i + 1],
                         tile=tile,
                         overlap=overlap,
@@ -253,8 +276,7 @@ def translate_array(tr: Translator, rgb: np.ndarray) -> np.ndarray:
     if tr.options.resize:
         n = tr.options.resize
         rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
-    x = _tensor_of(_to_model_channels(rgb, tr.spec.in_channels))
-    return _uint8_of(translate_tensor(tr, x))
+    return _uint8_of(translate_tensor(tr, _tensor_of(_to_model_channels(rgb, tr.spec.in_channels))))
 
 
 def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -266,12 +288,24 @@ def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.nda
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, im in enumerate(images):
         groups.setdefault(im.shape, []).append(i)
-    for idx in groups.values():
-        x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
-        y = translate_tensor(tr, x)
-        for j, i in enumerate(idx):
-            out[i] = _uint8_of(y[j : j + 1])
+    for same in groups.values():
+        h, w = images[same[0]].shape[:2]
+        fits = _images_per_pass(tr, h, w)
+        for start in range(0, len(same), fits):
+            idx = same[start : start + fits]
+            x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
+            y = translate_tensor(tr, x)
+            for j, i in enumerate(idx):
+                out[i] = _uint8_of(y[j : j + 1])
     return [o for o in out if o is not None]
+
+
+def _images_per_pass(tr: Translator, height: int, width: int) -> int:
+    """How many images of this size share one forward pass: those that fit the memory budget
+    together, so batching never makes an image tile that would not tile alone (at least 1)."""
+    m = tr.spec.multiple
+    padded = max(-(-height // m) * m, tr.spec.min_side) * max(-(-width // m) * m, tr.spec.min_side)
+    return max(1, int(tr._budget // (padded * estimate_bytes_per_pixel(tr.spec))))
 
 
 # --- folder jobs -------------------------------------------------------------------------------

@@ -604,7 +604,7 @@ def _whole_image_statistics(
     height, width = x.shape[-2:]
     h, w = _stats_size(height, width, max_side, tiles[0].h * tiles[0].w, multiple)
     exact = (h, w) == (height, width)
-    small = x if exact else F.interpolate(x, size=(h, w), mode="area")
+    small = x if exact else F.interpolate(x if x.is_floating_point() else x.float(), size=(h, w), mode="area")
     stats.frozen, stats.record = False, None
     stats.start_forward(None)
     net(small)
@@ -645,4 +645,4 @@ def _blend(
         weight_sum[..., t.y : t.y + t.h, t.x : t.x + t.w] += wt
         counter.step()
     assert acc is not None
-    return (acc / weight_sum).to(out_dtype)
+    return acc.div_(weight_sum).to(out_dtype)  # in place: no second image-sized buffer

@@ -107,6 +107,18 @@ def test_batches_give_the_same_pixels_as_single_images(tiny_pix2pix: Path, photo
         assert np.abs(x.astype(int) - y.astype(int)).max() <= 1
 
 
+def test_a_batch_never_makes_an_image_tile_that_fits_alone(tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
+    # A budget one image fits in but four do not: the batch is split, not tiled (tiling an
+    # InstanceNorm model changes its output slightly, so equality shows no tile was used).
+    from translator.tiling import estimate_bytes_per_pixel
+
+    tr = load_translator(tiny_cyclegan, InferenceOptions(batch_size=4, memory_budget_mb=1))
+    side = int((0.8 * 2**20 / estimate_bytes_per_pixel(tr.spec)) ** 0.5) // 4 * 4
+    ims = [np.asarray(Image.fromarray(np.roll(photos["coffee"], 40 * i, axis=1)).resize((side, side))) for i in range(4)]
+    for x, y in zip(translate_batch(tr, ims), [translate_array(tr, im) for im in ims]):
+        assert np.array_equal(x, y)
+
+
 def test_forced_tiling_matches_whole_image_for_eval_batchnorm(tiny_pix2pix: Path, photos: dict[str, np.ndarray]) -> None:
     rgb = np.asarray(Image.fromarray(photos["astronaut"]).resize((192, 128)))
     whole = translate_array(load_translator(tiny_pix2pix, InferenceOptions(tile="off")), rgb)
@@ -143,7 +155,8 @@ def test_cancel_keeps_finished_outputs_and_leaves_no_partial(tmp_path: Path, tin
         Image.fromarray(np.roll(photos["chelsea"], i * 10, axis=1)[::4, ::4]).save(src / f"{i:02d}.png")
     items = plan_outputs([src], tmp_path / "out")
     token = CancelToken()
-    job = translate_files(load_translator(tiny_cyclegan), items, token=token)
+    # batch 1: the token is checked before each forward pass, so the cancel lands mid-folder
+    job = translate_files(load_translator(tiny_cyclegan, InferenceOptions(batch_size=1)), items, token=token)
     next(job), next(job)
     token.cancel()
     with pytest.raises(JobCancelled):
