@@ -368,9 +368,10 @@ def check_layout(spec: GeneratorSpec | DiscriminatorSpec, got: Layout, *, source
     file's header) are exactly the state dict `spec` builds; nothing of `spec`'s size is allocated."""
     depth = _depth(spec)
     if depth > min(len(got), _MAX_DEPTH):
+        why = f"the file holds {len(got)} tensor(s) for it" if depth > len(got) else f"this tool builds at most {_MAX_DEPTH}"
         raise ArchitectureMismatch(
-            f"{source}: the card describes {describe_spec(spec)}, {depth} levels or blocks deep, but the file "
-            f"holds {len(got)} tensor(s) for it -> check arch{_looks_like(spec, got)}"
+            f"{source}: the card describes {describe_spec(spec)}, {depth} levels or blocks deep, but "
+            f"{why} -> check arch{_looks_like(spec, got)}"
         )
     try:
         expected = _meta_layout(spec)

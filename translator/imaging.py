@@ -264,6 +264,7 @@ def _decode(data: bytes, name: str, path: Path | None) -> LoadedImage:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise _too_many_pixels(name, (w, h))
+            _check_enough_data(im, data, name)
             if _is_16bit(im, data) and im.mode in _CV2_MODES:
                 loaded = _decode_16bit(data, name, path, im)
                 if loaded is not None:
@@ -273,6 +274,52 @@ def _decode(data: bytes, name: str, path: Path | None) -> LoadedImage:
         raise _too_many_pixels(name, _claimed_size(data)) from exc
     except MemoryError as exc:
         raise ImageError(f"{name}: not enough memory to decode this image") from exc
+
+
+# Deflate encodes at most 258 bytes in 2 bits: no PNG's pixel data is compressed more than 1032:1.
+_DEFLATE_MAX_RATIO = 1032
+# JPEG frame markers (SOF0-SOF3) whose scans are Huffman-coded: every 8x8 block of a component
+# costs at least one bit (its DC coefficient's code). Arithmetic-coded frames have no such floor.
+_JPEG_HUFFMAN_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3})
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type -> samples per pixel
+
+
+def _check_enough_data(im: Image.Image, data: bytes, name: str) -> None:
+    """Refuse a PNG or JPEG whose header claims more pixels than its data could possibly encode.
+
+    A truncated or forged file (a few KB claiming 30000x30000 pixels, below `MAX_PIXELS`) would
+    otherwise have the decoder allocate gigabytes, and libjpeg even "decodes" it, filling the
+    missing part with grey. The floors are what the coding cannot go below (deflate's 1032:1 for
+    PNG, one bit per 8x8 block for Huffman-coded JPEG), so no intact file is refused.
+    """
+    w, h = im.size
+    need = 0
+    if im.format == "PNG" and data[12:16] == b"IHDR" and len(data) >= 26:
+        bits, channels = data[24], _PNG_CHANNELS.get(data[25], 4)
+        need = h * (1 + (w * channels * bits + 7) // 8) // _DEFLATE_MAX_RATIO  # filter byte + row
+    elif im.format == "JPEG" and _jpeg_frame_marker(data) in _JPEG_HUFFMAN_FRAMES:
+        need = ((w + 7) // 8) * ((h + 7) // 8) // 8
+    if need > len(data):
+        raise ImageError(
+            f"{name}: the image data is truncated or corrupt (the header claims {w}x{h} pixels, which need at "
+            f"least {need:,} bytes of {im.format} data; the file has {len(data):,})"
+        )
+
+
+def _jpeg_frame_marker(data: bytes) -> int | None:
+    """The SOFn marker (0xC0..0xCF) of a JPEG, found by walking its segments; None if not found."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # DHT, JPG, DAC are not frames
+            return marker
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None
 
 
 def _too_many_pixels(name: str, size: tuple[int, int] | None) -> UnsupportedImage:
@@ -307,7 +354,6 @@ def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -
         im.load()  # Pillow is lazy: decode now, so truncation is reported here
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
-    _warn_if_animated(im, name)
     src, mode = im, im.mode
     if mode == "F":
         raise UnsupportedImage(f"{name}: 32-bit floating-point images are not supported; convert to 8- or 16-bit")
@@ -325,6 +371,8 @@ def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -
     arr = np.asarray(im)
     alpha: np.ndarray | None = None
     orientation = _orientation(src, data)
+    # Last: counting frames seeks through them, and a damaged one can leave `src` at another frame.
+    _warn_if_animated(src, name)
     if im.mode.startswith("I"):  # 16-bit (or 32-bit integer) grey: values above 65535 are clipped
         grey16 = np.clip(arr, 0, 65535).astype(np.uint16)  # astype: also to native byte order
         rgb16 = _orient(np.repeat(grey16[..., None], 3, axis=2), orientation)
@@ -345,9 +393,12 @@ def _warn_if_animated(im: Image.Image, name: str) -> None:
     """Log that only the first frame of an animation or multi-page file is used."""
     try:
         frames = int(getattr(im, "n_frames", 1))  # GIF: scans the file (cheap next to decoding)
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, TypeError):
-        # A damaged later frame (a TIFF page without dimensions raises TypeError): the first one
-        # decoded, which is all that is used.
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, TypeError, KeyError) as exc:
+        # A damaged later frame or page (Pillow's TIFF reader raises TypeError for a page without a
+        # size, KeyError for one of an unknown compression): the first one decoded, which is all
+        # that is used.
+        log.warning("%s: the frames or pages after the first are damaged (%s: %s); only the first is used",
+                    name, type(exc).__name__, exc)
         return
     if frames > 1:
         log.warning("%s: %s of %d frames; only the first frame is used", name,
