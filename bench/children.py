@@ -33,6 +33,9 @@ def big(which: str, model: Path, image: Path, out: Path) -> None:
     if which == "ours":
         from translator.inference import InferenceOptions, WorkItem, load_translator, translate_files
 
+        from translator.heap import keep_heap_compact
+
+        keep_heap_compact()  # as `translator translate` does at start
         tr = load_translator(model, InferenceOptions(device="cpu"))
         t0 = time.perf_counter()
         job = translate_files(tr, [WorkItem(image, out / image.name)], overwrite=True)

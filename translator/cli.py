@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from translator import __version__
 from translator.errors import JobCancelled, TranslatorError
+from translator.heap import keep_heap_compact
 from translator.jobs import Progress, format_duration, run_job
 
 if TYPE_CHECKING:
@@ -312,8 +313,9 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile-stats", choices=["exact", "fast"], default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
     g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: 640 on the CPU, 60%% of free memory on a GPU); more is faster on large images")
     g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
-    g.add_argument("--batch-size", type=int, default=4,
-                   help="same-sized images per forward pass in eval mode, as many as fit the memory budget (default 4)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="same-sized images per forward pass in eval mode, as many as fit the memory budget "
+                        "(default: 4 for U-Nets and on GPUs, 1 for ResNets on the CPU, where batching is slower)")
     g.add_argument("--workers", type=int, default=2, help="threads decoding and encoding images alongside the model")
     g.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders (keeping the relative tree)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -425,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_heap_compact()
     try:
         code: int = args.func(args)
         return code

@@ -100,3 +100,4 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+

@@ -61,7 +61,7 @@ class InferenceOptions:
     tile_stats: Literal["exact", "fast"] = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
-    batch_size: int = 4  # same-sized images per forward pass in eval mode (within the memory budget)
+    batch_size: int | None = None  # same-sized images per forward pass in eval mode; None: `auto_batch_size`
     workers: int = 2  # decode/encode threads
 
     def __post_init__(self) -> None:
@@ -69,7 +69,7 @@ class InferenceOptions:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         if isinstance(self.tile, int) and self.tile <= 0:
             raise ValueError("tile must be a positive size, 'auto' or 'off'")
-        if self.batch_size < 1 or self.workers < 0:
+        if (self.batch_size is not None and self.batch_size < 1) or self.workers < 0:
             raise ValueError("batch_size must be >= 1 and workers >= 0")
         if self.resize is not None and self.resize < 1:
             raise ValueError("resize must be a positive size")
@@ -300,6 +300,16 @@ def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.nda
     return [o for o in out if o is not None]
 
 
+def batch_size_for(tr: Translator) -> int:
+    """The batch the folder job assembles: the option when given, else 4 for U-Nets and on GPUs,
+    1 for ResNets on the CPU. Measured (BENCHMARKS.md, folder jobs): a U-Net 256 on the CPU runs
+    ~1.5× the images per second at batch 4 (its deepest layers work on a few pixels), while a
+    ResNet's 3×3 convolutions are already efficient at batch 1 and get slower at batch 4."""
+    if tr.options.batch_size is not None:
+        return tr.options.batch_size
+    return 4 if tr.spec.family == "unet" or tr.device.type == "cuda" else 1
+
+
 def _images_per_pass(tr: Translator, height: int, width: int) -> int:
     """How many images of this size share one forward pass: those that fit the memory budget
     together, so batching never makes an image tile that would not tile alone (at least 1)."""
@@ -421,7 +431,8 @@ def translate_files(
         else:
             todo.append(it)
     workers = max(1, tr.options.workers)
-    window = max(2 * workers, tr.options.batch_size * 2)
+    batch_size = batch_size_for(tr)
+    window = max(2 * workers, batch_size * 2)
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as readers, ThreadPoolExecutor(
         workers, thread_name_prefix="encode"
     ) as writers:
@@ -454,7 +465,7 @@ def translate_files(
                 token.raise_if_cancelled()
                 submit_reads(i + window)
                 batch: list[tuple[WorkItem, imaging.LoadedImage]] = []
-                while i < len(todo) and len(batch) < tr.options.batch_size:
+                while i < len(todo) and len(batch) < batch_size:
                     it = todo[i]
                     submit_reads(i + window)  # a run of failed reads moves past the first window
                     try:

@@ -49,7 +49,7 @@ from torch import nn
 from translator import imaging
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import Direction, Model, ModelCard, build_model, load_model, resolve_model_path, save_model
-from translator.datasets import Augment, DatasetScan, PairedDataset, UnpairedDataset, make_loader, scan_dataset
+from translator.datasets import Augment, DatasetScan, PairedDataset, UnpairedDataset, make_loader, scan_dataset, set_loader_epoch
 from translator.devices import Precision, autocast_dtype, cpu_has_bf16, resolve_device
 from translator.errors import CheckpointError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress
@@ -789,15 +789,14 @@ def _batches(trainer: _Trainer, dataset: Any, start_step: int) -> Iterator[dict[
     """An endless stream of batches, epoch after epoch, starting at the batch for `start_step`
     (so a resumed run sees exactly the batches an uninterrupted one would)."""
     cfg = trainer.cfg
-
-    def loader(epoch: int) -> Any:
-        return make_loader(dataset, batch_size=cfg.batch_size, shuffle=True, workers=cfg.workers, seed=cfg.seed,
-                           epoch=epoch, drop_last=True, distributed=trainer.world > 1,
-                           pin_memory=trainer.device.type == "cuda")
-
-    epoch, skip = divmod(start_step, len(loader(0)))
+    # One loader for the whole run: its worker processes persist from epoch to epoch (a new loader
+    # per epoch would start new workers, which on a small folder means every few steps).
+    loader = make_loader(dataset, batch_size=cfg.batch_size, shuffle=True, workers=cfg.workers, seed=cfg.seed,
+                         drop_last=True, distributed=trainer.world > 1, pin_memory=trainer.device.type == "cuda")
+    epoch, skip = divmod(start_step, len(loader))
     while True:
-        for i, batch in enumerate(loader(epoch)):
+        set_loader_epoch(loader, epoch)
+        for i, batch in enumerate(loader):
             if i >= skip:
                 yield batch
         skip = 0
