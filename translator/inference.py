@@ -35,7 +35,7 @@ from translator.devices import Precision, autocast, resolve_device
 from translator.errors import ImageError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
-from translator.networks.fold import fold_batchnorm
+from translator.networks.fold import fold_batchnorm, shallow_copy_tree
 from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, run_tiled
 
 log = logging.getLogger(__name__)
@@ -166,15 +166,12 @@ def fast_layout(spec: GeneratorSpec, device: torch.device) -> torch.memory_forma
 
 def _channels_last_copy(net: nn.Module) -> nn.Module:
     """`net` with 4-D weights in channels-last, without changing the caller's network (which may
-    be a model shared with the app, or a discriminator's sibling in training)."""
-    out = copy.copy(net)
-    out._modules = {k: _channels_last_copy(m) if m is not None else None for k, m in net._modules.items()}
-    out._parameters = {
-        k: nn.Parameter(p.detach().contiguous(memory_format=torch.channels_last), requires_grad=False)
-        if p is not None and p.dim() == 4 else p
-        for k, p in net._parameters.items()
-    }
-    out._buffers = dict(net._buffers)
+    be a model shared with the app)."""
+    out = shallow_copy_tree(net)
+    for m in out.modules():
+        for name, p in m._parameters.items():
+            if p is not None and p.dim() == 4:
+                m._parameters[name] = nn.Parameter(p.detach().contiguous(memory_format=torch.channels_last), requires_grad=False)
     return out
 
 

@@ -56,6 +56,8 @@ def test_folding_replaces_every_batchnorm_and_leaves_the_model_alone(photos: dic
     tr = make_translator(model, InferenceOptions(device="cpu"))
     assert not any(isinstance(m, nn.BatchNorm2d) for m in tr.net.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.nets["g"].modules()) == 13  # the caller's net untouched
+    assert all(p.is_contiguous() for p in model.nets["g"].parameters())  # still NCHW: the copy is channels-last
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in tr.net.parameters())
     _, folded = fold_batchnorm(model.nets["g"])
     assert folded == 13
     # reference mode normalises with each image's statistics: nothing may be folded there

@@ -49,7 +49,7 @@ def fold_batchnorm(net: nn.Module, *, inplace: bool = False) -> tuple[nn.Module,
     one convolution; returns the network and the number of layers folded. Without `inplace` the
     caller's network is left untouched (only the folded layers are new; the rest is shared)."""
     if not inplace:
-        net = _shallow_copy_tree(net)
+        net = shallow_copy_tree(net)
     count = 0
     for seq in [m for m in net.modules() if isinstance(m, nn.Sequential)]:
         names = list(seq._modules)
@@ -62,10 +62,11 @@ def fold_batchnorm(net: nn.Module, *, inplace: bool = False) -> tuple[nn.Module,
     return net, count
 
 
-def _shallow_copy_tree(net: nn.Module) -> nn.Module:
-    """A copy of the module tree that shares parameters and buffers with `net`."""
+def shallow_copy_tree(net: nn.Module) -> nn.Module:
+    """A copy of the module tree that shares parameters and buffers with `net`: replacing a
+    module, parameter or buffer in the copy leaves `net` as it was."""
     out = copy.copy(net)
-    out._modules = {name: _shallow_copy_tree(child) if child is not None else None for name, child in net._modules.items()}
+    out._modules = {name: shallow_copy_tree(child) if child is not None else None for name, child in net._modules.items()}
     out._parameters = dict(net._parameters)
     out._buffers = dict(net._buffers)
     return out
