@@ -49,32 +49,30 @@ def cold_start(_tmp: Path) -> str:
     ])
 
 
-def ui_stalls(_tmp: Path) -> str:
-    out, _wall, _peak = run_child(["bench/ui_stall.py"], env={"QT_QPA_PLATFORM": "offscreen"})
+def _child_table(script: str, title: str, description: str, env: dict[str, str] | None = None) -> str:
+    """Run a benchmark script that prints a Markdown table; the section: title, description, its table."""
+    out, _wall, _peak = run_child([script], env=env)
     table = [line for line in out.splitlines() if line.startswith("|")]
-    return "\n".join([
-        "### UI event-loop stalls",
-        "",
-        "`python bench/ui_stall.py` — the real main window (offscreen); a 10 ms QTimer measures how late the "
-        "UI thread's event loop runs while the window's own Batch and Fine-tune panels work (every engine "
-        "call on a worker thread). Lateness in milliseconds.",
-        "",
-        *table,
-    ])
+    return "\n".join([f"### {title}", "", f"`python {script}` — {description}", "", *table])
+
+
+def ui_stalls(_tmp: Path) -> str:
+    return _child_table(
+        "bench/ui_stall.py", "UI event-loop stalls",
+        "the real main window (offscreen); a 10 ms QTimer measures how late the UI thread's event loop runs while "
+        "the window's own Batch and Fine-tune panels work (every engine call on a worker thread). Lateness in "
+        "milliseconds.",
+        env={"QT_QPA_PLATFORM": "offscreen"},
+    )
 
 
 def seams(_tmp: Path) -> str:
-    out, _wall, _peak = run_child(["bench/seams_4096.py"])
-    table = [line for line in out.splitlines() if line.startswith("|")]
-    return "\n".join([
-        "### Seams of tiled inference on a 4096×4096 image",
-        "",
-        "`python bench/seams_4096.py` — a 4096² mosaic of four photos through a ResNet with InstanceNorm "
-        "(resnet_6blocks, ngf 8), untiled and in 1024-px tiles (overlap 64). Seam energy = mean step across "
-        "the tile hand-over lines ÷ mean step across all other lines (~1: no seam).",
-        "",
-        *table,
-    ])
+    return _child_table(
+        "bench/seams_4096.py", "Seams of tiled inference on a 4096×4096 image",
+        "a 4096² mosaic of four photos through a ResNet with InstanceNorm (resnet_6blocks, ngf 8), untiled and in "
+        "1024-px tiles (overlap 64). Seam energy = mean step across the tile hand-over lines ÷ mean step across all "
+        "other lines (~1: no seam).",
+    )
 
 
 SECTIONS = {**perf.SECTIONS, "cold_start": cold_start, "ui": ui_stalls, "seams": seams}

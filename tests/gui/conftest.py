@@ -12,12 +12,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from gui.jobs import cancel_all_and_wait, live_workers  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from translator.paths import user_models_dir  # noqa: E402
 
 GRACE_MS = 2000  # a finished job's last queued signals need an event-loop turn to arrive
 
@@ -49,3 +53,16 @@ def _no_job_left_running(qtbot: QtBot) -> Iterator[None]:
         left = [w.name for w in live_workers()]
         stopped = cancel_all_and_wait(10000)
         pytest.fail(f"test left job(s) running: {left}" + ("" if stopped else " (and they did not stop when cancelled)"))
+
+
+@pytest.fixture()
+def window(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
+    """The main window with a tiny pix2pix model (with a discriminator) in the user models folder.
+    (Test files that need another set-up define their own `window`.)"""
+    folder = user_models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return w

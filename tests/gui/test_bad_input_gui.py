@@ -6,16 +6,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
-from translator.paths import user_models_dir
 
 
 def _load_make_bad() -> ModuleType:
@@ -29,18 +27,6 @@ def _load_make_bad() -> ModuleType:
 
 make_bad = _load_make_bad()
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-@pytest.fixture()
-def window(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
-    """The main window with a tiny pix2pix model (with a discriminator) in the user models folder."""
-    folder = user_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def _assert_reason(message: str, path: Path) -> None:

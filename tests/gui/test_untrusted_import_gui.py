@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 from safetensors import safe_open
@@ -33,18 +31,6 @@ class _RunsCode:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return os.system, (f"touch {self.marker}",)
-
-
-@pytest.fixture()
-def window(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
-    """The main window with a tiny pix2pix model in the user models folder."""
-    folder = user_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def _action(window: MainWindow, text: str) -> QAction:
