@@ -65,14 +65,17 @@ _UMASK = _read_umask()  # read once, at import: os.umask can only be read by set
 
 
 @contextlib.contextmanager
-def atomic_path(dst: Path) -> Iterator[Path]:
+def atomic_path(dst: Path, *, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write to; on success it replaces `dst` atomically.
 
     The temporary name keeps `dst`'s suffix so libraries that pick a format from the extension
-    (Pillow, OpenCV) still do.
+    (Pillow, OpenCV) still do. With `make_parents=False` a missing folder is an error
+    (FileNotFoundError) instead of being created: a job whose output folder was deleted while it
+    ran must say so, not quietly start a new one.
     """
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        dst.parent.mkdir(parents=True, exist_ok=True)
     prefix = f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-{dst.stem}-"
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=dst.suffix, dir=dst.parent)
     try:
@@ -91,7 +94,20 @@ def atomic_path(dst: Path) -> Iterator[Path]:
         raise
 
 
-def write_bytes_atomic(dst: Path, data: bytes) -> None:
+def write_bytes_atomic(dst: Path, data: bytes, *, make_parents: bool = True) -> None:
     """Write `data` to `dst` atomically."""
-    with atomic_path(dst) as tmp:
+    with atomic_path(dst, make_parents=make_parents) as tmp:
         tmp.write_bytes(data)
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` if needed and prove a file can be made in it (raises OSError otherwise).
+
+    Permission bits alone do not tell (root ignores them; a read-only mount does not show in them),
+    so a temporary file is created and removed.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(name)

@@ -28,3 +28,8 @@ class ArchitectureMismatch(CheckpointError):
 
 class JobCancelled(TranslatorError):
     """A job was cancelled through its cancel token."""
+
+
+class OutputError(TranslatorError):
+    """The output folder cannot take any more files (disk full, read-only, deleted): the job stops,
+    keeping every output finished so far."""

@@ -231,7 +231,9 @@ def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() in (".jpg", ".jpeg"):
         try:
-            with Image.open(path) as f:
+            data = path.read_bytes()
+            with Image.open(io.BytesIO(data)) as f:
+                _check_enough_data(f, data, str(path))  # a forged header must not make libjpeg fill gigabytes
                 f.draft("RGB", (max_side * 2, max_side * 2))
                 f.load()
                 small = ImageOps.exif_transpose(f).convert("RGB")
@@ -579,15 +581,16 @@ def write_image(
     alpha: np.ndarray | None = None,
     bit_depth: int = 8,
     quality: int = 95,
+    make_parents: bool = True,
 ) -> Path:
     """Write `rgb` atomically, in the format its suffix names; return the path written.
 
     `rgb` is (H, W, 3) uint8, or uint16 when `bit_depth` is 16 (uint8 is then scaled by 257).
     `alpha` (H, W) uint8/uint16 is kept by PNG, WebP and TIFF and dropped (with a warning) by JPEG
     and BMP. 16 bits are written by PNG and TIFF; other formats fall back to 8 (with a warning).
-    `quality` (1..100) applies to JPEG and WebP. Raises `ValueError` for bad arguments or an
-    unknown suffix, `ImageError` when the file cannot be written (the destination is then
-    untouched).
+    `quality` (1..100) applies to JPEG and WebP. `make_parents=False`: a missing folder is an
+    error, not created. Raises `ValueError` for bad arguments or an unknown suffix, `ImageError`
+    (caused by the OSError) when the file cannot be written (the destination is then untouched).
     """
     path = Path(path)
     fmt = _WRITERS.get(path.suffix.lower())
@@ -625,13 +628,13 @@ def write_image(
             Image.fromarray(np.ascontiguousarray(rgb8)).save(buf, format=fmt, **_save_options(fmt, quality, alpha is not None))
             data = buf.getvalue()
         # Encoded in memory first: the temporary file exists only for the moment of the write.
-        write_bytes_atomic(path, data)
+        write_bytes_atomic(path, data, make_parents=make_parents)
     except (OSError, ValueError, cv2.error) as exc:
         raise ImageError(f"{path}: could not write the image ({exc})") from exc
     return path
 
 
-def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95) -> Path:
+def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95, *, make_parents: bool = True) -> Path:
     """Write the model's output `rgb` ((H, W, 3) uint8) with `like`'s alpha and bit depth.
 
     The output must have `like`'s size (alpha is never resized): `ValueError` otherwise.
@@ -644,7 +647,7 @@ def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95
         )
     if rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be uint8 (the model's output), got {rgb.dtype}")
-    return write_image(path, rgb, alpha=like.alpha, bit_depth=like.bit_depth, quality=quality)
+    return write_image(path, rgb, alpha=like.alpha, bit_depth=like.bit_depth, quality=quality, make_parents=make_parents)
 
 
 def _to_16bit(a: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ Two modes, named for what they do:
 from __future__ import annotations
 
 import copy
+import errno
 import logging
 import os
 from collections.abc import Generator, Iterator, Sequence
@@ -29,10 +30,10 @@ from PIL import Image
 from torch import nn
 
 from translator import imaging
-from translator._fs import is_stale_partial
+from translator._fs import check_writable, is_stale_partial
 from translator.checkpoint import Direction, Model, load_model, resolve_model_path
 from translator.devices import Precision, autocast, resolve_device
-from translator.errors import ImageError, JobCancelled, TranslatorError
+from translator.errors import ImageError, JobCancelled, OutputError, TranslatorError
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
@@ -414,22 +415,35 @@ def translate_files(
     goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model; at most
     a window of a few images waits on either side, so memory stays flat on long folders.
     Returns a `JobSummary`. Cancelling waits for in-flight writes (each atomic) and raises
-    `JobCancelled`.
+    `JobCancelled`. An output folder that cannot take files (not writable, disk full, deleted
+    during the job) stops the job with `OutputError`, before the first image or at the first file
+    that failed; every output finished before it is complete and kept.
     """
     token = token or CancelToken()
     summary: JobSummary = JobSummary()
     _remove_stale_partials(items)
     clock = ProgressClock(len(items))
-    todo: list[WorkItem] = []
-    for it in items:
+    todo: set[int] = set()
+    for n, it in enumerate(items):
         if not overwrite and _is_complete(it.dst):
             summary.skipped.append(it.src)
             yield clock.tick(it.src, ItemResult(it.src, "skipped", it.dst), processed=False)
         else:
-            todo.append(it)
+            todo.add(n)
+    for folder in dict.fromkeys(items[n].dst.parent for n in sorted(todo)):
+        try:
+            check_writable(folder)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot write the outputs here ({exc.strerror or exc}); "
+                              "choose another output folder or make this one writable") from exc
     workers = max(1, tr.options.workers)
     batch_size = batch_size_for(tr)
-    window = max(2 * workers, batch_size * 2)
+    # Batches come from fixed windows of the whole plan, grouped by image size: a rerun after an
+    # interruption computes exactly the batches an uninterrupted run would (the numerics of a
+    # batched convolution depend on the batch), re-reading the done members of a window it resumes in.
+    windows = [range(k, min(k + batch_size, len(items))) for k in range(0, len(items), batch_size)]
+    reading = [n for w in windows if todo.intersection(w) for n in w]
+    lookahead = max(2 * workers, batch_size * 2)
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as readers, ThreadPoolExecutor(
         workers, thread_name_prefix="encode"
     ) as writers:
@@ -439,8 +453,9 @@ def translate_files(
 
         def submit_reads(upto: int) -> None:
             nonlocal next_read
-            while next_read < min(upto, len(todo)):
-                reads[next_read] = readers.submit(imaging.read_image, todo[next_read].src)
+            while next_read < min(upto, len(reading)):
+                n = reading[next_read]
+                reads[n] = readers.submit(imaging.read_image, items[n].src)
                 next_read += 1
 
         def drain(block: bool, keep: int = 0) -> Iterator[Progress]:
@@ -450,51 +465,57 @@ def translate_files(
                 try:
                     fut.result()
                 except (ImageError, OSError, ValueError) as exc:
+                    reason = _destination_failure(it.dst, exc)
+                    if reason is not None:
+                        for _it, rest in writes:
+                            rest.exception()  # the ones already encoding finish (or fail) atomically
+                        raise OutputError(
+                            f"{it.dst}: cannot be written: {reason}. The job stopped; the {len(summary.written)} "
+                            f"output(s) written before it are complete. {_DESTINATION_ADVICE}") from exc
                     summary.failed.append(ItemResult(it.src, "failed", it.dst, _message(it.dst, exc)))
                     yield clock.tick(it.src, summary.failed[-1])
                 else:
                     summary.written.append(it.dst)
                     yield clock.tick(it.src, ItemResult(it.src, "written", it.dst))
 
-        i = 0
+        pos = 0
         try:
-            while i < len(todo):
+            while pos < len(reading):
                 token.raise_if_cancelled()
-                submit_reads(i + window)
-                batch: list[tuple[WorkItem, imaging.LoadedImage]] = []
-                while i < len(todo) and len(batch) < batch_size:
-                    it = todo[i]
-                    submit_reads(i + window)  # a run of failed reads moves past the first window
+                window = windows[reading[pos] // batch_size]
+                pos += len(window)
+                submit_reads(pos + lookahead)
+                groups: dict[tuple[int, ...], list[tuple[int, imaging.LoadedImage]]] = {}
+                for n in window:
                     try:
-                        loaded = reads.pop(i).result()
+                        loaded = reads.pop(n).result()
                     except (ImageError, OSError) as exc:
-                        summary.failed.append(ItemResult(it.src, "failed", None, _message(it.src, exc)))
-                        yield clock.tick(it.src, summary.failed[-1])
-                        i += 1
+                        if n in todo:
+                            summary.failed.append(ItemResult(items[n].src, "failed", None, _message(items[n].src, exc)))
+                            yield clock.tick(items[n].src, summary.failed[-1])
                         continue
-                    if batch and loaded.rgb.shape != batch[0][1].rgb.shape:
-                        reads[i] = _done_future(loaded)  # starts the next batch
-                        break
-                    batch.append((it, loaded))
-                    i += 1
-                if not batch:
-                    continue
-                try:
-                    outputs = translate_batch(tr, [b[1].rgb for b in batch])
-                except (RuntimeError, ValueError, TranslatorError) as exc:  # e.g. out of memory on one huge image
-                    log.debug("translating %s failed", ", ".join(str(b[0].src) for b in batch), exc_info=True)
-                    for it, loaded in batch:
-                        w, h = loaded.size
-                        summary.failed.append(ItemResult(it.src, "failed", None, f"{it.src}: the model could not "
-                                                         f"translate this {w}×{h} image ({exc})"))
-                        yield clock.tick(it.src, summary.failed[-1])
-                    continue
-                for (it, loaded), rgb in zip(batch, outputs):
-                    like = loaded if not tr.options.resize else None
-                    writes.append((it, writers.submit(_write_output, it.dst, rgb, like, quality)))
-                yield from drain(block=False)
+                    groups.setdefault(loaded.rgb.shape, []).append((n, loaded))
+                for group in groups.values():
+                    if not todo.intersection(n for n, _ in group):
+                        continue
+                    try:
+                        outputs = translate_batch(tr, [loaded.rgb for _, loaded in group])
+                    except (RuntimeError, ValueError, TranslatorError) as exc:  # e.g. out of memory on one huge image
+                        log.debug("translating %s failed", ", ".join(str(items[n].src) for n, _ in group), exc_info=True)
+                        for n, loaded in group:
+                            if n in todo:
+                                w, h = loaded.size
+                                summary.failed.append(ItemResult(items[n].src, "failed", None, f"{items[n].src}: the "
+                                                                 f"model could not translate this {w}×{h} image ({exc})"))
+                                yield clock.tick(items[n].src, summary.failed[-1])
+                        continue
+                    for (n, loaded), rgb in zip(group, outputs):
+                        if n in todo:
+                            like = loaded if not tr.options.resize else None
+                            writes.append((items[n], writers.submit(_write_output, items[n].dst, rgb, like, quality)))
+                    yield from drain(block=False)
                 # Back-pressure: when encoding is slower than the model, outputs must not pile up in memory.
-                yield from drain(block=True, keep=window)
+                yield from drain(block=True, keep=lookahead)
             yield from drain(block=True)
         except (JobCancelled, GeneratorExit, KeyboardInterrupt):
             for f in reads.values():
@@ -505,16 +526,31 @@ def translate_files(
     return summary
 
 
-def _done_future(value: imaging.LoadedImage) -> Future[imaging.LoadedImage]:
-    f: Future[imaging.LoadedImage] = Future()
-    f.set_result(value)
-    return f
-
-
 def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int) -> Path:
+    # The folders were made before the job; one that disappears is reported, not silently remade.
     if like is None:
-        return imaging.write_image(dst, rgb, quality=quality)
-    return imaging.write_like(dst, rgb, like, quality=quality)
+        return imaging.write_image(dst, rgb, quality=quality, make_parents=False)
+    return imaging.write_like(dst, rgb, like, quality=quality, make_parents=False)
+
+
+_FOLDER_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "the output folder is not writable",
+    errno.EPERM: "the output folder is not writable",
+}
+_DESTINATION_ADVICE = "Make room (or choose another output folder), then rerun the same command: finished outputs are skipped."
+
+
+def _destination_failure(dst: Path, exc: BaseException) -> str | None:
+    """Why no more outputs can go into `dst`'s folder, or None when the failure is this file's own."""
+    if not dst.parent.is_dir():
+        return f"the output folder {dst.parent} no longer exists (deleted, moved or unmounted during the job)"
+    os_error = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(os_error, OSError) and os_error.errno in _FOLDER_ERRNOS:
+        return f"{_FOLDER_ERRNOS[os_error.errno]} ({os_error.strerror})"
+    return None
 
 
 def _message(path: Path, exc: BaseException) -> str:

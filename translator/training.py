@@ -639,8 +639,10 @@ class _RunFiles:
         try:
             if self.root.exists() and not self.root.is_dir():
                 raise TranslatorError(f"{self.root}: the run folder path is a file; choose another --out")
-            if not resume and self.checkpoints.is_dir() and any(self.checkpoints.iterdir()):
+            if not resume and self.checkpoints.is_dir() and self.latest_checkpoint() is not None:
                 raise TranslatorError(f"{self.root} already holds a run; use --resume to continue it or choose another --out")
+            if not resume:  # a run killed before its first checkpoint: its log ends where nothing can resume
+                self.log_path.unlink(missing_ok=True)
             self.checkpoints.mkdir(parents=True, exist_ok=True)
             self.samples.mkdir(exist_ok=True)
             write_bytes_atomic(self.root / "config.json", json.dumps(config.to_dict(), indent=1).encode())
@@ -674,13 +676,25 @@ class _RunFiles:
         except OSError as exc:
             state_path.unlink(missing_ok=True)
             previous = self.latest_checkpoint()
-            kept = f"; the previous checkpoint {previous[1].name} is intact" if previous else ""
+            kept = (f"; the previous checkpoint {previous[1].name} is intact: make room, then continue with --resume"
+                    if previous else "")
             raise TranslatorError(f"{self.checkpoints}: cannot write a checkpoint ({exc.strerror or exc}){kept}") from None
         existing = sorted(self.checkpoints.glob("step_*.safetensors"))
         for old in existing[: -trainer.cfg.keep_last]:
             old.unlink(missing_ok=True)
             (old.parent / old.name.replace(".safetensors", ".state.pt")).unlink(missing_ok=True)
         return model_path
+
+    def save_final(self, trainer: _Trainer) -> Path:
+        """Write the run's model.safetensors (the trained generator, ready to translate with)."""
+        path = self.root / "model.safetensors"
+        try:
+            save_model(trainer.export_model(), path)
+        except OSError as exc:
+            previous = self.latest_checkpoint()
+            kept = f"; the checkpoint {previous[1].name} is intact, resume from it with --resume" if previous else ""
+            raise TranslatorError(f"{path}: cannot write the model ({exc.strerror or exc}){kept}") from None
+        return path
 
     def append_log(self, record: dict[str, Any]) -> None:
         try:
@@ -704,8 +718,16 @@ class _RunFiles:
         """Drop log lines past `step` (written after the checkpoint a resume starts from)."""
         if not self.log_path.exists():
             return
-        keep = [line for line in self.log_path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        keep = [line for line in self.log_path.read_text().splitlines() if _logged_step(line) <= step]
         write_bytes_atomic(self.log_path, ("\n".join(keep) + "\n" if keep else "").encode())
+
+
+def _logged_step(line: str) -> float:
+    """The step of a log line; a line cut short by a kill (or blank) sorts after every step."""
+    try:
+        return float(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return math.inf
 
 
 def _load_state(path: Path) -> dict[str, Any]:
@@ -831,10 +853,14 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         if rank == 0:
             files.prepare(config, resume)
             files.open_tensorboard()
-        if resume:
-            latest = files.latest_checkpoint()
-            if latest is None:
-                raise TranslatorError(f"{config.out}: no checkpoint to resume from; start without --resume")
+        latest = files.latest_checkpoint() if resume else None
+        if resume and latest is None:
+            # Stopped before its first complete checkpoint: the only way on is from the start.
+            log.warning("%s: no complete checkpoint yet; the run starts again from step 0", config.out)
+            if rank == 0:
+                files.log_path.unlink(missing_ok=True)
+            resume = False
+        if latest is not None:
             trainer.load_state_dict(_load_state(latest[2]))
             if rank == 0:
                 files.truncate_log(trainer.step)
@@ -861,7 +887,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             except JobCancelled:
                 if rank == 0:
                     files.save_checkpoint(trainer)
-                    save_model(trainer.export_model(), files.root / "model.safetensors")
+                    files.save_final(trainer)
                 raise
             t0 = time.perf_counter()
             lr = float(trainer.opt_g.param_groups[0]["lr"])
@@ -912,7 +938,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
                 raise TranslatorError("the ranks' weights differ after training; this is a bug, please report it")
         model_path = files.root / "model.safetensors"
         if rank == 0:
-            save_model(trainer.export_model(), model_path)
+            files.save_final(trainer)
             files.append_log({"step": trainer.step, "phase": "done", "ranks": world, "ranks_in_sync": in_sync})
         return TrainResult(model_path, trainer.step, files.root, first_validation=trainer.first_validation,
                            last_validation=trainer.last_validation)

@@ -169,20 +169,6 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path, forty_photos: Path, tiny_cyclegan:
     assert 2 <= len(finished) < 40 and not any(f.name.startswith(PARTIAL_PREFIX) for f in finished)
 
 
-def test_kill_9_leaves_only_complete_outputs_and_rerun_finishes(tmp_path: Path, forty_photos: Path, tiny_cyclegan: Path) -> None:
-    src, out = forty_photos, tmp_path / "out"
-    cmd = [sys.executable, "-m", "translator", "translate", "-m", str(tiny_cyclegan), str(src), "-o", str(out), "-q"]
-    _interrupt_after(cmd, out, 3, signal.SIGKILL)
-    finished = sorted(out.glob("[0-9]*.png"))
-    assert 3 <= len(finished) < 40
-    for f in finished:  # every file under its final name is complete
-        assert imaging.read_image(f).rgb.shape == (150, 200, 3)
-    done = run("translate", "-m", tiny_cyclegan, src, "-o", out)
-    assert f"skipped {len(finished)}" in done.stdout
-    assert len(list(out.glob("[0-9]*.png"))) == 40
-    assert not list(out.glob(PARTIAL_PREFIX + "*"))
-
-
 def test_help_lists_every_command() -> None:
     out = run("--help").stdout
     for cmd in ("translate", "eval", "inspect", "import", "export"):

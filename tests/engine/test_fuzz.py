@@ -341,6 +341,17 @@ def test_a_header_claiming_a_huge_size_is_refused_without_allocating_it(tmp_path
         assert float(seconds) < 0.5 and re.match(expected, message), (path.name, line)
 
 
+def test_a_thumbnail_of_a_forged_jpeg_is_refused_too(tmp_path: Path) -> None:
+    """The file browser's fast JPEG path decodes at reduced size; a forged header must not slip by it
+    (libjpeg would "decode" 30000x30000 of grey from a few KB)."""
+    from translator.imaging import read_thumbnail
+
+    p = tmp_path / "forged.jpg"
+    p.write_bytes(_claim("jpeg", 30_000, 30_000))
+    with pytest.raises(ImageError, match=r"forged.jpg: the image data is truncated or corrupt \(the header claims 30000x30000"):
+        read_thumbnail(p)
+
+
 # --------------------------------------------------------------------------------------------
 # (b) our model files
 
