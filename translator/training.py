@@ -280,6 +280,13 @@ def _average_gradients(params: list[nn.Parameter]) -> None:
             p.grad /= world
 
 
+def _adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam, with the fused kernel on the CPU and CUDA: the same update in one pass over the weights
+    instead of a dozen. On a 2-core CPU it cuts unet_256's optimiser step from about 0.9 s to
+    0.05 s (BENCHMARKS.md); the results differ from the loop only in rounding."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
+
+
 def _sync_buffers(nets: list[nn.Module]) -> None:
     """Make BatchNorm running statistics rank 0's everywhere."""
     if _world()[1] == 1:
@@ -341,8 +348,8 @@ class _Trainer:
         self.g_params = [p for r in self.g_roles for p in self.model.nets[r].parameters()]
         self.d_params = [p for r in self.d_roles for p in self.model.nets[r].parameters()]
         betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(self.g_params, lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.d_params, lr=config.lr, betas=betas)
+        self.opt_g = _adam(self.g_params, config.lr, betas, device)
+        self.opt_d = _adam(self.d_params, config.lr, betas, device)
         decay = config.decay_steps if config.decay_steps is not None else config.steps // 2
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, linear_decay_lambda(config.steps, decay))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, linear_decay_lambda(config.steps, decay))

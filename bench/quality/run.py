@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 import tempfile
@@ -164,7 +165,7 @@ def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int],
     result_path = results / (key.replace("/", "__") + ".json")
     if result_path.exists():
         cached: dict[str, Any] = json.loads(result_path.read_text())
-        if cached.get("budgets") == budgets:
+        if cached.get("budgets") == budgets and cached.get("sec_per_step") == sec_per_step:
             return cached
     unit = math.gcd(*budgets)
     unit_steps = max(1, round(unit * 60 / sec_per_step))
@@ -172,6 +173,10 @@ def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int],
     run_dir = work / "runs" / key
     cfg = variant_config(task, data, run_dir, variant, seed, steps=max(steps.values()), checkpoint_every=unit_steps,
                          keep_last=max(budgets) // unit + 1)
+    planned = run_dir / "config.json"
+    if planned.exists() and json.loads(planned.read_text()).get("steps") != cfg.steps:
+        print(f"  {key}: the run folder was planned for another calibration; starting over", flush=True)
+        shutil.rmtree(run_dir)
     resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.safetensors"))
     if not (run_dir / "model.safetensors").exists():
         t0 = time.perf_counter()
