@@ -68,6 +68,7 @@ class BatchPanel(QWidget):
         self.open_button = QPushButton("Open output folder")
         self.progress = QProgressBar()
         self.rate = QLabel("")
+        self.rate.setWordWrap(True)  # an error names the folder and what to do: long
         self.failures = QListWidget()
         self.failures.setToolTip("files that could not be translated, and why")
 

@@ -1,6 +1,7 @@
 """User flows through the real main window (offscreen), with real models, photos and files."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -103,6 +104,25 @@ def test_batch_with_a_bad_file_then_cancel_and_resume(qtbot: QtBot, window: Main
     with qtbot.waitSignal(window.batch.finished, timeout=60000) as done:
         window.run_batch()
     assert len(done.args[0].skipped) == len(finished) and len(list(out2.iterdir())) == 30
+
+
+def test_batch_into_an_output_folder_that_cannot_be_written_says_so(qtbot: QtBot, window: MainWindow, pairs: Path,
+                                                                    tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    out = locked / "out"  # the job must create it: refused for a user, and for root a file blocks it
+    if os.geteuid() == 0:  # root ignores permission bits
+        out = tmp_path / "blocker" / "out"
+        out.parent.write_text("a file where the output folder's parent should be")
+    window.open_folder(pairs)
+    window.batch.output.setText(str(out))
+    with qtbot.waitSignal(window.batch.finished, timeout=60000) as done:
+        window.run_batch()
+    assert done.args[0] is None  # no summary: the job stopped before the first image
+    text = window.batch.rate.text()
+    assert text.startswith(f"{out}: cannot write the outputs here") and "choose another output folder" in text, text
+    assert window.batch.run_button.isEnabled()
 
 
 def test_imported_reference_checkpoint_appears_in_the_picker(qtbot: QtBot, window: MainWindow) -> None:
