@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         data = build(task, args.work / "data")
         pairs = test_pairs(data)
         triv = trivial(data, pairs, task.kind)
-        (args.results / f"{name}__trivial.json").write_text(json.dumps(triv, indent=1))
+        rounded = {k: {m: round(v, 6) for m, v in row.items()} for k, row in triv.items()}  # not thread-count noise
+        (args.results / f"{name}__trivial.json").write_text(json.dumps(rounded, indent=1))
         print(f"{name}: {len(pairs)} test pairs; trivial: " +
               ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in triv.items()), flush=True)
         cal = calibrate(task, data / "train", args.variants, args.results, args.cal_steps)
