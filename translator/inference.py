@@ -32,6 +32,7 @@ from torch import nn
 from translator import imaging
 from translator._fs import check_writable, is_stale_partial
 from translator.checkpoint import Direction, Model, load_model, resolve_model_path
+from translator.cuda_graphs import GraphedForward
 from translator.devices import Precision, autocast, resolve_device
 from translator.errors import ImageError, JobCancelled, OutputError, TranslatorError
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
@@ -137,7 +138,8 @@ def make_translator(
 
     In eval mode BatchNorm is folded into the convolutions, and U-Nets run in channels-last
     (`fast_layout`): on copies of the changed layers, unless `private` says the model is this
-    translator's alone (then in place, so a large model is not held twice).
+    translator's alone (then in place, so a large model is not held twice). On CUDA, recurring
+    small shapes run as captured graphs (`translator.cuda_graphs`).
     """
     net, spec = model.generator(direction)
     device = resolve_device(options.device)
@@ -148,6 +150,8 @@ def make_translator(
         net, _ = fold_batchnorm(net, inplace=private)  # same pixels up to rounding, one pass less per norm
     if fast_layout(spec, device) == torch.channels_last:
         net = net.to(memory_format=torch.channels_last) if private else _channels_last_copy(net)
+    if device.type == "cuda" and options.mode == "eval":  # reference mode draws dropout masks: stays eager
+        net = GraphedForward(net)
     role_direction: Direction = direction or model.card.directions()[0]
     return Translator(net, spec, device, options, model, role_direction, memory_budget(device, options.memory_budget_mb))
 

@@ -97,3 +97,25 @@ def test_bf16_falls_back_to_fp32_where_the_cpu_would_emulate_it(photos: dict[str
     rgb = _crops(photos)[1][:64, :64]
     fp32 = translate_array(make_translator(model, InferenceOptions(device="cpu")), rgb)
     assert np.array_equal(translate_array(make_translator(model, InferenceOptions(device="cpu", precision="bf16")), rgb), fp32)
+
+
+def test_cuda_graphs_are_kept_for_small_shapes_that_recur() -> None:
+    from translator.cuda_graphs import worth_a_graph
+
+    tiles = torch.Size((4, 3, 256, 256))
+    assert not worth_a_graph(tiles, seen=1)  # a one-off size is not worth a capture
+    assert worth_a_graph(tiles, seen=2)
+    assert not worth_a_graph(torch.Size((1, 3, 1024, 1024)), seen=5)  # long kernels hide the launch cost
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this project's machines)")
+def test_cuda_graphs_give_the_eager_pixels(photos: dict[str, np.ndarray]) -> None:
+    model = _pix2pix(photos)
+    graphed = make_translator(model, InferenceOptions(device="cuda"))
+    eager = make_translator(model, InferenceOptions(device="cuda"))
+    eager.net = eager.net.net  # the network inside the graph wrapper
+    for _ in range(3):  # the second call of a shape captures it, the third replays it
+        for rgb in photos.values():
+            crop = rgb[:256, :256]
+            assert psnr(translate_array(graphed, crop), translate_array(eager, crop)) >= 40.0
+    assert graphed.net._graphs  # type: ignore[union-attr]
