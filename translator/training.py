@@ -282,8 +282,8 @@ def _average_gradients(params: list[nn.Parameter]) -> None:
 
 def _adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
     """Adam, with the fused kernel on the CPU and CUDA: the same update in one pass over the weights
-    instead of a dozen. On a 2-core CPU it cuts unet_256's optimiser step from about 0.9 s to
-    0.05 s (BENCHMARKS.md); the results differ from the loop only in rounding."""
+    instead of a dozen. On a 2-core CPU it cuts unet_256's optimiser step from 180 to 29 ms
+    (`python -m bench.optimizer`, BENCHMARKS.md); the results differ from the loop only in rounding."""
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
 
 
