@@ -26,6 +26,11 @@ def _host_tag() -> str:
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
+def _partial_prefix(stem: str) -> str:
+    """The name start of this process's temporary files: `is_stale_partial` reads its writer from it."""
+    return f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-{stem}-"
+
+
 def is_partial_file(path: Path) -> bool:
     """True for the temporary files `atomic_path` creates."""
     return path.name.startswith(PARTIAL_PREFIX)
@@ -76,8 +81,7 @@ def atomic_path(dst: Path, *, make_parents: bool = True) -> Iterator[Path]:
     dst = Path(dst)
     if make_parents:
         dst.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-{dst.stem}-"
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=dst.suffix, dir=dst.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_partial_prefix(dst.stem), suffix=dst.suffix, dir=dst.parent)
     try:
         os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual mode
     finally:
@@ -108,6 +112,6 @@ def check_writable(folder: Path) -> None:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}.{_host_tag()}-probe-", dir=folder)
+    fd, name = tempfile.mkstemp(prefix=_partial_prefix("probe"), dir=folder)
     os.close(fd)
     os.unlink(name)

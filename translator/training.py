@@ -682,10 +682,7 @@ class _RunFiles:
             save_model(trainer.export_model(), model_path)  # written last: its presence marks the pair complete
         except OSError as exc:
             state_path.unlink(missing_ok=True)
-            previous = self.latest_checkpoint()
-            kept = (f"; the previous checkpoint {previous[1].name} is intact: make room, then continue with --resume"
-                    if previous else "")
-            raise TranslatorError(f"{self.checkpoints}: cannot write a checkpoint ({exc.strerror or exc}){kept}") from None
+            raise TranslatorError(f"{self.checkpoints}: cannot write a checkpoint ({exc.strerror or exc}){self._kept()}") from None
         existing = sorted(self.checkpoints.glob("step_*.safetensors"))
         for old in existing[: -trainer.cfg.keep_last]:
             old.unlink(missing_ok=True)
@@ -698,10 +695,13 @@ class _RunFiles:
         try:
             save_model(trainer.export_model(), path)
         except OSError as exc:
-            previous = self.latest_checkpoint()
-            kept = f"; the checkpoint {previous[1].name} is intact, resume from it with --resume" if previous else ""
-            raise TranslatorError(f"{path}: cannot write the model ({exc.strerror or exc}){kept}") from None
+            raise TranslatorError(f"{path}: cannot write the model ({exc.strerror or exc}){self._kept()}") from None
         return path
+
+    def _kept(self) -> str:
+        """After a failed write: which checkpoint is still intact, and how to go on from it."""
+        previous = self.latest_checkpoint()
+        return f"; the previous checkpoint {previous[1].name} is intact: make room, then continue with --resume" if previous else ""
 
     def append_log(self, record: dict[str, Any]) -> None:
         try:
@@ -857,16 +857,14 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
                         config.data, available, config.batch_size, world, available // world)
             config = dataclasses.replace(config, batch_size=available // world)
         trainer = _Trainer(config, device, scan)
-        if rank == 0:
-            files.prepare(config, resume)
-            files.open_tensorboard()
         latest = files.latest_checkpoint() if resume else None
         if resume and latest is None:
             # Stopped before its first complete checkpoint: the only way on is from the start.
             log.warning("%s: no complete checkpoint yet; the run starts again from step 0", config.out)
-            if rank == 0:
-                files.log_path.unlink(missing_ok=True)
             resume = False
+        if rank == 0:
+            files.prepare(config, resume)
+            files.open_tensorboard()
         if latest is not None:
             trainer.load_state_dict(_load_state(latest[2]))
             if rank == 0:
