@@ -123,7 +123,6 @@ class TrainConfig:
     # small-data helpers
     ema: bool | None = None  # default: on when fine-tuning
     ema_decay: float = 0.999
-    mean_start: bool = False  # from scratch: each generator first outputs its targets' mean colour
     ada: bool = False  # adaptive augmentation before D (off by default)
     ada_target: float = 0.6
     # device and speed
@@ -418,49 +417,6 @@ class _Trainer:
 
     def net(self, role: str) -> nn.Module:
         return self.compiled[role]
-
-    @torch.no_grad()
-    def start_at_mean_colour(self, dataset: Any, samples: int = 64, probes: int = 8) -> dict[str, list[float]]:
-        """Shift each fresh generator's output bias so that it starts by predicting its targets'
-        mean colour (the best constant guess) instead of about mid-grey; returns the colours, in
-        [-1, 1].
-
-        The mean is over up to `samples` training images spread evenly over the folder. Adam moves
-        a bias by about `lr` per step, so from where random weights put it, it would take about a
-        thousand steps to drift to a typical mean colour; starting there leaves the steps for what
-        the input tells. The shift is measured on `probes` training crops (the random weights
-        give each channel an offset of their own), in two passes for the tanh's curvature."""
-        scan = self.scan
-        aligned = scan.layout == "aligned"
-        to_b = not (self.cfg.kind == "pix2pix" and self.cfg.direction == "BtoA")
-        files = {"g": scan.train_b if to_b else scan.train_a, "g_ab": scan.train_b, "g_ba": scan.train_a}
-        inputs = {"g": "a" if to_b else "b", "g_ab": "a", "g_ba": "b"}
-        picks = range(0, len(dataset), max(1, len(dataset) // probes))[:probes]
-        colours: dict[str, list[float]] = {}
-        for role in self.g_roles:
-            means = []
-            for path in files[role][:: max(1, len(files[role]) // samples)]:
-                rgb = imaging.read_image(path).rgb
-                if aligned:  # the AB image: A on the left half, B on the right
-                    half = rgb.shape[1] // 2
-                    rgb = rgb[:, half : 2 * half] if to_b else rgb[:, :half]
-                means.append(rgb.reshape(-1, 3).mean(0))
-            target = torch.tensor(np.mean(means, 0) / 127.5 - 1, dtype=torch.float32).clamp(-0.99, 0.99)
-            net = self.model.nets[role]
-            layer = _output_layer(net)
-            if layer.bias is None or layer.bias.shape != target.shape:
-                raise TranslatorError(f"the {role} generator's last layer has no per-channel bias to start from")
-            x = torch.stack([dataset[i][inputs[role]] for i in picks]).to(self.device)
-            was_training = net.training
-            net.eval()  # no BatchNorm statistics are updated by the probes
-            for _ in range(2):
-                got = net(x).float().mean((0, 2, 3)).cpu().clamp(-0.99, 0.99)
-                layer.bias.add_((torch.atanh(target) - torch.atanh(got)).to(layer.bias))
-            net.train(was_training)
-            if role in self.ema:
-                self.ema[role] = Ema(net, self.cfg.ema_decay)
-            colours[role] = [round(float(v), 4) for v in target]
-        return colours
 
     def export_model(self) -> Model:
         """The model to save: EMA generators (when on) and the discriminators, with the card's
@@ -792,15 +748,6 @@ def _load_state(path: Path) -> dict[str, Any]:
 # --- validation and samples -------------------------------------------------------------------
 
 
-def _output_layer(net: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d:
-    """A generator's last convolution (the one before its tanh): the U-Net's outermost up-convolution,
-    the ResNet's final 7×7."""
-    convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    if not convs:
-        raise TranslatorError(f"{type(net).__name__} has no convolution")
-    return convs[-1]
-
-
 ValPairs = list[tuple[torch.Tensor, torch.Tensor]]  # (input, target), each (1, C, H, W), model direction
 
 
@@ -915,9 +862,6 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             # Stopped before its first complete checkpoint: the only way on is from the start.
             log.warning("%s: no complete checkpoint yet; the run starts again from step 0", config.out)
             resume = False
-        if latest is None and config.mean_start and config.from_model is None:
-            colours = trainer.start_at_mean_colour(dataset)
-            log.info("generators start at their targets' mean colour: %s", colours)
         if rank == 0:
             files.prepare(config, resume)
             files.open_tensorboard()

@@ -274,37 +274,3 @@ def test_adaptive_augmentation_follows_r_t(paired_data: Path, tmp_path: Path) ->
     for prev, now, line in zip(p, p[1:], lines):
         expected = 1 if line["r_t"] > 0.6 else -1  # raised while D is over-confident on reals, lowered otherwise
         assert now == pytest.approx(min(max(prev + expected * 4 / 2000, 0.0), 0.8)), line
-
-
-def _mean_colour(folder: Path) -> np.ndarray:
-    """The mean RGB of a folder's images, in the networks' [-1, 1] range."""
-    means = [np.asarray(Image.open(p).convert("RGB"), np.float32).reshape(-1, 3).mean(0) for p in sorted(folder.glob("*.png"))]
-    return np.mean(means, 0) / 127.5 - 1
-
-
-def _output_mean(model_path: Path, role: str, photo: np.ndarray) -> np.ndarray:
-    net = load_model(model_path).nets[role].eval()
-    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
-    with torch.no_grad():
-        return net(x)[0].mean((1, 2)).numpy()
-
-
-def test_mean_start_makes_fresh_generators_begin_at_their_targets_mean_colour(paired_data: Path, unpaired_data: Path,
-                                                                            tmp_path: Path) -> None:
-    photo = np.array(Image.open(paired_data / "A" / "03.png").convert("RGB"))[:64, :64]  # unet_64 takes 64²
-    target = _mean_colour(paired_data / "B")
-    # An almost-zero learning rate: the saved model is the starting one.
-    runs = {on: train(small_p2p(paired_data, tmp_path / f"p2p{on}", steps=1, lr=1e-12, mean_start=on)) for on in (False, True)}
-    results = {on: events(job)[1] for on, job in runs.items()}
-    start = _output_mean(results[True].model_path, "g", photo)
-    assert np.abs(start - target).max() < 0.1, (start, target)
-    assert np.abs(_output_mean(results[False].model_path, "g", photo) - target).max() > 0.2  # mid-grey is far from it
-    # The model starts closer to the validation targets than a mid-grey start does.
-    assert results[True].first_validation["psnr"] > results[False].first_validation["psnr"] + 1.0
-    # CycleGAN: each generator starts at the colour of the domain it writes.
-    cfg = TrainConfig("cyclegan", unpaired_data, tmp_path / "cyc", steps=1, lr=1e-12, generator="resnet_6blocks",
-                      base_filters=8, d_base_filters=8, load_size=72, crop_size=64, workers=0, mean_start=True)
-    _, result = events(train(cfg))
-    for role, side in (("g_ab", "trainB"), ("g_ba", "trainA")):
-        got, want = _output_mean(result.model_path, role, photo), _mean_colour(unpaired_data / side)
-        assert np.abs(got - want).max() < 0.1, (role, got, want)
