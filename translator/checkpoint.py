@@ -425,7 +425,8 @@ def load_state_dict_checked(
 
 def describe_spec(spec: GeneratorSpec | DiscriminatorSpec) -> str:
     if isinstance(spec, GeneratorSpec):
-        return f"{spec.arch} (base_filters {spec.base_filters}, norm {spec.norm}, dropout {spec.dropout})"
+        skip = ", input skip" if spec.input_skip else ""
+        return f"{spec.arch} (base_filters {spec.base_filters}, norm {spec.norm}, dropout {spec.dropout}{skip})"
     return f"{spec.arch} discriminator (n_layers {spec.n_layers}, base_filters {spec.base_filters}, norm {spec.norm}, in {spec.in_channels})"
 
 

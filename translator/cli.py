@@ -252,7 +252,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # Flags of `translator train` that map one-to-one onto TrainConfig fields (None = not given).
 _TRAIN_FLAGS = (
-    "steps", "from_model", "name", "direction", "generator", "base_filters", "norm", "d_base_filters", "d_layers",
+    "steps", "from_model", "name", "direction", "generator", "base_filters", "norm", "input_skip", "d_base_filters", "d_layers",
     "gan_mode", "lr", "decay_steps", "batch_size", "lambda_l1", "lambda_cycle", "lambda_identity", "pool_size",
     "d_steps_per_g", "d_warmup_steps", "load_size", "crop_size", "workers", "ema", "ema_decay", "ada", "device",
     "precision", "channels_last", "compile", "seed", "val_every", "sample_every", "checkpoint_every", "keep_last",
@@ -377,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--generator", help="unet_256 (pix2pix default), unet_128, resnet_9blocks (CycleGAN default), resnet_6blocks, ...")
     g.add_argument("--base-filters", type=int, help="generator filters (ngf; default preset 32, classic 64)")
     g.add_argument("--norm", choices=["batch", "instance", "none"], help="normalisation (default preset: instance; classic: batch for pix2pix, instance for CycleGAN)")
+    g.add_argument("--input-skip", action=argparse.BooleanOptionalAction, default=None, help="add the input to the generator's output before its final tanh, so the net learns a correction to the input (not in the reference; such models do not export to it; classic: off)")
     g.add_argument("--d-base-filters", type=int, help="discriminator filters (ndf; default preset 32, classic 64)")
     g.add_argument("--d-layers", type=int, help="PatchGAN layers (default 3: 70×70 patches)")
     g = p.add_argument_group("optimisation")

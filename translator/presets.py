@@ -24,7 +24,7 @@ model's `modify_commandline_options`):
 | λ (`--lambda_L1`; `--lambda_A/B`, `--lambda_identity`) | 100 | 10, 0.5 |
 | image pool (`--pool_size`) | none | 50 |
 | data (`--load_size`, `--crop_size`, flip) | 286 → random 256 crop, flip | the same |
-| weight average, D warm-up, adaptive augmentation | none | none |
+| weight average, D warm-up, adaptive augmentation, input skip (the tool's own) | none | none |
 
 `default` keeps the reference's architecture families, losses and data pipeline and changes what
 the quality benchmark (`bench/quality/`, results in BENCHMARKS.md) showed to pay on a CPU budget;
@@ -38,14 +38,14 @@ Kind = Literal["pix2pix", "cyclegan"]
 
 CLASSIC: dict[str, dict[str, Any]] = {
     "pix2pix": {
-        "generator": "unet_256", "base_filters": 64, "norm": "batch", "dropout": True,
+        "generator": "unet_256", "base_filters": 64, "norm": "batch", "dropout": True, "input_skip": False,
         "d_base_filters": 64, "d_layers": 3, "gan_mode": "vanilla",
         "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_steps": None, "batch_size": 1,
         "lambda_l1": 100.0, "pool_size": 0, "load_size": 286, "crop_size": 256, "flip": True,
         "ema": False, "d_warmup_steps": 0, "ada": False, "d_steps_per_g": 1,
     },
     "cyclegan": {
-        "generator": "resnet_9blocks", "base_filters": 64, "norm": "instance", "dropout": False,
+        "generator": "resnet_9blocks", "base_filters": 64, "norm": "instance", "dropout": False, "input_skip": False,
         "d_base_filters": 64, "d_layers": 3, "gan_mode": "lsgan",
         "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_steps": None, "batch_size": 1,
         "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "load_size": 286, "crop_size": 256,

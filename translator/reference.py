@@ -531,8 +531,9 @@ def export_reference(model: Model, out_dir: Path, prefix: str | None = None) -> 
 
     The reference's `--netG` only offers unet_128/256 and resnet_6/9blocks; other depths load
     into its `UnetGenerator`/`ResnetGenerator` constructed directly (a warning is logged).
-    Models with affine InstanceNorm (`norm_affine`, from re-implementations) cannot be loaded by
-    the reference at all and raise `CheckpointError` before anything is written.
+    Models with affine InstanceNorm (`norm_affine`, from re-implementations) or an input skip (the
+    tool's own layer) cannot be loaded by the reference at all and raise `CheckpointError` before
+    anything is written.
     """
     prefix = "latest" if prefix is None else prefix
     if not prefix or any(c in prefix for c in "/\\") or prefix in (".", ".."):
@@ -543,6 +544,11 @@ def export_reference(model: Model, out_dir: Path, prefix: str | None = None) -> 
             raise CheckpointError(
                 f"{model.card.name}: generator {role} uses InstanceNorm with affine weights (a "
                 "re-implementation's variant); the reference implementation cannot load it, so it is not exported"
+            )
+        if gspec.input_skip:
+            raise CheckpointError(
+                f"{model.card.name}: generator {role} adds its input to its output (the tool's input skip); "
+                "the reference implementation has no such layer, so it is not exported"
             )
         if gspec.arch not in ("unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"):
             log.warning(

@@ -98,6 +98,7 @@ class TrainConfig:
     base_filters: int = 64
     norm: Literal["batch", "instance", "none"] | None = None  # default batch / instance
     dropout: bool | None = None  # default on for pix2pix, off for CycleGAN
+    input_skip: bool = False  # output = tanh(u + M·input), see networks.layers.InputSkip
     d_base_filters: int = 64
     d_layers: int = 3
     gan_mode: GanMode | None = None  # default vanilla (pix2pix) / lsgan (CycleGAN)
@@ -175,6 +176,7 @@ class TrainConfig:
             self.base_filters,
             self.norm or ("batch" if p2p else "instance"),
             self.dropout if self.dropout is not None else p2p,
+            input_skip=self.input_skip,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -111,3 +111,23 @@ def test_one_direction_cyclegan_refuses_the_other(tmp_path: Path) -> None:
     assert model.generator("AtoB")[1].arch == "resnet_1blocks"
     with pytest.raises(CheckpointError, match="no BtoA generator"):
         model.generator("BtoA")
+
+
+def test_input_skip_round_trips_and_a_card_without_it_is_refused(tmp_path: Path) -> None:
+    spec = GeneratorSpec("unet_64", 8, "instance", False, input_skip=True)
+    model = build_model(ModelCard("skip", "pix2pix", {"g": spec}), seed=0)
+    with torch.no_grad():
+        model.nets["g"].skip.weight.mul_(0.5)  # a trained mix, not the starting identity
+    path = save_model(model, tmp_path / "skip.safetensors")
+    back = load_model(path)
+    assert back.card.generators["g"].input_skip
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(back.nets["g"](x), model.nets["g"](x), atol=0, rtol=0)
+    # a card that forgets the skip does not silently drop the trained mix
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    wrong = ModelCard("skip", "pix2pix", {"g": GeneratorSpec("unet_64", 8, "instance", False)})
+    save_file(tensors, str(path), metadata={CARD_KEY: wrong.to_json()})
+    with pytest.raises(ArchitectureMismatch, match="skip.weight"):
+        load_model(path)

@@ -123,3 +123,33 @@ def test_patchgan_matches_reference() -> None:
     expected = np.load(REF / "patchgan_eval_logits.npy")
     assert logits.shape == expected.shape == (14, 14)
     np.testing.assert_allclose(logits, expected.reshape(logits.shape), atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["unet_64", "resnet_2blocks"])
+def test_input_skip_adds_the_input_before_the_tanh_and_nothing_else(arch: str) -> None:
+    plain = build_generator(GeneratorSpec(arch, 4, "instance", False), seed=3).eval()
+    skip = build_generator(GeneratorSpec(arch, 4, "instance", False, input_skip=True), seed=3).eval()
+    ps, ss = plain.state_dict(), skip.state_dict()
+    # The reference layout plus one (out, in) mix, which starts as the identity; the same seed
+    # draws the same weights for everything else.
+    assert set(ss) - set(ps) == {"skip.weight"} and set(ps) <= set(ss)
+    assert all(torch.equal(ps[k], ss[k]) for k in ps)
+    torch.testing.assert_close(ss["skip.weight"], torch.eye(3), atol=0, rtol=0)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        u = skip.model(x)  # the reference network up to, not including, its tanh
+        torch.testing.assert_close(plain(x), torch.tanh(u), atol=1e-6, rtol=0)
+        torch.testing.assert_close(skip(x), torch.tanh(u + x), atol=1e-6, rtol=0)
+        # the mix is learnt: changing it changes the output channel by channel
+        skip.skip.weight.copy_(torch.tensor([[0.0, 1, 0], [1, 0, 0], [0, 0, 2]]))
+        swapped = torch.stack([x[:, 1], x[:, 0], 2 * x[:, 2]], 1)
+        torch.testing.assert_close(skip(x), torch.tanh(u + swapped), atol=1e-6, rtol=0)
+    assert skip.skip.weight.requires_grad
+
+
+def test_input_skip_between_grey_and_colour_starts_by_replicating_or_averaging() -> None:
+    grey_in = build_generator(GeneratorSpec("unet_32", 4, "instance", False, 1, 3, input_skip=True), seed=0)
+    grey_out = build_generator(GeneratorSpec("unet_32", 4, "instance", False, 3, 1, input_skip=True), seed=0)
+    torch.testing.assert_close(grey_in.skip.weight.detach(), torch.ones(3, 1))
+    torch.testing.assert_close(grey_out.skip.weight.detach(), torch.full((1, 3), 1 / 3))
+    assert grey_in(torch.zeros(1, 1, 32, 32)).shape == (1, 3, 32, 32)

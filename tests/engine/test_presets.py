@@ -93,3 +93,34 @@ def test_cli_preset_flag_reaches_the_run_config(tmp_path: Path) -> None:
         assert saved["ema"] == expected["ema"] and saved["norm"] == expected["norm"]
         assert saved["batch_size"] == min(expected["batch_size"], 3)
         assert (run / "model.safetensors").exists()
+
+
+def test_input_skip_flag_trains_a_model_that_says_so_and_is_not_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--input-skip` reaches the run config and the model's card; the reference has no such
+    layer, so `translator export` refuses the model with a reason and writes nothing."""
+    from skimage import data
+    from PIL import Image
+
+    from translator.checkpoint import read_card
+
+    root = tmp_path / "data"
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True)
+    photo = data.coffee()
+    for i in range(2):
+        crop = Image.fromarray(photo[i * 80 : i * 80 + 128, i * 80 : i * 80 + 128]).resize((64, 64))
+        crop.convert("L").convert("RGB").save(root / "A" / f"{i}.png")
+        crop.save(root / "B" / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "pix2pix", "--data", str(root), "--out", str(run), "--generator", "unet_64",
+                 "--base-filters", "8", "--d-base-filters", "8", "--load-size", "64", "--crop-size", "64",
+                 "--steps", "2", "--workers", "0", "-q", "--input-skip"]) == 0
+    assert json.loads((run / "config.json").read_text())["input_skip"] is True
+    assert read_card(run / "model.safetensors").generators["g"].input_skip
+    assert preset_settings("classic", "pix2pix")["input_skip"] is False
+    capsys.readouterr()
+    assert main(["export", str(run / "model.safetensors"), "-o", str(tmp_path / "ref")]) != 0
+    assert "input skip" in capsys.readouterr().err
+    assert not (tmp_path / "ref").exists() or not any((tmp_path / "ref").iterdir())

@@ -27,6 +27,30 @@ def norm_factory(norm: Norm, *, affine_instance: bool = False) -> NormFactory:
     raise ValueError(f"unknown norm {norm!r}: use batch, instance or none")
 
 
+class InputSkip(nn.Module):
+    """The generator's last step when `GeneratorSpec.input_skip` is on: tanh(u + M x).
+
+    `u` is what the reference network computes before its final tanh, `x` the input image and `M`
+    an (out, in) channel mix that starts as the identity (a grey input feeds every output channel,
+    a grey output averages the input's; other counts pair channels by index). The output therefore starts as the input itself, passed through the same tanh, and
+    the network learns a correction to it: where output and input share their structure
+    (colouring, grading, retouching), fine detail no longer has to survive eight downsamplings
+    and back. `M` is a plain parameter, so `init_weights` leaves it alone.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        if in_channels == 1 or out_channels == 1:
+            start = torch.full((out_channels, in_channels), 1.0 / in_channels)
+        else:
+            start = torch.eye(out_channels, in_channels)
+        self.weight = nn.Parameter(start)
+
+    def forward(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        mix = torch.nn.functional.conv2d(x, self.weight.to(x.dtype)[:, :, None, None])
+        return torch.tanh(u + mix)
+
+
 def conv_bias(norm: Norm) -> bool:
     """The reference puts a bias on convs followed by a norm only for InstanceNorm (and, quirk
     included, not for `none`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from translator.networks.layers import conv_bias, norm_factory
+from translator.networks.layers import InputSkip, conv_bias, norm_factory
 from translator.networks.specs import GeneratorSpec
 
 
@@ -50,8 +50,12 @@ class ResnetGenerator(nn.Module):
                 norm(c // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, spec.out_channels, kernel_size=7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, spec.out_channels, kernel_size=7)]
+        if not spec.input_skip:  # with an input skip the tanh comes after adding the input
+            layers.append(nn.Tanh())
         self.model = nn.Sequential(*layers)
+        self.skip = InputSkip(spec.in_channels, spec.out_channels) if spec.input_skip else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # type: ignore[no-any-return]
+        u = self.model(x)
+        return u if self.skip is None else self.skip(u, x)  # type: ignore[no-any-return]

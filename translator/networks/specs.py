@@ -28,6 +28,9 @@ class GeneratorSpec:
     out_channels: int = 3
     # ResNet blocks from some re-implementations carry affine InstanceNorm weights.
     norm_affine: bool = False
+    # The tool's own addition (not in the reference): output = tanh(u + M·input), see
+    # `layers.InputSkip`. Off for every reference layout.
+    input_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:

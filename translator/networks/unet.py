@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from translator.networks.layers import conv_bias, norm_factory
+from translator.networks.layers import InputSkip, conv_bias, norm_factory
 from translator.networks.specs import GeneratorSpec
 
 
@@ -38,7 +38,8 @@ class UnetSkipBlock(nn.Module):
         if outermost:
             assert submodule is not None
             upconv = nn.ConvTranspose2d(inner * 2, outer, kernel_size=4, stride=2, padding=1)
-            layers = [downconv, submodule, nn.ReLU(True), upconv, nn.Tanh()]
+            # with an input skip the generator applies the tanh itself, after adding the input
+            layers = [downconv, submodule, nn.ReLU(True), upconv] + ([] if spec.input_skip else [nn.Tanh()])
         elif innermost:
             upconv = nn.ConvTranspose2d(inner, outer, kernel_size=4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True), upconv, norm(outer)]
@@ -73,6 +74,8 @@ class UnetGenerator(nn.Module):
         self.model = UnetSkipBlock(
             spec.out_channels, ngf, in_channels=spec.in_channels, submodule=block, outermost=True, spec=spec
         )
+        self.skip = InputSkip(spec.in_channels, spec.out_channels) if spec.input_skip else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # type: ignore[no-any-return]
+        u = self.model(x)
+        return u if self.skip is None else self.skip(u, x)  # type: ignore[no-any-return]
