@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -158,24 +158,36 @@ def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str) -
 # --- runs ---------------------------------------------------------------------------------------
 
 
+def settings_changed(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """The settings in which a saved config (a run folder's `config.json`, a result's `config`)
+    differs from `cfg`. A setting the saved one lacks (written before it existed) counts as the
+    field's built-in default, which is what that run trained with; one the tool no longer has
+    counts only if it was on."""
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    old = {**defaults, **{k: v for k, v in saved.items() if k in defaults or v not in (False, None)}}
+    new = json.loads(json.dumps(cfg.to_dict()))
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
 def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int], sec_per_step: float, work: Path,
             results: Path, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Train one (variant, seed) for the largest budget, evaluate the snapshot at every budget."""
     key = f"{task.name}/{variant}/seed{seed}"
     result_path = results / (key.replace("/", "__") + ".json")
-    if result_path.exists():
-        cached: dict[str, Any] = json.loads(result_path.read_text())
-        if cached.get("budgets") == budgets and cached.get("sec_per_step") == sec_per_step:
-            return cached
     unit = math.gcd(*budgets)
     unit_steps = max(1, round(unit * 60 / sec_per_step))
     steps = {b: unit_steps * b // unit for b in budgets}
     run_dir = work / "runs" / key
     cfg = variant_config(task, data, run_dir, variant, seed, steps=max(steps.values()), checkpoint_every=unit_steps,
                          keep_last=max(budgets) // unit + 1)
+    if result_path.exists():
+        cached: dict[str, Any] = json.loads(result_path.read_text())
+        if (cached.get("budgets") == budgets and cached.get("sec_per_step") == sec_per_step
+                and not settings_changed(cached.get("config", {}), cfg)):
+            return cached
     planned = run_dir / "config.json"
-    if planned.exists() and json.loads(planned.read_text()).get("steps") != cfg.steps:
-        print(f"  {key}: the run folder was planned for another calibration; starting over", flush=True)
+    if planned.exists() and (changed := settings_changed(json.loads(planned.read_text()), cfg)):
+        print(f"  {key}: the run folder was planned with other settings ({', '.join(changed)}); starting over", flush=True)
         shutil.rmtree(run_dir)
     resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.safetensors"))
     if not (run_dir / "model.safetensors").exists():
