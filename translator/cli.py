@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--generator", help="unet_256 (pix2pix default), unet_128, resnet_9blocks (CycleGAN default), resnet_6blocks, ...")
     g.add_argument("--base-filters", type=int, help="generator filters (ngf; default preset 32, classic 64)")
     g.add_argument("--norm", choices=["batch", "instance", "none"], help="normalisation (default preset: instance; classic: batch for pix2pix, instance for CycleGAN)")
-    g.add_argument("--input-skip", action=argparse.BooleanOptionalAction, default=None, help="add the input to the generator's output before its final tanh, so the net learns a correction to the input (not in the reference; such models do not export to it; classic: off)")
+    g.add_argument("--input-skip", action=argparse.BooleanOptionalAction, default=None, help="add the input to the generator's output before its final tanh, so the net learns a correction to the input (default preset: on for pix2pix, off for CycleGAN; classic: off; not in the reference, so such models do not export to it)")
     g.add_argument("--d-base-filters", type=int, help="discriminator filters (ndf; default preset 32, classic 64)")
     g.add_argument("--d-layers", type=int, help="PatchGAN layers (default 3: 70×70 patches)")
     g = p.add_argument_group("optimisation")

@@ -265,7 +265,8 @@ def report(results_dir: Path, benchmarks: Path) -> str:
             c = cal.get(f"{task}/{variant}", {})
             steps = ", ".join(f"{b} min = {r['results'][str(b)]['steps']}" for b in budgets if str(b) in r["results"])
             lines.append(f"- `{variant}`: {r['sec_per_step']:.3f} s/step (median of {len(c.get('samples', []))} steps, "
-                         f"{c.get('threads', '?')} threads, {c.get('date', '?')}); {steps} steps")
+                         f"{c.get('threads', '?')} threads, {c.get('date', '?')}"
+                         + (f"; {c['note']}" if c.get("note") else "") + f"); {steps} steps")
         lines.append("")
     lines.append(END)
     section = "\n".join(lines)
