@@ -1,15 +1,21 @@
 """The quality benchmark reuses a cached result or a run folder only for the very same settings."""
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
-from bench.quality.run import settings_changed
+import pytest
+
 from translator.training import TrainConfig
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_settings_changed_sees_new_and_removed_options(tmp_path: Path) -> None:
+
+def test_settings_changed_sees_new_and_removed_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))  # the benchmark runs as `python -m bench.quality.run` from the root
+    settings_changed = importlib.import_module("bench.quality.run").settings_changed
     cfg = TrainConfig.from_preset("classic", "pix2pix", tmp_path / "data", tmp_path / "run", steps=700)
     saved = json.loads(json.dumps(cfg.to_dict()))
     assert settings_changed(saved, cfg) == []
