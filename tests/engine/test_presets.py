@@ -65,14 +65,11 @@ def test_unknown_preset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
         TrainConfig.from_file(bad)
 
 
-def test_cli_preset_flag_reaches_the_run_config(tmp_path: Path) -> None:
-    """`translator train --preset classic` trains with the classic recipe (config.json says so);
-    without the flag the run uses `default`; flags win over either. A folder smaller than the
-    recipe's batch (3 training pairs, default batch 4) trains with smaller batches, not an error."""
+def _paired_folder(root: Path) -> Path:
+    """Four 64×64 pairs (A/, B/): crops of a photo and the same crops turned by 90°."""
     from skimage import data
     from PIL import Image
 
-    root = tmp_path / "data"
     for side in ("A", "B"):
         (root / side).mkdir(parents=True)
     photo = data.astronaut()
@@ -80,6 +77,14 @@ def test_cli_preset_flag_reaches_the_run_config(tmp_path: Path) -> None:
         crop = Image.fromarray(photo[i * 60 : i * 60 + 128, i * 60 : i * 60 + 128]).resize((64, 64))
         crop.save(root / "A" / f"{i}.png")
         crop.rotate(90).save(root / "B" / f"{i}.png")
+    return root
+
+
+def test_cli_preset_flag_reaches_the_run_config(tmp_path: Path) -> None:
+    """`translator train --preset classic` trains with the classic recipe (config.json says so);
+    without the flag the run uses `default`; flags win over either. A folder smaller than the
+    recipe's batch (3 training pairs, default batch 4) trains with smaller batches, not an error."""
+    root = _paired_folder(tmp_path / "data")
     small = ["--generator", "unet_64", "--base-filters", "8", "--d-base-filters", "8", "--load-size", "64",
              "--crop-size", "64", "--steps", "2", "--workers", "0", "-q"]
     for preset in ("classic", None):
@@ -100,19 +105,9 @@ def test_input_skip_flag_trains_a_model_that_says_so_and_is_not_exported(
 ) -> None:
     """`--input-skip` reaches the run config and the model's card; the reference has no such
     layer, so `translator export` refuses the model with a reason and writes nothing."""
-    from skimage import data
-    from PIL import Image
-
     from translator.checkpoint import read_card
 
-    root = tmp_path / "data"
-    for side in ("A", "B"):
-        (root / side).mkdir(parents=True)
-    photo = data.coffee()
-    for i in range(2):
-        crop = Image.fromarray(photo[i * 80 : i * 80 + 128, i * 80 : i * 80 + 128]).resize((64, 64))
-        crop.convert("L").convert("RGB").save(root / "A" / f"{i}.png")
-        crop.save(root / "B" / f"{i}.png")
+    root = _paired_folder(tmp_path / "data")
     run = tmp_path / "run"
     assert main(["train", "pix2pix", "--data", str(root), "--out", str(run), "--generator", "unet_64",
                  "--base-filters", "8", "--d-base-filters", "8", "--load-size", "64", "--crop-size", "64",
