@@ -32,10 +32,11 @@ class InputSkip(nn.Module):
 
     `u` is what the reference network computes before its final tanh, `x` the input image and `M`
     an (out, in) channel mix that starts as the identity (a grey input feeds every output channel,
-    a grey output averages the input's; other counts pair channels by index). The output therefore starts as the input itself, passed through the same tanh, and
-    the network learns a correction to it: where output and input share their structure
-    (colouring, grading, retouching), fine detail no longer has to survive eight downsamplings
-    and back. `M` is a plain parameter, so `init_weights` leaves it alone.
+    a grey output averages the input's; other counts pair channels by index). The output
+    therefore starts as the input itself, passed through the same tanh, and the network learns a
+    correction to it: where output and input share their structure (colouring, grading,
+    retouching), fine detail no longer has to survive eight downsamplings and back. `M` is a
+    plain parameter, so `init_weights` leaves it alone.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
