@@ -26,7 +26,7 @@ from translator.paths import shipped_weights_dir, user_models_dir
 ROOT = Path(__file__).resolve().parents[1]
 PREFERRED_MODEL = "demo-day2night"
 NO_MODEL_HINT = (
-    "no model in {weights}/ or your models folder yet: train the shipped ones with `make weights` (30–45 minutes on a 2-core CPU), "
+    "no model in {weights}/ or your models folder yet: train the shipped ones with `make weights` (30–50 minutes on a 2-core CPU), "
     "or download a pretrained one with `.venv/bin/translator zoo get day2night` (or File → Get models… in the app)"
 )
 
