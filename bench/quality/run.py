@@ -20,7 +20,9 @@ the 5-minute model.
 Datasets and run folders go under `--work` (not tracked); the calibration and one JSON file per
 run go under `--results` (tracked: `bench/quality/results/`), so the matrix can be filled over
 several sessions with the same step counts, and a finished run is never trained again.
-`--report` rewrites the quality section of BENCHMARKS.md from those files.
+`--report` rewrites the quality section of BENCHMARKS.md from those files. `--evaluate MODEL...`
+scores existing model files (a shipped demo, a fine-tuned model) on the tasks' test sets instead
+of training anything.
 """
 from __future__ import annotations
 
@@ -143,6 +145,20 @@ def evaluate(model_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], mode:
     return row
 
 
+def evaluate_models(task: Task, data: Path, models: list[Path]) -> dict[str, dict[str, dict[str, float]]]:
+    """Any model files (a shipped demo, a fine-tuned model) on the task's held-out test pairs,
+    in every test-time mode that differs for them (see `evaluate`); nothing is written."""
+    pairs = test_pairs(data)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for path in models:
+        card = load_model(path).card
+        batch = any(spec.norm == "batch" for spec in card.generators.values())
+        out[str(path)] = {m: evaluate(path, pairs, m) for m in (["eval", "reference"] if batch else ["eval"])}
+        print(f"{task.name}: {path}: " + ", ".join(f"{m} {r['psnr']:.2f} dB / {r['ssim']:.3f}"
+                                                   for m, r in out[str(path)].items()), flush=True)
+    return out
+
+
 def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str) -> dict[str, dict[str, float]]:
     """The two trivial predictors: the training targets' mean colour, and the input unchanged."""
     b_dir = data / "train" / ("B" if kind == "pix2pix" else "trainB")
@@ -245,8 +261,8 @@ def report(results_dir: Path, benchmarks: Path) -> str:
         head = "| predictor | mode | " + " | ".join(f"{b} min: PSNR dB / SSIM" for b in budgets) + " | D realness (last) | seeds |"
         lines += [head, "|" + "---|" * (len(budgets) + 4)]
         for name, m in triv.items():
-            cells = " | ".join(f"{m['psnr']:.2f} / {m['ssim']:.3f}" for _ in budgets)
-            lines.append(f"| trivial: {name} | — | {cells} | — | — |")
+            same = " | ".join(f"{m['psnr']:.2f} / {m['ssim']:.3f}" for _ in budgets)
+            lines.append(f"| trivial: {name} | — | {same} | — | — |")
         for variant in dict.fromkeys(r["variant"] for r in rows):
             runs = [r for r in rows if r["variant"] == variant]
             modes = list(runs[0]["results"][str(budgets[0])].keys() - {"steps"})
@@ -291,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cal-steps", type=int, default=CAL_STEPS, help="timed steps per variant and calibration round")
     p.add_argument("--report", action="store_true", help="only rewrite the quality section of BENCHMARKS.md")
+    p.add_argument("--evaluate", nargs="+", type=Path, metavar="MODEL",
+                   help="only evaluate these model files on each task's test set (trains and writes nothing)")
     args = p.parse_args(argv)
     if args.report:
         print(report(args.results, ROOT / "BENCHMARKS.md"))
@@ -302,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.tasks:
         task = TASKS[name]
         data = build(task, args.work / "data")
+        if args.evaluate:
+            evaluate_models(task, data, args.evaluate)
+            continue
         pairs = test_pairs(data)
         triv = trivial(data, pairs, task.kind)
         rounded = {k: {m: round(v, 6) for m, v in row.items()} for k, row in triv.items()}  # not thread-count noise
