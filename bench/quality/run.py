@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import MISSING, fields, replace
 from datetime import date
 from pathlib import Path
@@ -44,10 +45,11 @@ import torch
 
 from bench.quality.tasks import TASKS, Task, build
 from translator import imaging
-from translator.checkpoint import load_model
+from translator.checkpoint import load_model, read_card
 from translator.evaluation import Judge
 from translator.inference import InferenceOptions, make_translator, translate_array
 from translator.metrics import psnr, ssim
+from translator.networks import GeneratorSpec
 from translator.presets import PRESETS
 from translator.training import TrainConfig, TrainProgress, train
 
@@ -121,6 +123,12 @@ def test_pairs(data: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(imaging.read_image(p).rgb, imaging.read_image(b_dir / p.name).rgb) for p in sorted(a_dir.glob("*.png"))]
 
 
+def test_modes(specs: Iterable[GeneratorSpec]) -> list[str]:
+    """The test-time modes worth scoring: batch norm behaves differently in eval mode and in the
+    reference's train-mode test, every other norm gives the same pixels in both."""
+    return ["eval", "reference"] if any(spec.norm == "batch" for spec in specs) else ["eval"]
+
+
 def evaluate(model_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict[str, float]:
     """Held-out PSNR/SSIM of the model's outputs against the targets (CycleGAN: A→B), the mean
     realness its own discriminator gives them, and for CycleGAN the PSNR of A→B→A against A."""
@@ -151,9 +159,7 @@ def evaluate_models(task: Task, data: Path, models: list[Path]) -> dict[str, dic
     pairs = test_pairs(data)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for path in models:
-        card = load_model(path).card
-        batch = any(spec.norm == "batch" for spec in card.generators.values())
-        out[str(path)] = {m: evaluate(path, pairs, m) for m in (["eval", "reference"] if batch else ["eval"])}
+        out[str(path)] = {m: evaluate(path, pairs, m) for m in test_modes(read_card(path).generators.values())}
         print(f"{task.name}: {path}: " + ", ".join(f"{m} {r['psnr']:.2f} dB / {r['ssim']:.3f}"
                                                    for m, r in out[str(path)].items()), flush=True)
     return out
@@ -219,8 +225,7 @@ def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int],
         except StopIteration:
             pass
         print(f"  {key}: trained {cfg.steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-    preset, _ = parse_variant(variant)
-    modes = ["eval", "reference"] if cfg.generator_spec().norm == "batch" else ["eval"]
+    modes = test_modes([cfg.generator_spec()])
     rows: dict[str, Any] = {}
     for b in budgets:
         snap = run_dir / "checkpoints" / f"step_{steps[b]:07d}.safetensors"

@@ -118,7 +118,8 @@ def night(rgb: np.ndarray) -> np.ndarray:
     lum = x @ np.array([0.299, 0.587, 0.114], np.float32)
     x = 0.7 * x + 0.3 * lum[..., None]
     x = 0.5 * np.power(x, 1.5) * np.array([0.75, 0.9, 1.2], np.float32) + np.array([0.0, 0.01, 0.04], np.float32)
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+    graded: np.ndarray = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+    return graded
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
