@@ -331,10 +331,16 @@ def _finite(losses: dict[str, torch.Tensor]) -> dict[str, float]:
     return values
 
 
+# How many training samples the EMA generator's BatchNorm statistics are measured on. 64 is what
+# BENCHMARKS.md's round 7 measured (edges2photo's 5-minute SSIM 0.218 -> 0.339, colorize's
+# 20-minute PSNR 18.40 -> 18.90 dB).
+EMA_NORM_SAMPLES = 64
+
+
 class _Trainer:
     """The mutable state of one run: nets, optimisers, helpers. Used only inside `train`."""
 
-    def __init__(self, config: TrainConfig, device: torch.device, scan: DatasetScan) -> None:
+    def __init__(self, config: TrainConfig, device: torch.device, scan: DatasetScan, dataset: Any) -> None:
         self.cfg = config
         self.device = device
         self.rank, self.world = _world()
@@ -355,7 +361,7 @@ class _Trainer:
         decay = config.decay_steps if config.decay_steps is not None else config.steps // 2
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, linear_decay_lambda(config.steps, decay))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, linear_decay_lambda(config.steps, decay))
-        self.ema = {r: Ema(self.model.nets[r], config.ema_decay) for r in self.g_roles} if config.use_ema else {}
+        self.ema: dict[str, Ema] = {r: Ema(self.model.nets[r], config.ema_decay) for r in self.g_roles} if config.use_ema else {}
         self.pools = {r: ImagePool(config.pool_size, seed=config.seed + i) for i, r in enumerate(("a", "b"))}
         self.tracker = RealnessTracker(mode=config.resolved_gan_mode)
         self.ada = AdaptiveAugment(target=config.ada_target) if config.ada else None
@@ -380,6 +386,8 @@ class _Trainer:
             r: (cast(nn.Module, torch.compile(net)) if config.compile else net) for r, net in self.model.nets.items()
         }
         self.scan = scan
+        self.dataset = dataset
+        self.norms_measured_at: dict[str, int] = {}  # role -> the step its EMA's BatchNorm statistics belong to
 
     # model -------------------------------------------------------------------------------
     def _initial_model(self) -> tuple[Model, bool]:
@@ -420,12 +428,34 @@ class _Trainer:
     def net(self, role: str) -> nn.Module:
         return self.compiled[role]
 
+    def ema_generator(self, role: str) -> nn.Module:
+        """The weight average of generator `role`, its BatchNorm statistics measured for its own
+        weights at this step (see `Ema.measure_norm_stats`). The starting model (no update yet)
+        is returned as it is."""
+        ema = self.ema[role]
+        if ema.num_updates and ema.has_norm_stats and self.norms_measured_at.get(role) != self.step:
+            ema.measure_norm_stats(self._norm_batches(role))
+            self.norms_measured_at[role] = self.step
+        return ema.module
+
+    def _norm_batches(self, role: str) -> Iterator[torch.Tensor]:
+        """`EMA_NORM_SAMPLES` training samples (rounded up to whole batches) in training-sized
+        batches: the same ones at every step, spread over the folder (epoch 0's crops and flips;
+        later epochs' when the folder is smaller). Reads the files itself, so the training
+        stream is untouched."""
+        side = "b" if role == "g_ba" or (role == "g" and self.cfg.direction == "BtoA") else "a"
+        size, per = len(self.dataset), self.cfg.batch_size
+        count = -(-EMA_NORM_SAMPLES // per) * per
+        keys = [(k // size, k % size) for k in range(count)] if size < count else [(0, k * size // count) for k in range(count)]
+        for i in range(0, count, per):
+            yield torch.stack([self.dataset[k][side] for k in keys[i : i + per]]).to(self.device)
+
     def export_model(self) -> Model:
         """The model to save: EMA generators (when on) and the discriminators, with the card's
         training section filled in."""
         nets: dict[str, nn.Module] = {}
         for role, net in self.model.nets.items():
-            nets[role] = self.ema[role].module if role in self.ema else net
+            nets[role] = self.ema_generator(role) if role in self.ema else net
         training = {
             "kind": self.cfg.kind,
             "steps": self.step,
@@ -678,10 +708,11 @@ class _RunFiles:
         model_path = self.checkpoints / f"step_{step:07d}.safetensors"
         state_path = self.checkpoints / f"step_{step:07d}.state.pt"
         try:
+            model = trainer.export_model()  # first: it settles the EMA's statistics, which the state holds too
             buf = io.BytesIO()
             torch.save(trainer.state_dict(), buf)
             write_bytes_atomic(state_path, buf.getvalue())
-            save_model(trainer.export_model(), model_path)  # written last: its presence marks the pair complete
+            save_model(model, model_path)  # written last: its presence marks the pair complete
         except OSError as exc:
             state_path.unlink(missing_ok=True)
             raise TranslatorError(f"{self.checkpoints}: cannot write a checkpoint ({exc.strerror or exc}){self._kept()}") from None
@@ -790,7 +821,7 @@ def _validate(trainer: _Trainer, val: ValPairs) -> dict[str, float] | None:
 
 
 def _eval_generator(trainer: _Trainer, role: str) -> nn.Module:
-    net = trainer.ema[role].module if role in trainer.ema else trainer.model.nets[role]
+    net = trainer.ema_generator(role) if role in trainer.ema else trainer.model.nets[role]
     return net.eval()
 
 
@@ -858,7 +889,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             log.warning("%s: %d training sample(s) for a batch of %d × %d process(es): using batches of %d",
                         config.data, available, config.batch_size, world, available // world)
             config = dataclasses.replace(config, batch_size=available // world)
-        trainer = _Trainer(config, device, scan)
+        trainer = _Trainer(config, device, scan, dataset)
         latest = files.latest_checkpoint() if resume else None
         if resume and latest is None:
             # Stopped before its first complete checkpoint: the only way on is from the start.

@@ -131,7 +131,7 @@ def _cli(*args: str | Path) -> list[str]:
 def test_resume_after_kill_9_equals_an_uninterrupted_run(paired_data: Path, tmp_path: Path) -> None:
     common = ["train", "pix2pix", "--data", paired_data, "--steps", "12", "--generator", "unet_32", "--base-filters", "8",
               "--d-base-filters", "8", "--load-size", "40", "--crop-size", "32", "--batch-size", "2", "--workers", "0",
-              "--checkpoint-every", "4", "--val-every", "4", "-q"]
+              "--checkpoint-every", "4", "--val-every", "4", "--ema", "-q"]
     assert main([str(a) for a in (*common, "--out", tmp_path / "whole")]) == 0  # in-process: same command
     # The same run, killed at a random moment after its second checkpoint, then resumed.
     run = tmp_path / "broken"
@@ -152,6 +152,27 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(paired_data: Path, tmp_
     wa, wb = load_model(tmp_path / "whole" / "model.safetensors"), load_model(run / "model.safetensors")
     for k, v in wa.nets["g"].state_dict().items():
         assert torch.equal(v, wb.nets["g"].state_dict()[k]), k
+
+
+def test_ema_batchnorm_stats_are_measured_for_the_average_without_changing_the_run(paired_data: Path, tmp_path: Path) -> None:
+    # Dropout on, so a measurement that drew from the global random stream would change training.
+    kw: dict[str, Any] = dict(steps=8, generator="unet_32", load_size=40, crop_size=32, dropout=True, norm="batch",
+                              val_every=3, sample_every=4, checkpoint_every=4)
+    _, with_ema = events(train(small_p2p(paired_data, tmp_path / "ema", ema=True, **kw)))
+    _, without = events(train(small_p2p(paired_data, tmp_path / "plain", ema=False, **kw)))
+    state = torch.load(tmp_path / "ema" / "checkpoints" / "step_0000008.state.pt", weights_only=True)
+    plain = torch.load(tmp_path / "plain" / "checkpoints" / "step_0000008.state.pt", weights_only=True)
+    for role in ("g", "d"):  # the live networks trained exactly as without the average
+        for k, v in plain["nets"][role].items():
+            assert torch.equal(v, state["nets"][role][k]), (role, k)
+    saved = load_model(with_ema.model_path).nets["g"].state_dict()
+    live = state["nets"]["g"]
+    means = [k for k in saved if k.endswith("running_mean")]
+    assert means and all(not torch.equal(saved[k], live[k]) for k in means)  # not the live net's statistics
+    assert all(int(saved[k.replace("running_mean", "num_batches_tracked")]) == 64 // 4 for k in means)
+    for k, v in state["ema"]["g"]["module"].items():  # the checkpoint's state holds what its model file holds
+        assert torch.equal(v, saved[k]), k
+    assert with_ema.last_validation != without.last_validation
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(paired_data: Path, tmp_path: Path) -> None:

@@ -238,6 +238,49 @@ def test_ema_copies_batchnorm_stats_and_resumes_exactly() -> None:
     assert resumed.num_updates == 6
 
 
+def test_ema_measures_batchnorm_stats_for_its_own_weights() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    ema = Ema(net, decay=0.5)
+    with torch.no_grad():
+        for _ in range(4):  # the live net moves on: new weights and statistics
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+            net(torch.randn(2, 3, 6, 6) * 3 + 1)
+            ema.update(net)
+    assert torch.equal(ema.module[1].running_var, net[1].running_var)  # copied from the live net
+    batches = [torch.randn(2, 3, 6, 6) * 2 - 1 for _ in range(3)]
+    rng = torch.get_rng_state()
+    ema.measure_norm_stats(iter(batches))
+    assert torch.equal(torch.get_rng_state(), rng)  # the dropout's draws came from a fork
+    # The first layer's statistics: the plain mean over the batches of each batch's statistics
+    # of the average's own convolution (no dropout before it, so exact).
+    with torch.no_grad():
+        conv = [ema.module[0](x) for x in batches]
+    bn = ema.module[1]
+    assert torch.allclose(bn.running_mean, torch.stack([c.mean((0, 2, 3)) for c in conv]).mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, torch.stack([c.var((0, 2, 3)) for c in conv]).mean(0), atol=1e-5)
+    assert not torch.allclose(bn.running_mean, net[1].running_mean, atol=1e-2)
+    assert bn.num_batches_tracked.item() == 3 and ema.module[4].num_batches_tracked.item() == 3
+    assert bn.momentum == 0.1 and ema.module[4].momentum == 0.1  # restored for the next update's copy
+    assert not ema.module.training and not ema.module[0].weight.requires_grad
+    # The next update copies the live statistics again (training never reads the average's).
+    ema.update(net)
+    assert torch.equal(ema.module[1].running_mean, net[1].running_mean)
+
+
+def test_ema_without_batchnorm_reads_no_batches() -> None:
+    ema = Ema(nn.Sequential(nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4)))
+    assert not ema.has_norm_stats
+
+    def batches():  # type: ignore[no-untyped-def]
+        raise AssertionError("read")
+        yield
+
+    ema.measure_norm_stats(batches())
+    assert Ema(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))).has_norm_stats
+
+
 # ---------------------------------------------------------------- ADA
 
 

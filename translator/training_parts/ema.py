@@ -4,6 +4,9 @@ What: `Ema(net)` keeps a frozen copy of `net` (eval mode, no gradients); after e
 step, `update(net)` moves the copy's parameters towards the live ones,
 `ema ← d·ema + (1 − d)·p`, and copies the buffers (BatchNorm running statistics and
 `num_batches_tracked`, which are already averages and are not trained by the optimiser).
+Those statistics were measured on the live weights' activations, not the average's; before the
+average is shown, validated or saved, `measure_norm_stats` re-measures them for its own weights
+(as SWA's `update_bn` does).
 
 Why: the average of the last few hundred steps is smoother and usually better than the weights of
 any single step of an adversarial game. Previews, validation and the exported model use it.
@@ -18,10 +21,12 @@ roughly the last tenth of the steps taken so far until it reaches the plain deca
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 class Ema:
@@ -58,6 +63,39 @@ class Ema:
             avg_b.copy_(live_b)
         self.num_updates += 1
 
+    @property
+    def has_norm_stats(self) -> bool:
+        """Whether the network has BatchNorm layers that keep running statistics."""
+        return bool(_running_norms(self._module))
+
+    @torch.no_grad()
+    def measure_norm_stats(self, batches: Iterable[torch.Tensor]) -> None:
+        """Replace the average's BatchNorm running statistics by the plain mean, over `batches`
+        (inputs on the network's device), of the batch statistics its own weights produce.
+
+        Why: copied from the live network, the statistics belong to other weights; with BatchNorm
+        in eval mode that mismatch alone can ruin an early average's output (BENCHMARKS.md,
+        round 7). The forward passes run in train mode, as in training (dropout included); the
+        global random state is left as it was, so the training run itself does not change.
+        """
+        norms = _running_norms(self._module)
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches
+        device = next(self._module.parameters()).device
+        try:
+            with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+                self._module.train()
+                for x in batches:
+                    self._module(x)
+        finally:
+            for m, momentum in zip(norms, momenta, strict=True):
+                m.momentum = momentum
+            self._module.eval()
+
     def state_dict(self) -> dict[str, Any]:
         """The averaged weights (copies) and the update count (which drives the warm-up)."""
         weights = {k: v.detach().clone() for k, v in self._module.state_dict().items()}
@@ -67,3 +105,7 @@ class Ema:
         """Restore what `state_dict` gave (keys and shapes checked strictly)."""
         self._module.load_state_dict(state["module"], strict=True)
         self.num_updates = int(state["num_updates"])
+
+
+def _running_norms(net: nn.Module) -> list[_BatchNorm]:
+    return [m for m in net.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
