@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import logging
 import math
@@ -49,7 +50,7 @@ from torch import nn
 from translator import imaging
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import Direction, Model, ModelCard, build_model, load_model, resolve_model_path, save_model
-from translator.datasets import Augment, DatasetScan, PairedDataset, UnpairedDataset, make_loader, scan_dataset, set_loader_epoch
+from translator.datasets import Augment, DatasetScan, EpochSampler, PairedDataset, UnpairedDataset, make_loader, scan_dataset, set_loader_epoch
 from translator.devices import Precision, autocast_dtype, cpu_has_bf16, resolve_device
 from translator.errors import CheckpointError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress
@@ -439,14 +440,18 @@ class _Trainer:
         return ema.module
 
     def _norm_batches(self, role: str) -> Iterator[torch.Tensor]:
-        """`EMA_NORM_SAMPLES` training samples (rounded up to whole batches) in training-sized
-        batches: the same ones at every step, spread over the folder (epoch 0's crops and flips;
-        later epochs' when the folder is smaller). Reads the files itself, so the training
-        stream is untouched."""
+        """The first `EMA_NORM_SAMPLES` training samples (rounded up to whole batches) in the
+        shuffled order and batch size of training itself (epoch 0, then 1, … on a small folder):
+        the batch statistics BatchNorm saw in training mix images the same way. The same samples
+        at every step; read here, so the training stream is untouched."""
         side = "b" if role == "g_ba" or (role == "g" and self.cfg.direction == "BtoA") else "a"
-        size, per = len(self.dataset), self.cfg.batch_size
+        per = self.cfg.batch_size
         count = -(-EMA_NORM_SAMPLES // per) * per
-        keys = [(k // size, k % size) for k in range(count)] if size < count else [(0, k * size // count) for k in range(count)]
+        keys: list[tuple[int, int]] = []
+        for epoch in itertools.count():
+            keys += EpochSampler(self.dataset, shuffle=True, seed=self.cfg.seed, epoch=epoch)
+            if len(keys) >= count:
+                break
         for i in range(0, count, per):
             yield torch.stack([self.dataset[k][side] for k in keys[i : i + per]]).to(self.device)
 
