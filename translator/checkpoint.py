@@ -21,6 +21,8 @@ from safetensors.torch import save as safetensors_save
 from torch import nn
 
 from translator._fs import write_bytes_atomic
+from translator.choices import DIRECTIONS, KINDS, check_choice
+from translator.choices import Direction as Direction, Kind as Kind  # re-exported: other modules import them from here
 from translator.errors import ArchitectureMismatch, CheckpointError
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator, build_generator
 from translator.paths import model_search_dirs
@@ -31,8 +33,6 @@ CARD_KEY = "translator.card"
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".safetensors"
 
-Kind = Literal["pix2pix", "cyclegan"]
-Direction = Literal["AtoB", "BtoA"]
 GENERATOR_ROLES: dict[str, tuple[str, ...]] = {"pix2pix": ("g",), "cyclegan": ("g_ab", "g_ba")}
 DISCRIMINATOR_ROLES: dict[str, tuple[str, ...]] = {"pix2pix": ("d",), "cyclegan": ("d_a", "d_b")}
 
@@ -60,10 +60,8 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.kind not in GENERATOR_ROLES:
-            raise ValueError(f"unknown model kind {self.kind!r}: use pix2pix or cyclegan")
-        if self.direction not in ("AtoB", "BtoA"):
-            raise ValueError(f"direction must be AtoB or BtoA, not {self.direction!r}")
+        check_choice("kind", self.kind, KINDS)
+        check_choice("direction", self.direction, DIRECTIONS)
         if not self.generators:
             raise ValueError("a model needs at least one generator")
         for role in self.generators:

@@ -33,21 +33,15 @@ import torch
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from translator._fs import is_partial_file, write_bytes_atomic
+from translator.choices import FORMAT_SUFFIXES
 from translator.errors import ImageError, TranslatorError, UnsupportedImage
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 
-FORMATS: dict[str, str] = {
-    "png": ".png",
-    "jpg": ".jpg",
-    "jpeg": ".jpg",
-    "webp": ".webp",
-    "tiff": ".tif",
-    "tif": ".tif",
-    "bmp": ".bmp",
-}
+# Output format name (aliases too) -> the suffix written; defined with the other choices.
+FORMATS: dict[str, str] = dict(FORMAT_SUFFIXES)
 
 # Output suffix -> Pillow format name.
 _WRITERS: dict[str, str] = {

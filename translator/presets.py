@@ -32,9 +32,10 @@ each choice below names the benchmark row that justifies it.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-Kind = Literal["pix2pix", "cyclegan"]
+from translator.choices import KINDS, check_choice
+from translator.choices import PRESETS as PRESET_NAMES
 
 CLASSIC: dict[str, dict[str, Any]] = {
     "pix2pix": {
@@ -101,13 +102,13 @@ DEFAULT: dict[str, dict[str, Any]] = {
                  "load_size": 143, "crop_size": 128, "d_warmup_steps": 100},
 }
 
+# Keyed by the names in `translator.choices.PRESETS` (tests/engine/test_choices.py holds them equal).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"default": DEFAULT, "classic": CLASSIC}
 
 
 def preset_settings(name: str, kind: str) -> dict[str, Any]:
     """The `TrainConfig` values of preset `name` for a model `kind` (a fresh dict)."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    if kind not in PRESETS[name]:
-        raise ValueError(f"kind must be pix2pix or cyclegan, not {kind!r}")
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESET_NAMES)}")
+    check_choice("kind", kind, KINDS)
     return dict(PRESETS[name][kind])

@@ -99,7 +99,7 @@ def test_models_found_by_name_in_user_folder(tmp_path: Path, monkeypatch: pytest
 
 
 def test_card_validation() -> None:
-    with pytest.raises(ValueError, match="pix2pix or cyclegan"):
+    with pytest.raises(ValueError, match="kind must be one of pix2pix, cyclegan, not .stylegan."):
         ModelCard("m", "stylegan", {"g": GeneratorSpec()})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="cyclegan generators"):
         ModelCard("m", "cyclegan", {"g": GeneratorSpec()})

@@ -5,8 +5,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Norm = Literal["batch", "instance", "none"]
-NORMS: tuple[str, ...] = ("batch", "instance", "none")
+from translator.choices import GAN_MODES, GanMode, check_choice
+from translator.choices import NORMS as NORMS, Norm as Norm  # re-exported: the networks import them from here
 
 _UNET = re.compile(r"unet_(\d+)$")
 _RESNET = re.compile(r"resnet_(\d+)blocks$")
@@ -33,8 +33,7 @@ class GeneratorSpec:
     input_skip: bool = False
 
     def __post_init__(self) -> None:
-        if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, not {self.norm!r}")
+        check_choice("norm", self.norm, NORMS)
         if self.base_filters < 1 or self.in_channels < 1 or self.out_channels < 1:
             raise ValueError("base_filters and channel counts must be positive")
         if m := _UNET.match(self.arch):
@@ -92,17 +91,15 @@ class DiscriminatorSpec:
     base_filters: int = 64  # "ndf"
     norm: Norm = "batch"
     in_channels: int = 6  # pix2pix: concat(condition, image)
-    gan_mode: Literal["vanilla", "lsgan", "wgangp", "hinge"] = "vanilla"
+    gan_mode: GanMode = "vanilla"
 
     def __post_init__(self) -> None:
         if self.arch not in ("patch", "pixel"):
             raise ValueError(f"unknown discriminator {self.arch!r}: use patch or pixel")
-        if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, not {self.norm!r}")
+        check_choice("norm", self.norm, NORMS)
         if self.n_layers < 1 and self.arch == "patch":
             raise ValueError("a PatchGAN needs n_layers >= 1")
-        if self.gan_mode not in ("vanilla", "lsgan", "wgangp", "hinge"):
-            raise ValueError(f"unknown gan_mode {self.gan_mode!r}: use vanilla, lsgan, wgangp or hinge")
+        check_choice("gan_mode", self.gan_mode, GAN_MODES)
 
     @property
     def min_side(self) -> int:
