@@ -10,7 +10,7 @@ import io
 import logging
 import math
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,17 @@ from translator._fs import write_bytes_atomic
 from translator.errors import ImageError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
-from translator.metrics import Verdict, discriminator_verdict, overlay_heatmap, psnr, ssim, verdict_heatmap
+from translator.metrics import (
+    PatchMap,
+    Verdict,
+    discriminator_patch_map,
+    discriminator_verdict,
+    overlay_heatmap,
+    patch_grid,
+    psnr,
+    ssim,
+    verdict_heatmap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +91,17 @@ class Comparison:
     target: np.ndarray | None = None  # (H, W, 3) uint8 at the output's size
     psnr: float | None = None
     ssim: float | None = None
-    verdict_output: Verdict | None = None  # None when the model carries no discriminator
+    verdict_output: Verdict | None = None  # None when there is no verdict: `verdict_note` says why
     verdict_target: Verdict | None = None
+    verdict_note: str | None = None  # why there is no verdict, in words for the user
+    patch_map: PatchMap | None = None  # D's map of the output for the heat-map (see `discriminator_patch_map`)
 
     def heatmap(self, opacity: float = 0.6) -> np.ndarray | None:
-        """The output with the discriminator's realness map over it (bright = judged real)."""
-        if self.verdict_output is None:
+        """The output with the discriminator's realness map over it (bright = judged real); None
+        without a patch map."""
+        if self.patch_map is None:
             return None
-        v = self.verdict_output
-        heat = verdict_heatmap(v.realness, (self.output.shape[1], self.output.shape[0]), v.gan_mode)
+        heat = verdict_heatmap(self.patch_map, (self.output.shape[1], self.output.shape[0]))
         return overlay_heatmap(self.output, heat, opacity)
 
 
@@ -101,24 +113,44 @@ class Judge:
         self.net = prepare_net(found[0], tr.options.mode).to(tr.device) if found else None
         self.gan_mode = found[1].gan_mode if found else "vanilla"
         self.min_side = found[1].min_side if found else 1
+        self.grid = patch_grid(found[1]) if found else None
         self.conditional = tr.model.card.kind == "pix2pix"
         self.device = tr.device
+
+    def why_not(self, image: np.ndarray) -> str | None:
+        """Why there is no verdict on `image` ((H, W, 3)), in words for the user; None when there is one."""
+        if self.net is None:
+            return "this model has no discriminator"
+        height, width = image.shape[:2]
+        if min(height, width) < self.min_side:
+            return f"the image is {width}×{height}; this model's discriminator needs at least {self.min_side} px a side"
+        return None
 
     def __call__(self, condition: np.ndarray, image: np.ndarray) -> Verdict | None:
         """D's verdict on `image` (and `condition` for pix2pix); None without a discriminator or
         for an image smaller than D's patch (no verdict rather than a made-up one)."""
         if self.net is None:
             return None
-        if min(image.shape[:2]) < self.min_side:
-            log.info("no discriminator verdict on a %dx%d image: the discriminator needs %d pixels a side",
-                     image.shape[1], image.shape[0], self.min_side)
+        if (why := self.why_not(image)) is not None:
+            log.info("no discriminator verdict: %s", why)
             return None
         cond = imaging.to_tensor(condition).to(self.device) if self.conditional else None
         return discriminator_verdict(self.net, cond, imaging.to_tensor(image).to(self.device), self.gan_mode)
 
+    def patch_map(self, condition: np.ndarray, image: np.ndarray) -> PatchMap | None:
+        """D's realness map of `image` for the heat-map, borders mirrored (see
+        `discriminator_patch_map`); None where `__call__` gives no verdict."""
+        if self.net is None or self.grid is None or self.why_not(image) is not None:
+            return None
+        cond = imaging.to_tensor(condition).to(self.device) if self.conditional else None
+        return discriminator_patch_map(self.net, cond, imaging.to_tensor(image).to(self.device), self.grid, self.gan_mode)
 
-def compare_image(tr: Translator, src: Path, target: Path | None = None, *, judge: Judge | None = None) -> Comparison:
-    """Translate `src`; with a `target`, measure PSNR/SSIM; with a discriminator, its verdict.
+
+def compare_image(
+    tr: Translator, src: Path, target: Path | None = None, *, judge: Judge | None = None, with_map: bool = True
+) -> Comparison:
+    """Translate `src`; with a `target`, measure PSNR/SSIM; with a discriminator, its verdict and
+    (unless `with_map` is False, which saves a discriminator run) its patch map for the heat-map.
 
     Without `resize`, a target of another size than its input is an `ImageError` (the model keeps
     sizes). With `resize`, input and target are resized the same way first.
@@ -130,8 +162,12 @@ def compare_image(tr: Translator, src: Path, target: Path | None = None, *, judg
         n = tr.options.resize
         rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
     out = translate_array(tr, rgb)
+    judged = Comparison(
+        rgb, out, verdict_output=judge(rgb, out), verdict_note=judge.why_not(out),
+        patch_map=judge.patch_map(rgb, out) if with_map else None,
+    )
     if target is None:
-        return Comparison(rgb, out, verdict_output=judge(rgb, out))
+        return judged
     tgt = imaging.read_image(target).rgb
     if tr.options.resize:
         tgt = np.asarray(Image.fromarray(tgt).resize(out.shape[1::-1], Image.Resampling.BICUBIC))
@@ -140,7 +176,7 @@ def compare_image(tr: Translator, src: Path, target: Path | None = None, *, judg
             f"{target}: target is {tgt.shape[1]}×{tgt.shape[0]} but the output of {src.name} is "
             f"{out.shape[1]}×{out.shape[0]}; use --resize N to compare at one size"
         )
-    return Comparison(rgb, out, tgt, psnr(out, tgt), ssim(out, tgt), judge(rgb, out), judge(rgb, tgt))
+    return replace(judged, target=tgt, psnr=psnr(out, tgt), ssim=ssim(out, tgt), verdict_target=judge(rgb, tgt))
 
 
 def evaluate_pairs(
@@ -162,7 +198,7 @@ def evaluate_pairs(
     for src, tgt in pairs:
         token.raise_if_cancelled()
         try:
-            c = compare_image(tr, src, tgt, judge=judge)
+            c = compare_image(tr, src, tgt, judge=judge, with_map=heatmap_dir is not None)
             assert c.psnr is not None and c.ssim is not None
             row: dict[str, float | str] = {"input": str(src), "target": str(tgt), "psnr": c.psnr, "ssim": c.ssim}
             if c.verdict_output is not None and c.verdict_target is not None:

@@ -14,7 +14,11 @@ would hold, so a validation number equals the number measured later on the writt
 
 The verdict (`discriminator_verdict`) runs a PatchGAN/PixelGAN on one image and returns its map
 of raw logits plus a "realness" map whose meaning depends on the GAN loss the net was trained
-with; `verdict_heatmap` and `overlay_heatmap` turn it into a picture.
+with. The heat-map is drawn from a second run (`discriminator_patch_map`) that mirrors the
+image's borders outwards, so that edge patches judge the picture rather than D's zero padding,
+and that places each cell on the pixel its patch is centred on (`patch_grid`);
+`verdict_heatmap` colours it with `heat_colours` (which the app's legend uses too) and
+`overlay_heatmap` lays it over the image.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ import numpy.typing as npt
 import torch
 from pytorch_msssim import ssim as _msssim_ssim
 
+from translator.networks.specs import DiscriminatorSpec
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -37,13 +43,19 @@ __all__ = [
     "SSIM_SIGMA",
     "SSIM_WINDOW",
     "GanMode",
+    "PatchGrid",
+    "PatchMap",
     "Verdict",
+    "discriminator_patch_map",
     "discriminator_verdict",
+    "heat_colours",
     "overlay_heatmap",
+    "patch_grid",
     "psnr",
     "psnr_batch",
     "ssim",
     "ssim_batch",
+    "realness_is_probability",
     "verdict_heatmap",
 ]
 
@@ -181,6 +193,13 @@ def _check_gan_mode(gan_mode: str) -> None:
         raise ValueError(f"unknown gan_mode {gan_mode!r}: choose one of {', '.join(GAN_MODES)}")
 
 
+def realness_is_probability(gan_mode: str) -> bool:
+    """Whether realness reads as a probability of "real" in [0, 1] (a `vanilla`, BCE-trained D)
+    rather than a raw score with no fixed range (higher = more real)."""
+    _check_gan_mode(gan_mode)
+    return gan_mode == "vanilla"
+
+
 def discriminator_verdict(
     d: torch.nn.Module, condition: torch.Tensor | None, image: torch.Tensor, gan_mode: str = "vanilla"
 ) -> Verdict:
@@ -208,7 +227,7 @@ def discriminator_verdict(
         if out.ndim != 4 or out.shape[:2] != (1, 1):
             raise ValueError(f"discriminator returned shape {tuple(out.shape)}, expected a (1, 1, h, w) map")
         out = out.float()
-        real = torch.sigmoid(out) if gan_mode == "vanilla" else out
+        real = torch.sigmoid(out) if realness_is_probability(gan_mode) else out
         logits = out[0, 0].cpu().numpy().astype(np.float32)
         realness = real[0, 0].cpu().numpy().astype(np.float32)
     logits.setflags(write=False)
@@ -218,34 +237,151 @@ def discriminator_verdict(
     return Verdict(logits=logits, realness=realness, mean_realness=mean, gan_mode=gan_mode)
 
 
-def verdict_heatmap(
-    realness: npt.NDArray[np.floating], size: tuple[int, int], gan_mode: str = "vanilla"
-) -> npt.NDArray[np.uint8]:
-    """Colour picture (height, width, 3) uint8 RGB of a realness map, `size` = (width, height).
+@dataclass(frozen=True)
+class PatchGrid:
+    """Where a discriminator's map cells sit on its input, along either axis: cell k judges the
+    `field`-pixel patch centred on pixel `offset + stride * k` (pixel centres are integers)."""
 
-    The map is stretched bilinearly over the image (approximate: each cell actually judges an
-    overlapping patch, 70×70 for the basic PatchGAN) and coloured with viridis (dark purple =
-    low, yellow = high). For `vanilla` the scale is fixed to [0, 1] probabilities, so 0.5 looks
-    the same in every picture. For the other modes the score has no fixed range, so the map is
-    normalised by its own min/max: colours compare patches within one picture, not across
-    pictures (a constant map is drawn mid-scale).
+    stride: int
+    offset: float
+    field: int
+
+
+def patch_grid(spec: DiscriminatorSpec) -> PatchGrid:
+    """The grid of a discriminator built from `spec`.
+
+    A PatchGAN has `n` 4×4 stride-2 convolutions, then two 4×4 stride-1 ones, all padded by 1:
+    stride 2ⁿ, receptive field 9·2ⁿ − 2 pixels (70 for n = 3), cell 0 centred on pixel
+    2ⁿ + (2ⁿ − 1)/2 (11.5 for n = 3). A PixelGAN judges each pixel alone.
+    """
+    if spec.arch == "pixel":
+        return PatchGrid(stride=1, offset=0.0, field=1)
+    s = 2**spec.n_layers
+    return PatchGrid(stride=s, offset=s + (s - 1) / 2, field=9 * s - 2)
+
+
+@dataclass(frozen=True)
+class PatchMap:
+    """A realness map placed on the image it judges (the array is read-only).
+
+    Cell (i, j) is centred on pixel (row, col) = (origin[0] + step[0]·i, origin[1] + step[1]·j);
+    `gan_mode` says how to read the values (see `Verdict`).
+    """
+
+    realness: npt.NDArray[np.float32]  # (h, w)
+    origin: tuple[float, float]  # (row, col) of cell (0, 0)'s centre, in pixels
+    step: tuple[float, float]  # pixels from one cell's centre to the next, (rows, cols)
+    gan_mode: str
+
+    @classmethod
+    def spread(cls, realness: npt.NDArray[np.floating], size: tuple[int, int], gan_mode: str = "vanilla") -> PatchMap:
+        """A map whose cells evenly tile an image of `size` = (width, height), each centred on
+        its own block: for maps with no known geometry (a plain stretch)."""
+        if realness.ndim != 2 or realness.size == 0:
+            raise ValueError(f"expected an (h, w) realness map, got shape {realness.shape}")
+        (h, w), (width, height) = realness.shape, size
+        if width < 1 or height < 1:
+            raise ValueError(f"image size must be positive (width, height), got {size}")
+        step = (height / h, width / w)
+        r = np.array(realness, dtype=np.float32)
+        r.setflags(write=False)
+        return cls(r, ((step[0] - 1) / 2, (step[1] - 1) / 2), step, gan_mode)
+
+
+def discriminator_patch_map(
+    d: torch.nn.Module, condition: torch.Tensor | None, image: torch.Tensor, grid: PatchGrid, gan_mode: str = "vanilla"
+) -> PatchMap:
+    """D's realness map for the heat-map: every cell judges picture content, none the padding.
+
+    A PatchGAN zero-pads its input, so the cells along the image's edges judge partly a grey
+    frame that is not in the picture and come out systematically unlike their neighbours (on the
+    demo day→night model the left column reads 0.30 where the next reads 0.47; on `flower` the
+    right column 0.54 next to 0.01): a stripe along the edge that says nothing about the image.
+    Here D sees `image` (and `condition`) mirrored outwards by enough pixels that no cell centred
+    within one stride of the image reaches the padding; those cells are kept, placed by `grid`.
+    The plain verdict (`discriminator_verdict`) stays what D computes on the image as trained.
+
+    Arguments as for `discriminator_verdict` (same mode rules); `grid` must describe `d`.
     """
     _check_gan_mode(gan_mode)
-    if realness.ndim != 2 or realness.size == 0:
-        raise ValueError(f"expected an (h, w) realness map, got shape {realness.shape}")
+    height, width = image.shape[-2:]
+    margin = 0 if grid.field == 1 else grid.stride * math.ceil((grid.field / 2 + grid.stride) / grid.stride)
+    if margin and min(height, width) < 2:
+        raise ValueError(f"a {width}×{height} image has no border to mirror; the patch map needs 2 pixels a side")
+
+    def mirrored(x: torch.Tensor) -> torch.Tensor:  # (1, C, H, W) -> (1, C, H + 2m, W + 2m)
+        rows = torch.from_numpy(np.pad(np.arange(height), margin, mode="reflect")).to(x.device)
+        cols = torch.from_numpy(np.pad(np.arange(width), margin, mode="reflect")).to(x.device)
+        return x.index_select(2, rows).index_select(3, cols)
+
+    v = discriminator_verdict(d, None if condition is None else mirrored(condition), mirrored(image), gan_mode)
+    first = grid.offset - margin  # centre of the padded map's cell 0, in image pixels
+
+    def kept(side: int, cells: int) -> slice:  # cells centred in [-stride, side - 1 + stride]
+        lo = math.ceil((-grid.stride - first) / grid.stride)
+        hi = math.floor((side - 1 + grid.stride - first) / grid.stride)
+        if lo < 0 or hi >= cells:
+            raise ValueError(f"the discriminator's map ({cells} cells for {side + 2 * margin} px) does not fit "
+                             f"its grid {grid}; is the grid that of this discriminator?")
+        return slice(lo, hi + 1)
+
+    rs, cs = kept(height, v.realness.shape[0]), kept(width, v.realness.shape[1])
+    realness = np.ascontiguousarray(v.realness[rs, cs])
+    realness.setflags(write=False)
+    origin = (first + grid.stride * rs.start, first + grid.stride * cs.start)
+    return PatchMap(realness, origin, (float(grid.stride), float(grid.stride)), gan_mode)
+
+
+def heat_colours(values: npt.NDArray[np.floating]) -> npt.NDArray[np.uint8]:
+    """RGB uint8 colours (shape + (3,)) of `values` in [0, 1] (clipped): viridis, dark purple for
+    0 ("looks fake"), yellow for 1 ("looks real"). The one colour scale of the heat-map and its
+    legend, so the two cannot disagree."""
+    levels = np.rint(np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    bgr = cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_VIRIDIS)  # (n, 1, 3)
+    return np.ascontiguousarray(bgr[:, 0, ::-1].reshape(*levels.shape, 3))
+
+
+def _along(values: npt.NDArray[np.float32], axis: int, pixels: int, origin: float, step: float) -> npt.NDArray[np.float32]:
+    """Linear interpolation of `values` along `axis` onto `pixels` pixel centres, cell k sitting
+    on pixel origin + step·k; beyond the first and last cells the end values hold."""
+    cells = values.shape[axis]
+    u = np.clip((np.arange(pixels, dtype=np.float64) - origin) / step, 0.0, cells - 1)
+    lo = np.floor(u).astype(np.intp)
+    hi = np.minimum(lo + 1, cells - 1)
+    frac = (u - lo).astype(np.float32)
+    shape = [1, 1]
+    shape[axis] = pixels
+    frac = frac.reshape(shape)
+    a = np.take(values, lo, axis=axis)
+    out: npt.NDArray[np.float32] = a + (np.take(values, hi, axis=axis) - a) * frac  # exact where a == b
+    return out
+
+
+def verdict_heatmap(m: PatchMap, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """Colour picture (height, width, 3) uint8 RGB of a patch map over an image of `size` =
+    (width, height).
+
+    Each cell's value sits on the pixel its patch is centred on, interpolated linearly in
+    between and held beyond the outermost cells (approximate: each cell judges an overlapping
+    patch, 70×70 for the basic PatchGAN). Coloured by `heat_colours`. When realness is a
+    probability (`vanilla`) the scale is fixed to [0, 1], so 0.5 looks the same in every
+    picture. Other modes' scores have no fixed range, so the map is normalised by its own
+    min/max: colours compare patches within one picture, not across pictures (a constant map is
+    drawn mid-scale).
+    """
     width, height = size
     if width < 1 or height < 1:
         raise ValueError(f"heat map size must be positive (width, height), got {size}")
-    r = realness.astype(np.float32)
-    if gan_mode == "vanilla":
+    if m.realness.ndim != 2 or m.realness.size == 0:
+        raise ValueError(f"expected an (h, w) realness map, got shape {m.realness.shape}")
+    r = m.realness.astype(np.float32)
+    if realness_is_probability(m.gan_mode):
         norm = r
     else:
         lo, hi = float(r.min()), float(r.max())
         norm = (r - lo) / (hi - lo) if hi > lo else np.full_like(r, 0.5)
-    big = cv2.resize(norm, (width, height), interpolation=cv2.INTER_LINEAR)
-    levels = np.rint(np.clip(big, 0.0, 1.0) * 255).astype(np.uint8)
-    bgr = cv2.applyColorMap(levels, cv2.COLORMAP_VIRIDIS)
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    rows = _along(norm, 0, height, m.origin[0], m.step[0])  # (height, w)
+    return heat_colours(_along(rows, 1, width, m.origin[1], m.step[1]))
 
 
 def overlay_heatmap(

@@ -15,9 +15,13 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from translator.metrics import (
+    PatchMap,
     Verdict,
+    discriminator_patch_map,
     discriminator_verdict,
+    heat_colours,
     overlay_heatmap,
+    patch_grid,
     psnr,
     psnr_batch,
     ssim,
@@ -207,7 +211,7 @@ def test_verdict_matches_reference_patchgan() -> None:
 
 def test_heatmap_shape_and_colours() -> None:
     realness = np.array([[0.0, 0.0, 1.0, 1.0]] * 3, dtype=np.float32)
-    heat = verdict_heatmap(realness, (64, 48))
+    heat = verdict_heatmap(PatchMap.spread(realness, (64, 48)), (64, 48))
     assert heat.shape == (48, 64, 3) and heat.dtype == np.uint8
     low, high = heat[24, 0], heat[24, -1]
     assert not np.array_equal(low, high)
@@ -216,23 +220,108 @@ def test_heatmap_shape_and_colours() -> None:
     np.testing.assert_allclose(high, [253, 231, 37], atol=3)
 
 
+def _spread(realness: np.ndarray, size: tuple[int, int], gan_mode: str = "vanilla") -> np.ndarray:
+    return verdict_heatmap(PatchMap.spread(realness, size, gan_mode), size)
+
+
 def test_heatmap_scale_fixed_for_vanilla_relative_otherwise() -> None:
     half = np.full((4, 4), 0.5, dtype=np.float32)
     spread = np.linspace(0.5, 0.9, 16, dtype=np.float32).reshape(4, 4)
     # vanilla: 0.5 is the same colour whatever else is in the map.
-    assert np.array_equal(verdict_heatmap(half, (4, 4))[0, 0], verdict_heatmap(spread, (4, 4))[0, 0])
+    assert np.array_equal(_spread(half, (4, 4))[0, 0], _spread(spread, (4, 4))[0, 0])
     # lsgan etc.: min/max-normalised, so scaling and shifting the scores changes nothing...
     logits = np.linspace(-3, 2, 16, dtype=np.float32).reshape(4, 4)
-    a = verdict_heatmap(logits, (32, 32), gan_mode="lsgan")
-    b = verdict_heatmap(logits * 10 + 5, (32, 32), gan_mode="lsgan")
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(_spread(logits, (32, 32), "lsgan"), _spread(logits * 10 + 5, (32, 32), "lsgan"))
     # ...and the lowest score is drawn at the bottom of the scale even though it is not 0.
-    np.testing.assert_allclose(verdict_heatmap(spread, (4, 4), gan_mode="wgangp")[0, 0], [68, 1, 84], atol=3)
+    np.testing.assert_allclose(_spread(spread, (4, 4), "wgangp")[0, 0], [68, 1, 84], atol=3)
+
+
+def test_spread_map_stretches_like_a_bilinear_resize() -> None:
+    """A map of unknown geometry is drawn as before: each cell centred on its own block."""
+    realness = np.random.default_rng(0).random((7, 11), dtype=np.float32)
+    stretched = cv2.resize(realness, (97, 60), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(_spread(realness, (97, 60)), heat_colours(stretched), atol=3)
+
+
+def test_heat_colours_run_from_fake_purple_to_real_yellow() -> None:
+    ends = heat_colours(np.array([0.0, 1.0]))
+    assert ends.dtype == np.uint8 and ends.shape == (2, 3)
+    np.testing.assert_allclose(ends, [[68, 1, 84], [253, 231, 37]], atol=3)
+    ramp = heat_colours(np.linspace(0, 1, 256))
+    assert len({tuple(c) for c in ramp}) > 250  # one colour per level, near enough
+    assert heat_colours(np.full((2, 3), 0.25)).shape == (2, 3, 3)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_patch_grid_is_where_each_cell_looks(n_layers: int) -> None:
+    """Each cell's receptive field, found from the gradient, is `field` pixels centred on
+    offset + stride·k (clipped to the image)."""
+    spec = DiscriminatorSpec("patch", n_layers, 4, "batch", 3)
+    grid = patch_grid(spec)
+    d = build_discriminator(spec, seed=0).eval()
+    size = 96
+    img = torch.zeros(1, 3, size, size, requires_grad=True)
+    out = d(img)
+    half = (grid.field - 1) / 2
+    for i, j in [(0, 0), (out.shape[2] // 2, 1), (out.shape[2] - 1, out.shape[3] - 1)]:
+        (grad,) = torch.autograd.grad(out[0, 0, i, j], img, retain_graph=True)
+        rows, cols = np.nonzero(grad[0].abs().sum(0).numpy())
+        cy, cx = grid.offset + grid.stride * i, grid.offset + grid.stride * j
+        assert (rows.min(), rows.max()) == (max(0, cy - half), min(size - 1, cy + half))
+        assert (cols.min(), cols.max()) == (max(0, cx - half), min(size - 1, cx + half))
+    assert patch_grid(DiscriminatorSpec("pixel")) == type(grid)(stride=1, offset=0.0, field=1)
+    assert patch_grid(DiscriminatorSpec("patch", 3)).field == 70  # the "70×70 PatchGAN"
+
+
+def test_patch_map_keeps_inner_cells_and_mirrors_the_borders() -> None:
+    """Cells whose patch lies inside the image are D's own verdict; the map covers the whole
+    image; its edge cells judge mirrored picture, not zero padding."""
+    spec = DiscriminatorSpec("patch", 3, 8, "batch", 6)
+    d, grid = build_discriminator(spec, seed=0).eval(), patch_grid(spec)
+    photo = torch.from_numpy(skdata.chelsea()[:150, :200].copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    cond = photo.flip(1)
+    plain = discriminator_verdict(d, cond, photo)
+    m = discriminator_patch_map(d, cond, photo, grid)
+    assert m.step == (grid.stride, grid.stride)
+    for axis, side in ((0, 150), (1, 200)):
+        centres = m.origin[axis] + grid.stride * np.arange(m.realness.shape[axis])
+        assert -grid.stride <= centres[0] < 0 and side - 1 < centres[-1] <= side - 1 + grid.stride
+    # plain cell k is centred on offset + 8k; the map's cell on origin + 8k'
+    shift = [round((grid.offset - o) / grid.stride) for o in m.origin]
+    inside = [(i, j) for i in range(plain.realness.shape[0]) for j in range(plain.realness.shape[1])
+              if all(grid.field / 2 <= grid.offset + grid.stride * k <= side - grid.field / 2 for k, side in ((i, 150), (j, 200)))]
+    assert len(inside) > 20
+    for i, j in inside:
+        assert m.realness[i + shift[0], j + shift[1]] == pytest.approx(plain.realness[i, j], abs=1e-5)
+    assert not m.realness.flags.writeable
+    with pytest.raises(ValueError, match="grid"):
+        discriminator_patch_map(d, cond, photo, patch_grid(DiscriminatorSpec("patch", 1)))
+
+
+def test_constant_map_gives_a_uniform_heatmap_and_overlay() -> None:
+    """No edge stripe from drawing: a uniform verdict is one colour up to every border."""
+    grid = patch_grid(DiscriminatorSpec("patch", 3))
+    grey = np.full((61, 90, 3), 128, np.uint8)
+    for m in (PatchMap(np.full((10, 14), 0.3, np.float32), (-4.5, -4.5), (8.0, 8.0), "vanilla"),
+              PatchMap(np.full((1, 1), 0.3, np.float32), (grid.offset, grid.offset), (8.0, 8.0), "vanilla"),
+              PatchMap.spread(np.full((5, 7), 0.3, np.float32), (90, 61))):
+        heat = verdict_heatmap(m, (90, 61))
+        assert np.array_equal(heat, np.broadcast_to(heat_colours(np.float32(0.3)), heat.shape))
+        over = overlay_heatmap(grey, heat, 0.6).astype(int)
+        assert np.abs(over - over[30, 45]).max() <= 1
+
+
+def test_heatmap_puts_each_cell_on_its_patch_centre() -> None:
+    realness = np.zeros((6, 9), np.float32)
+    realness[2, 5] = 1.0
+    heat = verdict_heatmap(PatchMap(realness, (3.5, -4.5), (8.0, 8.0), "vanilla"), (60, 40))
+    brightest = np.unravel_index(np.argmax(heat[..., 1].astype(int)), heat.shape[:2])
+    assert brightest in {(3 + 8 * 2 + dy, -4 + 8 * 5 + dx) for dy in (0, 1) for dx in (-1, 0)}  # centre 19.5, 35.5
 
 
 def test_overlay_blends() -> None:
     rgb = skdata.astronaut()[:64, :64]
-    heat = verdict_heatmap(np.eye(4, dtype=np.float32), (64, 64))
+    heat = _spread(np.eye(4, dtype=np.float32), (64, 64))
     np.testing.assert_array_equal(overlay_heatmap(rgb, heat, 0.0), rgb)
     np.testing.assert_array_equal(overlay_heatmap(rgb, heat, 1.0), heat)
     mid = overlay_heatmap(rgb, heat, 0.5)
