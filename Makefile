@@ -1,24 +1,49 @@
 # The project's two entry points: `make test` (set up + type-check + tests) and `make run` (the app).
+#
+# Two virtualenvs, each reinstalled only when pyproject.toml changes (their .installed stamps):
+# - .venv has everything (`.[gui,test,gui-test]`): the app, mypy over translator/ and gui/, the
+#   GUI tests (pytest-qt).
+# - .venv-engine has the engine and the command line without Qt (`.[test]`): the engine tests run
+#   there, and only there, after checking that PySide6 cannot be imported — so they prove that
+#   `pip install image-translator` (no `[gui]`) works.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ENGINE_VENV := .venv-engine
+ENGINE_BIN := $(ENGINE_VENV)/bin
+ENGINE_STAMP := $(ENGINE_VENV)/.installed
 
-.PHONY: test typecheck pytest run bench weights samples clean
+.PHONY: test typecheck pytest pytest-engine pytest-gui run bench weights samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+$(ENGINE_BIN)/python:
+	$(PYTHON) -m venv $(ENGINE_VENV)
+
 # Reinstall only when the package metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[gui,test,gui-test]"
 	touch $(STAMP)
+
+$(ENGINE_STAMP): pyproject.toml | $(ENGINE_BIN)/python
+	$(ENGINE_BIN)/pip install --quiet -e ".[test]"
+	touch $(ENGINE_STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q
+pytest-engine: $(ENGINE_STAMP)
+	@$(ENGINE_BIN)/python -c "import PySide6" 2>/dev/null \
+		&& { echo "$(ENGINE_VENV) has PySide6: the engine tests would not show that the engine runs without Qt (make clean)"; exit 1; } \
+		|| echo "$(ENGINE_VENV): no PySide6, as intended"
+	QT_QPA_PLATFORM=offscreen $(ENGINE_BIN)/pytest -q tests/engine
+
+pytest-gui: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/gui
+
+pytest: pytest-engine pytest-gui
 
 test: typecheck pytest
 
@@ -40,4 +65,4 @@ samples: $(STAMP)
 	$(BIN)/python -m weights.recipes.make_samples
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache
+	rm -rf $(VENV) $(ENGINE_VENV) .mypy_cache .pytest_cache
