@@ -7,16 +7,35 @@ file failed, 2 for bad usage or an unusable model, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import logging
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tqdm import tqdm
 
 from translator import __version__
+from translator.choices import (
+    DEVICES,
+    DIRECTIONS,
+    FORMAT_SUFFIXES,
+    GAN_MODES,
+    KINDS,
+    MODE_HELP,
+    MODES,
+    NORMS,
+    PRECISIONS,
+    PRESETS,
+    TILE_CHOICES,
+    TILE_STATS,
+    TileSetting,
+    parse_tile,
+)
 from translator.errors import JobCancelled, TranslatorError
 from translator.heap import keep_heap_compact
 from translator.jobs import Progress, format_duration, run_job
@@ -30,72 +49,126 @@ log = logging.getLogger("translator")
 
 # --- progress -----------------------------------------------------------------------------------
 
+LOG_EVERY_S = 5.0  # without a terminal (a log, CI): one plain line this often, and the last one
+
 
 class ProgressBar:
-    """Renders job events on a terminal (one updating line) or a log (a line every few seconds)."""
+    """A job's progress on stderr: a tqdm bar on a terminal, a plain line every few seconds elsewhere.
 
-    def __init__(self, stream: TextIO = sys.stderr, unit: str = "img", item_width: int = 40) -> None:
-        self.stream = stream
-        self.unit = unit
-        self.item_width = item_width
-        self.tty = stream.isatty()
-        self._last = 0.0
+    Both show done/total, the engine's rate and ETA (`Progress.rate`, `Progress.eta_s`: computed
+    once, in `translator.jobs`) and the current item; a failed item is printed above the bar. The
+    bar ends itself at done == total; `close()` (or a `with` block) ends it when a job stops early.
+    """
+
+    unit = "img"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._bar: Any = None  # a tqdm bar while one is on the terminal (tqdm has no type hints)
+        self._last_line = -math.inf
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def update(self, p: Progress) -> None:
         r = p.result
         if r is not None and r.status == "failed":
-            self._clear()
-            print(f"failed: {r.error}", file=self.stream)
-        now = time.monotonic()
-        final = p.done == p.total
-        if not self.tty and not final and now - self._last < 5.0:
-            return
-        self._last = now
-        width = 24
-        filled = width * p.done // max(1, p.total)
-        name = p.item.name if p.item else ""
-        self._write(
-            f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  "
-            f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {name[: self.item_width]}",
-            final,
-        )
+            self.note(f"failed: {r.error}")
+        self.show(p, self.describe(p))
 
-    def _write(self, line: str, final: bool) -> None:
-        """Show `line`: over the previous one on a terminal (ending it when `final`), else appended."""
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.item_width + 60))
-            if final:
-                self.stream.write("\n")
+    def counts(self, p: Progress) -> str:
+        return f"{p.done}/{p.total}"
+
+    def describe(self, p: Progress) -> str:
+        """What follows the counts: rate, ETA and `detail`."""
+        return f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {self.detail(p)}".rstrip()
+
+    def detail(self, p: Progress) -> str:
+        """The current item."""
+        return p.item.name if p.item else ""
+
+    def note(self, message: str) -> None:
+        """`message` on a line of its own, above the bar."""
+        if self._bar is not None:
+            self._bar.write(message, file=self.stream)
         else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+            print(message, file=self.stream, flush=True)
 
-    def _clear(self) -> None:
-        if self.tty:
-            self.stream.write("\r" + " " * (self.item_width + 60) + "\r")
+    def show(self, p: Progress, text: str) -> None:
+        """Draw `p`'s counts and `text`; without a terminal, only every `LOG_EVERY_S` seconds and at
+        the end."""
+        final = p.total > 0 and p.done >= p.total
+        if not self.tty:
+            now = time.monotonic()
+            if final or now - self._last_line >= LOG_EVERY_S:
+                self._last_line = now
+                print(f"{self.counts(p)}  {text}", file=self.stream, flush=True)
+            return
+        bar_format = "{percentage:3.0f}%|{bar}| {desc}" if p.total > 0 else "{desc}"
+        desc = f"{self.counts(p)}  {text}"
+        if self._bar is None:
+            # A pseudo-terminal may say it is 0×0 (tqdm would then draw nothing): assume 100×20.
+            size = {} if _columns(self.stream) > 0 else {"ncols": 100, "nrows": 20}
+            self._bar = tqdm(total=p.total or None, initial=p.done, desc=desc, bar_format=bar_format, file=self.stream,
+                             dynamic_ncols=not size, miniters=1, **size)
+        bar = self._bar
+        bar.bar_format = bar_format
+        bar.total = p.total or None
+        bar.n = p.done
+        bar.set_description_str(desc, refresh=False)
+        if final:
+            self.close()  # draws the last state
+        else:
+            bar.update(0)  # redraws at most every `mininterval` (0.1 s)
+
+    def close(self) -> None:
+        """End the bar's line on the terminal (idempotent)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _columns(stream: TextIO) -> int:
+    """The terminal's width, 0 when it does not say."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return 0
 
 
 class TrainBar(ProgressBar):
-    """A progress bar whose line ends with the latest losses."""
+    """Training steps: the bar's text ends with the latest losses; each validation gets a line."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        super().__init__(stream, unit="step", item_width=90)
+    unit = "step"
 
     def update(self, p: Progress) -> None:
         from translator.training import TrainProgress
 
-        if isinstance(p, TrainProgress):
-            tag = "D warm-up " if p.phase == "warmup" else ""
-            losses = " ".join(f"{k} {v:.3g}" for k, v in p.losses.items())
-            val = f"  val PSNR {p.validation['psnr']:.2f}" if p.validation else ""
-            p = dataclasses.replace(p, item=Path(f"{tag}{losses}{val}"))
-            if p.validation and not self.tty:
-                self._last = 0.0  # always show validation lines
+        if isinstance(p, TrainProgress) and p.validation:
+            self.note(f"step {p.done}: validation " + "  ".join(f"{k} {v:.4g}" for k, v in p.validation.items()))
         super().update(p)
 
+    def detail(self, p: Progress) -> str:
+        from translator.training import TrainProgress
 
-def _progress(args: argparse.Namespace) -> Callable[[Progress], None] | None:
-    return None if args.quiet else ProgressBar().update
+        if not isinstance(p, TrainProgress):
+            return super().detail(p)
+        tag = "D warm-up " if p.phase == "warmup" else ""
+        return tag + " ".join(f"{k} {v:.3g}" for k, v in p.losses.items())
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool, kind: type[ProgressBar] = ProgressBar) -> Iterator[Callable[[Progress], None] | None]:
+    """A bar's `update` for `run_job` (None when `quiet`), its line ended however the job ends."""
+    if quiet:
+        yield None
+        return
+    with kind() as bar:
+        yield bar.update
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -104,18 +177,12 @@ def _progress(args: argparse.Namespace) -> Callable[[Progress], None] | None:
 def _inference_options(args: argparse.Namespace) -> InferenceOptions:
     from translator.inference import InferenceOptions
 
-    tile: int | str = args.tile
-    if tile not in ("auto", "off"):
-        try:
-            tile = int(tile)
-        except ValueError:
-            raise TranslatorError(f"--tile must be auto, off or a size in pixels, not {args.tile!r}") from None
     return InferenceOptions(
         device=args.device,
         precision=args.precision,
         mode=args.mode,
         seed=args.seed,
-        tile=tile,  # type: ignore[arg-type]
+        tile=args.tile,
         overlap=args.overlap,
         tile_stats=args.tile_stats,
         resize=args.resize,
@@ -135,7 +202,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return 1
     tr = load_translator(args.model, opts, args.direction)
     print(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
-    summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), _progress(args))
+    with progress_bar(args.quiet) as on_progress:
+        summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), on_progress)
     print(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
     for f in summary.failed:
         print(f"  {f.error}")
@@ -156,7 +224,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
         return 1
     tr = load_translator(args.model, opts, args.direction)
-    summary = run_job(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), _progress(args))
+    with progress_bar(args.quiet) as on_progress:
+        summary = run_job(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), on_progress)
     for row in summary.rows:
         extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
         print(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
@@ -193,7 +262,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"{path}: reference checkpoint, {describe_spec(spec)}, {n:,} parameters")
         if isinstance(spec, GeneratorSpec):
             print(f"  image sides are padded to multiples of {spec.multiple}")
-        print(f"  bring it in with: translator import {path} --kind pix2pix|cyclegan --name NAME")
+        print(f"  bring it in with: translator import {path} --kind {'|'.join(KINDS)} [--name NAME]")
         return 0
     resolved = resolve_model_path(path)
     model = load_model(resolved)
@@ -219,34 +288,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from translator.checkpoint import MODEL_SUFFIX, save_model
-    from translator.paths import user_models_dir
-    from translator.reference import import_reference
+    from translator.checkpoint import read_card
+    from translator.reference import ModelExists, default_model_name, import_to_models
 
-    gens: list[Path] = args.checkpoints
-    if len(gens) > 2 or (len(gens) == 2 and args.kind != "cyclegan"):
-        raise TranslatorError("give one generator, or two (G_A then G_B) for --kind cyclegan")
-    ds: list[Path] = args.discriminator or []
-    if len(ds) > 2 or (len(ds) == 2 and args.kind != "cyclegan"):
-        raise TranslatorError("give one --discriminator, or two (D_A then D_B) for --kind cyclegan")
-    model = import_reference(
-        gens[0],
-        kind=args.kind,
-        name=args.name,
-        direction=args.direction,
-        generator_b=gens[1] if len(gens) == 2 else None,
-        discriminator=ds[0] if ds else None,
-        discriminator_b=ds[1] if len(ds) == 2 else None,
-        task=args.task or "",
-        gan_mode=args.gan_mode,
-        unet_dropout=not args.no_dropout,
-    )
-    out = Path(args.output) if args.output else user_models_dir() / f"{args.name}{MODEL_SUFFIX}"
-    if out.exists() and not args.overwrite:
-        raise TranslatorError(f"{out} already exists; pass --overwrite to replace it or -o to write elsewhere")
-    save_model(model, out)
-    nets = ", ".join(sorted(model.nets))
-    print(f"imported {args.name} ({args.kind}, {nets}) -> {out}")
+    name = args.name or default_model_name(args.checkpoints[0])
+    try:
+        out = import_to_models(
+            args.checkpoints,
+            kind=args.kind,
+            name=name,
+            discriminators=args.discriminator or (),
+            direction=args.direction,
+            task=args.task or "",
+            gan_mode=args.gan_mode,
+            unet_dropout=not args.no_dropout,
+            output=args.output,
+            overwrite=args.force,
+        )
+    except ModelExists as exc:
+        raise TranslatorError(
+            f"{exc.path} already exists: pass --force to replace it, or --name / -o to import it as another model"
+        ) from None
+    card = read_card(out)
+    print(f"imported {name} ({args.kind}: {', '.join([*card.generators, *card.discriminators])}) -> {out}")
     return 0
 
 
@@ -277,8 +341,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_preset(args.preset or "default", args.kind, args.data, args.out, **overrides)
     if config.kind != args.kind:
         raise TranslatorError(f"{args.out} is a {config.kind} run; use `translator train {config.kind} --resume`")
-    bar = None if args.quiet else TrainBar()
-    result = run_job(train(config, resume=args.resume), bar.update if bar else None)
+    with progress_bar(args.quiet, TrainBar) as on_progress:
+        result = run_job(train(config, resume=args.resume), on_progress)
     print(f"model: {result.model_path} ({result.steps_done} steps)")
     if result.first_validation and result.last_validation:
         f, l = result.first_validation, result.last_validation
@@ -299,18 +363,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # --- parser -------------------------------------------------------------------------------------
 
+_DEVICE_HELP = f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then MPS, then CPU)"
+
+
+def _tile(text: str) -> TileSetting:
+    """`--tile`: `auto`, `off` or a size in pixels (`translator.choices.parse_tile`)."""
+    try:
+        return parse_tile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 
 def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inference")
     g.add_argument("--model", "-m", required=True, help="model file, or the name of one in weights/ or your models folder")
-    g.add_argument("--direction", choices=["AtoB", "BtoA"], help="CycleGAN: which generator to use (default: the first the model has)")
-    g.add_argument("--mode", choices=["eval", "reference"], default="eval", help="eval: running statistics, no dropout, deterministic (default); reference: batch statistics and dropout as the reference's test.py, seeded")
+    g.add_argument("--direction", choices=DIRECTIONS, help="CycleGAN: which generator to use (default: the first the model has)")
+    g.add_argument("--mode", choices=MODES, default="eval", help="; ".join(f"{m}: {h}" for m, h in MODE_HELP.items()))
     g.add_argument("--seed", type=int, default=0, help="seed for --mode reference (default 0)")
-    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision where the device supports it")
-    g.add_argument("--tile", default="auto", help="auto (tile only images too large for memory), off, or a tile size in pixels")
+    g.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32", help="autocast precision where the device supports it")
+    g.add_argument("--tile", type=_tile, default="auto", metavar="{" + ",".join(TILE_CHOICES) + ",N}",
+                   help="auto (tile only images too large for memory), off, or a tile size in pixels")
     g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")
-    g.add_argument("--tile-stats", choices=["exact", "fast"], default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
+    g.add_argument("--tile-stats", choices=TILE_STATS, default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
     g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: 640 on the CPU, 60%% of free memory on a GPU); more is faster on large images")
     g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
     g.add_argument("--batch-size", type=int, default=None,
@@ -330,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("translate", help="translate images and folders", description="Translate image files and folders into an output folder. Finished outputs are skipped on a rerun.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files and/or folders")
     p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
-    p.add_argument("--format", choices=["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"], help="output format (default: same as each input)")
+    p.add_argument("--format", choices=tuple(FORMAT_SUFFIXES), help="output format (default: same as each input)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     _add_inference_args(p)
@@ -352,36 +428,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import reference checkpoints (*_net_G.pth) as a model", description="Import checkpoints of the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) safely (no code in them is run).")
     p.add_argument("checkpoints", nargs="+", type=Path, metavar="REF.pth", help="the generator (for a CycleGAN pair: G_A then G_B)")
     p.add_argument("--discriminator", "-d", nargs="+", type=Path, metavar="REF_D.pth", help="its discriminator (CycleGAN: D_A then D_B)")
-    p.add_argument("--kind", choices=["pix2pix", "cyclegan"], required=True)
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="which way the (first) generator translates")
-    p.add_argument("--name", required=True, help="model name (also the default file name)")
+    p.add_argument("--kind", choices=KINDS, required=True)
+    p.add_argument("--direction", choices=DIRECTIONS, default="AtoB", help="which way the (first) generator translates")
+    p.add_argument("--name", help="model name, also the file name in your models folder (default: from the file name, "
+                   "e.g. horse2zebra for horse2zebra/latest_net_G_A.pth)")
     p.add_argument("--task", help="what the model does, e.g. 'day photo to night'")
-    p.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="the GAN objective the discriminator was trained with (default: pix2pix vanilla, CycleGAN lsgan)")
+    p.add_argument("--gan-mode", choices=GAN_MODES, help="the GAN objective the discriminator was trained with (default: pix2pix vanilla, CycleGAN lsgan)")
     p.add_argument("--no-dropout", action="store_true", help="the U-Net was trained without dropout (it leaves no trace in the file; matters only for --mode reference)")
     p.add_argument("--output", "-o", type=Path, help="output model file (default: your models folder)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing model file")
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true", help="replace an existing model file")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("train", help="train or fine-tune a model on a folder", description="Train a pix2pix model on paired images (A/ + B/ matched by name, or side-by-side AB images) or a CycleGAN model on two unpaired folders (A/ + B/ or trainA/ + trainB/). Everything goes into the run folder: config, log, samples, checkpoints, model.safetensors.")
-    p.add_argument("kind", choices=["pix2pix", "cyclegan"])
+    p.add_argument("kind", choices=KINDS)
     p.add_argument("--data", type=Path, help="dataset folder")
     p.add_argument("--out", "-o", type=Path, required=True, help="run folder")
     p.add_argument("--from", dest="from_model", metavar="MODEL", help="fine-tune this model (file or name) instead of starting from scratch")
     p.add_argument("--steps", type=int, help="generator updates (default 1000)")
-    p.add_argument("--preset", choices=["default", "classic"], help="the recipe the settings start from: default (the tool's own, tuned for short runs on small folders) or classic (the reference implementation's defaults, exactly); flags and --config values win (default: default)")
+    p.add_argument("--preset", choices=PRESETS, help="the recipe the settings start from: default (the tool's own, tuned for short runs on small folders) or classic (the reference implementation's defaults, exactly); flags and --config values win (default: default)")
     p.add_argument("--config", type=Path, help="a TOML or JSON file of settings (flags given here win)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--name", help="model name (default: the run folder's name)")
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], help="pix2pix: which side of the data is the input (default AtoB)")
+    p.add_argument("--direction", choices=DIRECTIONS, help="pix2pix: which side of the data is the input (default AtoB)")
     g = p.add_argument_group("model (from scratch)")
     g.add_argument("--generator", help="unet_256 (pix2pix default), unet_128, resnet_9blocks (CycleGAN default), resnet_6blocks, ...")
     g.add_argument("--base-filters", type=int, help="generator filters (ngf; default preset 32, classic 64)")
-    g.add_argument("--norm", choices=["batch", "instance", "none"], help="normalisation (default preset: instance; classic: batch for pix2pix, instance for CycleGAN)")
+    g.add_argument("--norm", choices=NORMS, help="normalisation (default preset: instance; classic: batch for pix2pix, instance for CycleGAN)")
     g.add_argument("--input-skip", action=argparse.BooleanOptionalAction, default=None, help="add the input to the generator's output before its final tanh, so the net learns a correction to the input (default preset: on for pix2pix, off for CycleGAN; classic: off; not in the reference, so such models do not export to it)")
     g.add_argument("--d-base-filters", type=int, help="discriminator filters (ndf; default preset 32, classic 64)")
     g.add_argument("--d-layers", type=int, help="PatchGAN layers (default 3: 70×70 patches)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="GAN objective (default preset: lsgan; classic: vanilla for pix2pix, lsgan for CycleGAN)")
+    g.add_argument("--gan-mode", choices=GAN_MODES, help="GAN objective (default preset: lsgan; classic: vanilla for pix2pix, lsgan for CycleGAN)")
     g.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
     g.add_argument("--decay-steps", type=int, help="linear decay to 0 over the last N steps (default: half the steps)")
     g.add_argument("--batch-size", type=int, help="images per step (default preset: 4 for pix2pix, 1 for CycleGAN; classic 1)")
@@ -399,8 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--crop-size", type=int, help="training crop (default preset: 256 pix2pix, 128 CycleGAN; classic 256)")
     g.add_argument("--workers", type=int, help="data loading processes (default 2)")
     g = p.add_argument_group("device and records")
-    g.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
-    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="mixed precision (fp16 needs a GPU)")
+    g.add_argument("--device", help=_DEVICE_HELP)
+    g.add_argument("--precision", choices=PRECISIONS, help="mixed precision (fp16 needs a GPU)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the networks")
     g.add_argument("--seed", type=int)

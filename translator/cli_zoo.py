@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from typing import TextIO
 
-from translator.cli import ProgressBar
+from translator.cli import ProgressBar, progress_bar
 from translator.jobs import Progress, format_duration, run_job
 from translator.zoo import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DownloadProgress, find_entry, get_model, list_models, model_path
 
@@ -24,27 +22,18 @@ _MB = 1024 * 1024
 class DownloadBar(ProgressBar):
     """The CLI progress bar for bytes: megabytes, MB/s and the retry messages of a download."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        super().__init__(stream or sys.stderr, unit="MB", item_width=60)
-
     def update(self, p: Progress) -> None:
         stage = p.stage if isinstance(p, DownloadProgress) else "download"
         message = p.message if isinstance(p, DownloadProgress) else ""
         if stage in ("retry", "import") or (stage == "connect" and p.done > 0):  # news, and resuming
-            self._clear()
-            print(message, file=self.stream)
+            self.note(message)
             return
         if stage == "connect":
             return
-        now = time.monotonic()
-        final = p.total > 0 and p.done >= p.total
-        if not final and now - self._last < (0.1 if self.tty else 5.0):
-            return
-        self._last = now
-        width = 24
-        filled = width * p.done // p.total if p.total else 0
-        size = f"{p.done / _MB:.1f}/{p.total / _MB:.1f} MB" if p.total else f"{p.done / _MB:.1f} MB"
-        self._write(f"[{'#' * filled}{'.' * (width - filled)}] {size}  {p.rate / _MB:.2f} MB/s  ETA {format_duration(p.eta_s)}", final)
+        self.show(p, f"{p.rate / _MB:.2f} MB/s  ETA {format_duration(p.eta_s)}")
+
+    def counts(self, p: Progress) -> str:
+        return f"{p.done / _MB:.1f}/{p.total / _MB:.1f} MB" if p.total else f"{p.done / _MB:.1f} MB"
 
 
 def cmd_zoo_list(args: argparse.Namespace) -> int:
@@ -68,9 +57,9 @@ def cmd_zoo_get(args: argparse.Namespace) -> int:
     entry = find_entry(args.model)
     print(f"{entry.name}: {entry.kind}, {entry.task}, {entry.architecture}", file=sys.stderr)
     print(f"from {entry.url}", file=sys.stderr)
-    bar = None if args.quiet else DownloadBar()
     job = get_model(entry, local_name=args.name, overwrite=args.overwrite, timeout_s=args.timeout, retries=args.retries)
-    result = run_job(job, bar.update if bar else None)
+    with progress_bar(args.quiet, DownloadBar) as on_progress:
+        result = run_job(job, on_progress)
     # A changed sha256 has been logged as a warning by the engine (shown on stderr); say it once more here.
     changed = f"; it differs from the first download's {result.previous_sha256}" if result.previous_sha256 else ""
     print(f"saved {entry.name} as {result.path} (sha256 {result.sha256}{changed})")

@@ -4,8 +4,10 @@ What: the reference pix2pix/CycleGAN code (junyanz/pytorch-CycleGAN-and-pix2pix)
 `state_dict`s with `torch.save` (`latest_net_G.pth`, `<epoch>_net_D_A.pth`, official pretrained
 `<name>.pth`) and records nothing about the architecture. `import_reference` reads such files,
 infers the architecture from key names and tensor shapes, repairs the known legacy quirks, loads
-the weights with `strict=True` and returns a `Model` with a complete card; `export_reference`
-writes a model back as files the reference's `load_networks` accepts.
+the weights with `strict=True` and returns a `Model` with a complete card; `import_to_models` does
+that and saves the model in the user models folder, the one import path of `translator import` and
+the app's Import…; `export_reference` writes a model back as files the reference's
+`load_networks` accepts.
 
 Why here and not in `checkpoint.py`: `.pth` files are pickles. They are only ever opened with
 `torch.load(weights_only=True)`, whose unpickler accepts tensors and plain containers and refuses
@@ -29,22 +31,21 @@ import dataclasses
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from translator._fs import atomic_path
-from translator.checkpoint import Direction, Kind, Model, ModelCard, describe_spec, load_state_dict_checked
-from translator.errors import ArchitectureMismatch, CheckpointError
+from translator.checkpoint import MODEL_SUFFIX, Model, ModelCard, describe_spec, load_state_dict_checked, save_model
+from translator.choices import DIRECTIONS, KINDS, Direction, GanMode, Kind, Norm, check_choice
+from translator.errors import ArchitectureMismatch, CheckpointError, TranslatorError
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator, build_generator
-from translator.networks.specs import Norm
+from translator.paths import user_models_dir
 
 log = logging.getLogger(__name__)
-
-GanMode = Literal["vanilla", "lsgan", "wgangp", "hinge"]
 
 # Single-key wrappers some training scripts put around a state dict.
 WRAPPER_KEYS: tuple[str, ...] = ("state_dict", "model", "netG", "generator", "G", "netD", "discriminator", "D")
@@ -434,10 +435,8 @@ def import_reference(
     `unet_dropout` likewise (see `infer_generator_spec`). Raises `CheckpointError` (or its
     `ArchitectureMismatch`) naming the file at fault.
     """
-    if kind not in EXPORT_NAMES:
-        raise ValueError(f"unknown model kind {kind!r}: use pix2pix or cyclegan")
-    if direction not in ("AtoB", "BtoA"):
-        raise ValueError(f"direction must be AtoB or BtoA, not {direction!r}")
+    check_choice("kind", kind, KINDS)
+    check_choice("direction", direction, DIRECTIONS)
     if not name.strip():
         raise ValueError("a model needs a name")
     if kind == "pix2pix" and (generator_b is not None or discriminator_b is not None):
@@ -514,6 +513,118 @@ def _check_discriminator_channels(
                 f"judges has {channels} (from the {g_role} generator)"
                 + (" (a pix2pix discriminator? import with kind pix2pix)" if spec.in_channels == g.in_channels + g.out_channels else "")
             )
+
+
+# --------------------------------------------------------------------------------------------
+# into the user models folder
+
+
+class ModelExists(TranslatorError):
+    """An import would replace an existing model file; the caller asks (the app) or refuses (the CLI
+    without --force), then passes `overwrite=True` to replace it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists")
+        self.path = path
+
+
+# `<epoch>_net_<role>`, as the reference's `save_networks` names files: epoch `latest`, a number
+# or `iter_<n>`; role G or D, with _A/_B for CycleGAN.
+_EPOCH = r"(?:latest|\d+|iter_\d+)"
+_EPOCH_PREFIX = re.compile(rf"^{_EPOCH}_", re.IGNORECASE)
+_ONLY_EPOCH = re.compile(rf"^{_EPOCH}$", re.IGNORECASE)
+_NET_SUFFIX = re.compile(r"(?:^|_)net_?(?P<role>[GD])(?:_(?P<side>[AB]))?$")
+_PRETRAINED = re.compile(r"_pretrained$")  # the reference's download scripts' checkpoints/<name>_pretrained/
+
+
+def default_model_name(checkpoint: Path) -> str:
+    """The model name a reference checkpoint suggests: its file name without the epoch prefix
+    (`latest_`, `200_`), the `net_G`/`net_D_A` role and `.pth`, or, when nothing else is left, its
+    folder's name (without `_pretrained`).
+
+    `horse2zebra/latest_net_G_A.pth` -> `horse2zebra`; `facades_label2photo_net_G.pth` ->
+    `facades_label2photo`; `checkpoints/sat2map_pretrained/latest_net_G.pth` -> `sat2map`.
+    """
+    path = Path(checkpoint)
+    stem = _NET_SUFFIX.sub("", path.stem)
+    stem = _EPOCH_PREFIX.sub("", stem).strip(" _-.")
+    if stem and not _ONLY_EPOCH.match(stem):
+        return stem
+    folder = _PRETRAINED.sub("", path.resolve().parent.name).strip(" _-.")
+    return folder or "imported"
+
+
+def split_reference_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(generators, discriminators) among chosen checkpoint files, told apart by the reference's
+    names (`*_net_D*.pth` is a discriminator, anything else a generator), each in A, B order."""
+
+    def side(p: Path) -> str:
+        m = _NET_SUFFIX.search(Path(p).stem)
+        return (m.group("side") or "") if m else ""
+
+    generators: list[Path] = []
+    discriminators: list[Path] = []
+    for p in paths:
+        m = _NET_SUFFIX.search(Path(p).stem)
+        (discriminators if m and m.group("role") == "D" else generators).append(Path(p))
+    return sorted(generators, key=side), sorted(discriminators, key=side)
+
+
+def model_file(name: str) -> Path:
+    """Where a model called `name` lives in the user models folder. Raises `ValueError` for a name
+    that is not a plain file name."""
+    if not name.strip():
+        raise ValueError("a model needs a name")
+    if any(c in name for c in '/\\:') or name.strip() in (".", ".."):
+        raise ValueError(f"model name {name!r}: use a plain name, without / \\ or :")
+    return user_models_dir() / f"{name.strip()}{MODEL_SUFFIX}"
+
+
+def import_to_models(
+    generators: Sequence[Path],
+    *,
+    kind: Kind,
+    name: str,
+    discriminators: Sequence[Path] = (),
+    direction: Direction = "AtoB",
+    task: str = "",
+    gan_mode: GanMode | None = None,
+    unet_dropout: bool = True,
+    output: Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Import reference checkpoints (see `import_reference`) and save the model; return its path.
+
+    `generators`: one, or for a CycleGAN pair G_A then G_B; `discriminators` likewise (optional:
+    the realness readout and fine-tuning need them). The file is `output`, by default `name` in the
+    user models folder (`model_file`). An existing file is never replaced silently: `ModelExists`
+    unless `overwrite`; the check runs before the (slow) import and again just before the write,
+    which is atomic (`save_model`), so a reader never sees half a model.
+    """
+    if not 1 <= len(generators) <= 2 or (len(generators) == 2 and kind != "cyclegan"):
+        raise ValueError("give one generator, or two (G_A then G_B) for a CycleGAN pair")
+    if len(discriminators) > 2 or (len(discriminators) == 2 and kind != "cyclegan"):
+        raise ValueError("give at most one discriminator, or two (D_A then D_B) for a CycleGAN pair")
+    out = Path(output) if output is not None else model_file(name)
+    if out.exists() and not overwrite:
+        raise ModelExists(out)
+    model = import_reference(
+        Path(generators[0]),
+        kind=kind,
+        name=name.strip(),
+        direction=direction,
+        generator_b=Path(generators[1]) if len(generators) == 2 else None,
+        discriminator=Path(discriminators[0]) if discriminators else None,
+        discriminator_b=Path(discriminators[1]) if len(discriminators) == 2 else None,
+        task=task,
+        gan_mode=gan_mode,
+        unet_dropout=unet_dropout,
+    )
+    if out.exists() and not overwrite:  # appeared while the files were read
+        raise ModelExists(out)
+    save_model(model, out)
+    log.info("imported %s (%s, %s) -> %s", model.card.name, kind, ", ".join(model.nets), out)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

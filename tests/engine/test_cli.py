@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import io
 import os
+import pty
+import struct
+import termios
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +23,11 @@ from PIL import Image
 
 from translator import imaging
 from translator._fs import PARTIAL_PREFIX
-from translator.cli import main
+from translator.cli import ProgressBar, TrainBar, main
+from translator.cli_zoo import DownloadBar
+from translator.jobs import ItemResult, Progress
+from translator.training import TrainProgress
+from translator.zoo import DownloadProgress
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 
@@ -196,3 +207,116 @@ def test_torchrun_ranks_split_the_files(tmp_path: Path, photo_folder: Path, tiny
     # 6 files over 2 ranks: each writes its own 3 and only those.
     assert proc.stdout.count("written 3, skipped 0") == 2, proc.stdout
     assert len(list((tmp_path / "out").iterdir())) == 6
+
+
+# --- progress bars --------------------------------------------------------------------------------
+
+
+class _Terminal:
+    """A real pseudo-terminal, 120 columns wide: `tty` is its end a program writes to, `text()` what
+    it received."""
+
+    def __init__(self) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # rows, columns
+        self.master, self.slave = master, slave
+        self.tty = os.fdopen(slave, "w", encoding="utf-8", closefd=False)
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)  # the pty buffer is small
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # the writing end closed
+                return
+            if not chunk:
+                return
+            self._chunks.append(chunk)
+
+    def text(self) -> str:
+        """Everything written, once the writing end is closed."""
+        self.tty.close()
+        os.close(self.slave)
+        self._reader.join(10)
+        os.close(self.master)
+        return b"".join(self._chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+@pytest.fixture()
+def terminal() -> Iterator[_Terminal]:
+    yield _Terminal()
+
+
+def test_translate_on_a_terminal_draws_one_bar_and_lists_failures_above_it(
+    tmp_path: Path, photo_folder: Path, tiny_pix2pix: Path
+) -> None:
+    (photo_folder / "notes.png").write_text("shopping list")
+    master, slave = pty.openpty()  # of size 0×0, as some CI terminals report: the bar is drawn all the same
+    proc = subprocess.Popen([sys.executable, "-m", "translator", "translate", "-m", str(tiny_pix2pix), str(photo_folder),
+                             "-o", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=300) == 1  # one file failed
+    os.close(master)
+    err = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    assert "\r" in err  # redrawn in place
+    final = err.rsplit("\r", 1)[-1]  # the last state of the bar's line
+    assert final.startswith("100%|") and "4/4" in final and "img/s" in final and "ETA 0:00" in final, repr(final)
+    failed = [line for line in err.split("\n") if "failed:" in line]
+    assert len(failed) == 1 and failed[0].rsplit("\r", 1)[-1].startswith(f"failed: {photo_folder / 'notes.png'}: "), failed
+    assert "written 3" in proc.stdout.read()  # type: ignore[union-attr]
+
+
+def test_translate_into_a_log_writes_plain_lines_not_a_bar(tmp_path: Path, photos: dict[str, np.ndarray], tiny_pix2pix: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(20):
+        Image.fromarray(np.roll(photos["coffee"], 5 * i, axis=1)).resize((64, 48)).save(src / f"{i:02d}.png")
+    proc = run("translate", "-m", tiny_pix2pix, src, "-o", tmp_path / "out")
+    assert "\r" not in proc.stderr and "|" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "img/s" in line]
+    assert lines[-1].startswith("20/20  ") and "ETA 0:00" in lines[-1] and lines[-1].endswith("19.png")
+    assert len(lines) < 10  # one line every few seconds and the last, not one per image
+    assert not run("translate", "-m", tiny_pix2pix, src, "-o", tmp_path / "out2", "-q").stderr.count("img/s")
+
+
+def test_train_bar_shows_losses_and_a_line_per_validation(terminal: _Terminal) -> None:
+    with TrainBar(terminal.tty) as bar:
+        for step in (1, 2, 3, 4):
+            bar.update(TrainProgress(step, 4, rate=2.0, eta_s=(4 - step) / 2, losses={"g_gan": 0.5, "d": 1.25},
+                                     validation={"psnr": 21.5, "ssim": 0.61} if step == 2 else None))
+    text = terminal.text()
+    assert "step 2: validation psnr 21.5  ssim 0.61\n" in text
+    final = text.rstrip("\n").rsplit("\r", 1)[-1]
+    assert final.startswith("100%|") and "4/4  2.00 step/s  ETA 0:00  g_gan 0.5 d 1.25" in final, repr(final)
+
+
+def test_download_bar_shows_megabytes_and_prints_retries_above_it(terminal: _Terminal) -> None:
+    mb = 1024 * 1024
+    with DownloadBar(terminal.tty) as bar:
+        bar.update(DownloadProgress(0, 0, stage="connect"))
+        bar.update(DownloadProgress(3 * mb, 10 * mb, rate=1.5 * mb, eta_s=5))
+        bar.update(DownloadProgress(3 * mb, 10 * mb, stage="retry", message="connection lost; retrying in 1 s"))
+        bar.update(DownloadProgress(10 * mb, 10 * mb, rate=2 * mb, eta_s=0))
+    text = terminal.text()
+    assert "connection lost; retrying in 1 s\n" in text
+    final = text.rstrip("\n").rsplit("\r", 1)[-1]
+    assert final.startswith("100%|") and "10.0/10.0 MB  2.00 MB/s  ETA 0:00" in final, repr(final)
+
+
+def test_a_bar_stopped_early_ends_its_line() -> None:
+    log = io.StringIO()  # not a terminal: plain lines
+    with ProgressBar(log) as bar:
+        bar.update(Progress(1, 3, Path("a.png"), rate=1.0, eta_s=2.0))
+        bar.update(Progress(2, 3, Path("b.png"), ItemResult(Path("b.png"), "failed", error="b.png: broken"), rate=1.0, eta_s=1.0))
+    assert log.getvalue().splitlines() == ["1/3  1.00 img/s  ETA 0:02  a.png", "failed: b.png: broken"]
