@@ -1,56 +1,206 @@
-"""Readouts beside the preview: PSNR and SSIM against the target, the discriminator's verdict."""
+"""Readouts beside the preview, in words an artist reads at a glance: how close the output is to
+the target, how real the model's own discriminator finds it, and the heat-map switch with its
+legend. The technical name of each figure, and how to read it, is in its tooltip.
+
+Every text wraps rather than being clipped in a narrow side panel (about 250 px), and when there
+is no figure the row says why (no target image, no discriminator, an image too small for it, a
+file that failed) instead of keeping an older image's numbers.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QWidget
+import html
+import math
 
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.qimage import to_qimage
 from translator.evaluation import Comparison
+from translator.metrics import heat_colours, realness_is_probability
+
+NONE = "–"  # no figure yet
+NO_TARGET = "no target image"
+
+PSNR_TIP = (
+    "PSNR (peak signal-to-noise ratio) of the output against the target, in dB.\n"
+    "Higher is closer: about 20 dB differs visibly, above 30–35 dB the difference is hard to see."
+)
+SSIM_TIP = (
+    "SSIM (structural similarity) of the output and the target, from 0 to 1.\n"
+    "1 means the same structure (edges, texture, local contrast); above 0.9 is close."
+)
+REALNESS_TIP = (
+    "The model's own discriminator (its PatchGAN, \u201cD\u201d) judging the output: the mean realness "
+    "of its patches, from 0 (looks fake) to 1 (looks real).\n"
+    "In brackets, its verdict on the target for comparison: if it finds the real target fake too, "
+    "its score says little."
+)
+SCORE_TIP = (
+    "The model's own discriminator (its PatchGAN, \u201cD\u201d) judging the output: the mean score of "
+    "its patches. It was trained with the {mode} loss, so the score has no fixed range; higher "
+    "looks more real.\nIn brackets, its score for the target, for comparison."
+)
+HEATMAP_TIP = (
+    "Lay the discriminator's patch map over the output: where it finds the picture convincing "
+    "(yellow) and where not (purple). Each patch it judges is about 70 px wide."
+)
+
+
+def _wrapping(text: str = "", tip: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setToolTip(tip)
+    return label
+
+
+def _caption(text: str, tip: str) -> QLabel:
+    """A figure's name, small and grey above its value."""
+    label = _wrapping(text, tip)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
+
+
+class ColourBar(QWidget):
+    """The heat-map's colour scale, left (0) to right (1), one `heat_colours` colour per column."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(12)
+        self.setMinimumWidth(60)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        width, height = self.width(), self.height()
+        ramp = heat_colours(np.linspace(0.0, 1.0, max(width, 2)))[:width]  # (width, 3)
+        QPainter(self).drawImage(0, 0, to_qimage(np.ascontiguousarray(np.broadcast_to(ramp, (height, width, 3)))))
+
+
+class HeatLegend(QWidget):
+    """What the heat-map's colours mean: a colour bar drawn from the overlay's own colour scale."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = ColourBar()
+        self.low = QLabel()
+        self.high = QLabel()
+        self.high.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        ends = QHBoxLayout()
+        ends.setContentsMargins(0, 0, 0, 0)
+        ends.addWidget(self.low)
+        ends.addStretch(1)
+        ends.addWidget(self.high)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.bar)
+        column.addLayout(ends)
+        self.set_scale(True)
+
+    def set_scale(self, probability: bool) -> None:
+        """A fixed 0–1 scale (`probability`), or one stretched over each picture's own scores."""
+        if probability:
+            self.low.setText("looks fake")
+            self.high.setText("looks real")
+            self.setToolTip("The discriminator's realness per patch: 0 (purple) to 1 (yellow), the same scale for every image.")
+        else:
+            self.low.setText("least real here")
+            self.high.setText("most real here")
+            self.setToolTip("The discriminator's score per patch, stretched over this image's own lowest (purple) "
+                            "and highest (yellow) scores: compare places within one image, not across images.")
 
 
 class Readouts(QWidget):
-    """Numbers for one comparison; says plainly what is not available and why."""
+    """Figures for one comparison; says plainly what is not available and why."""
 
     heatmapToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.psnr = QLabel("–")
-        self.ssim = QLabel("–")
-        self.real_output = QLabel("–")
-        self.real_target = QLabel("–")
-        self.second = QLabel("")
-        self.second.setWordWrap(True)
-        self.heatmap = QCheckBox("show D's patch map on the output")
-        self.heatmap.toggled.connect(self.heatmapToggled.emit)
-        form = QFormLayout(self)
-        form.addRow("PSNR vs target", self.psnr)
-        form.addRow("SSIM vs target", self.ssim)
-        form.addRow("D realness, output", self.real_output)
-        form.addRow("D realness, target", self.real_target)
-        form.addRow(self.heatmap)
-        form.addRow(self.second)
+        self.psnr = _wrapping(NONE, PSNR_TIP)
+        self.ssim = _wrapping(NONE, SSIM_TIP)
+        self.realness = _wrapping(NONE, REALNESS_TIP)
+        self.realness_caption = _caption("How real it looks", REALNESS_TIP)
+        self.failure = _wrapping()  # what failed, shown instead of figures
+        self.failure.setStyleSheet("color: #c0392b;")
+        self.failure.hide()
+        self.second = _wrapping()
+        self.second.setTextFormat(Qt.TextFormat.RichText)
+        self.heatmap = QCheckBox("Show heat-map")
+        self.heatmap.setToolTip(HEATMAP_TIP)
+        self.heatmap.setEnabled(False)
+        self.legend = HeatLegend()
+        self.legend.hide()
+        self.heatmap.toggled.connect(self._heatmap_toggled)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.failure)
+        # each caption above its value: a narrow panel keeps both whole (a two-column form or
+        # grid gives a wrapped value too few lines, as their height-for-width is approximate)
+        rows = ((_caption("Match to target", PSNR_TIP), self.psnr), (_caption("Structure match", SSIM_TIP), self.ssim),
+                (self.realness_caption, self.realness))
+        for caption, value in rows:
+            column.addWidget(caption)
+            column.addWidget(value)
+            column.addSpacing(6)
+        column.addWidget(self.heatmap)
+        column.addWidget(self.legend)
+        column.addSpacing(6)
+        column.addWidget(self.second)
 
     def clear(self) -> None:
-        for label in (self.psnr, self.ssim, self.real_output, self.real_target):
-            label.setText("–")
+        """No image: every figure blank, no heat-map to show."""
+        for label in (self.psnr, self.ssim, self.realness):
+            label.setText(NONE)
+        self.failure.hide()
+        self.second.setText("")
+        self._set_heatmap_available(False)
+
+    def show_failed(self, message: str) -> None:
+        """The image failed: blank every figure (none belongs to it) and say what failed."""
+        self.clear()
+        self.failure.setText(message)
+        self.failure.show()
 
     def show_second(self, c: Comparison | None, name: str) -> None:
-        """A second model's figures against the same target (empty when none is compared)."""
+        """A compared model's figures against the same target (empty when none is compared)."""
         if c is None:
             self.second.setText("")
             return
-        figures = f"PSNR {c.psnr:.2f} dB, SSIM {c.ssim:.4f}" if c.psnr is not None and c.ssim is not None else "no target image"
-        self.second.setText(f"<b>{name}</b>: {figures}")
+        if c.psnr is not None and c.ssim is not None:
+            figures = f"match to target {_db(c.psnr)}, structure {c.ssim:.3f}"
+        else:
+            figures = NO_TARGET
+        self.second.setText(f"<b>{html.escape(name)}</b>: {figures}")
 
     def show_comparison(self, c: Comparison) -> None:
-        no_target = "no target image"
-        self.psnr.setText(f"{c.psnr:.2f} dB" if c.psnr is not None else no_target)
-        self.ssim.setText(f"{c.ssim:.4f}" if c.ssim is not None else no_target)
-        if c.verdict_output is None:
-            self.real_output.setText("this model has no discriminator")
-            self.real_target.setText("–")
-            self.heatmap.setEnabled(False)
+        self.failure.hide()
+        self.psnr.setText(_db(c.psnr) if c.psnr is not None else NO_TARGET)
+        self.ssim.setText(f"{c.ssim:.3f}" if c.ssim is not None else NO_TARGET)
+        v = c.verdict_output
+        if v is None:
+            self.realness.setText(c.verdict_note or "no verdict")
+            tip = REALNESS_TIP
         else:
-            self.real_output.setText(f"{c.verdict_output.mean_realness:.3f}")
-            self.real_target.setText(f"{c.verdict_target.mean_realness:.3f}" if c.verdict_target else no_target)
-            self.heatmap.setEnabled(True)
+            target = f" (target {c.verdict_target.mean_realness:.2f})" if c.verdict_target is not None else ""
+            self.realness.setText(f"{v.mean_realness:.2f}{target}")
+            tip = REALNESS_TIP if realness_is_probability(v.gan_mode) else SCORE_TIP.format(mode=v.gan_mode)
+        for label in (self.realness, self.realness_caption):
+            label.setToolTip(tip)
+        if c.patch_map is not None:
+            self.legend.set_scale(realness_is_probability(c.patch_map.gan_mode))
+        self._set_heatmap_available(c.patch_map is not None)
+
+    def _set_heatmap_available(self, available: bool) -> None:
+        self.heatmap.setEnabled(available)
+        self.legend.setVisible(available and self.heatmap.isChecked())
+
+    def _heatmap_toggled(self, on: bool) -> None:
+        self.legend.setVisible(on and self.heatmap.isEnabled())
+        self.heatmapToggled.emit(on)
+
+
+def _db(value: float) -> str:
+    """PSNR as read: "27.3 dB", or "identical" when the images are the same (infinite PSNR)."""
+    return f"{value:.1f} dB" if math.isfinite(value) else "identical"
