@@ -6,16 +6,14 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
-from typing import Literal
 
 import torch
 
+from translator.choices import PRECISIONS as PRECISIONS
+from translator.choices import Precision as Precision
 from translator.errors import TranslatorError
 
 log = logging.getLogger(__name__)
-
-Precision = Literal["fp32", "bf16", "fp16"]
-PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "fp16")
 
 
 def _local_cuda() -> torch.device:
@@ -78,26 +76,39 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def effective_precision(device: torch.device, precision: Precision, *, training: bool = False) -> tuple[Precision, str | None]:
+    """The precision that will run on `device` when `precision` is asked for, and why it differs
+    (None when it does not).
+
+    On the CPU, fp16 is slow and poorly supported, and bf16 is emulated (~20× slower) where the CPU
+    lacks AVX512-BF16/AMX: both run in fp32 there, the same or better pixels, faster. Training
+    refuses fp16 on the CPU instead of falling back (`TranslatorError` naming the choices that work).
+    """
+    dtype = autocast_dtype(precision)  # checks the name
+    if device.type != "cpu" or dtype is None:
+        return precision, None
+    if dtype == torch.float16:
+        if training:
+            raise TranslatorError("fp16 training needs a GPU; use --precision bf16 or fp32 on the CPU")
+        return "fp32", "fp16 is not supported on the CPU; running in fp32 (bf16 is, where the CPU has it)"
+    if not cpu_has_bf16():
+        if training:
+            return "fp32", "this CPU has no native bf16 (AVX512-BF16 or AMX): training in fp32, which is faster here"
+        return "fp32", ("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 would be emulated and ~20× slower, "
+                        "so running in fp32")
+    return precision, None
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
-    """Autocast to the requested precision where the device runs it fast, else run in fp32.
-
-    On the CPU, fp16 is slow and poorly supported, and bf16 is emulated where the CPU lacks
-    AVX512-BF16/AMX: both fall back to fp32 there (the same or better pixels, faster), with a log line.
-    """
+    """Autocast to the precision `effective_precision` gives (none for fp32); a fallback is logged
+    once per reason."""
+    precision, reason = effective_precision(device, precision)
+    if reason is not None:
+        _warn_once(reason)
     dtype = autocast_dtype(precision)
     if dtype is None:
         yield
         return
-    if device.type == "cpu" and dtype == torch.float16:
-        _warn_once("fp16 is not supported on the CPU; running in fp32 (bf16 is, where the CPU has it)")
-        yield
-        return
-    if device.type == "cpu" and dtype == torch.bfloat16 and not cpu_has_bf16():
-        _warn_once("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 would be emulated and ~20× slower, "
-                   "so running in fp32")
-        yield
-        return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
-
