@@ -62,6 +62,19 @@ class CancelToken:
             raise JobCancelled("cancelled by the user; finished outputs are kept, rerun to continue")
 
 
+def rate_eta(done: float, total: float, elapsed_s: float, processed: float) -> tuple[float, float | None]:
+    """Rate and ETA of a job `done` of `total` units (items, steps, bytes) into it.
+
+    The rate counts only the `processed` units, those this run did in `elapsed_s` (not the items
+    it skipped as already done, nor the bytes or steps an earlier run left): per second, 0.0 before
+    any. The ETA is the seconds the rest takes at that rate; None before any work or while the
+    total is unknown (0).
+    """
+    rate = processed / elapsed_s if elapsed_s > 0 and processed > 0 else 0.0
+    eta = (total - done) / rate if total > 0 and rate > 0 else None
+    return rate, eta
+
+
 class ProgressClock:
     """Turns (done, total) counts into rate and ETA, ignoring skipped items for the rate."""
 
@@ -76,9 +89,7 @@ class ProgressClock:
         if processed:
             self.processed += 1
         elapsed = time.perf_counter() - self._start
-        rate = self.processed / elapsed if elapsed > 0 and self.processed else 0.0
-        remaining = self.total - self.done
-        eta = remaining / rate if rate > 0 else None
+        rate, eta = rate_eta(self.done, self.total, elapsed, self.processed)
         return Progress(self.done, self.total, item, result, elapsed, rate, eta)
 
 

@@ -52,7 +52,7 @@ from translator import __version__
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import MODEL_SUFFIX, Kind, save_model, with_card
 from translator.errors import CheckpointError, TranslatorError
-from translator.jobs import CancelToken, Progress
+from translator.jobs import CancelToken, Progress, rate_eta
 from translator.paths import user_models_dir
 from translator.reference import import_reference
 
@@ -426,8 +426,7 @@ def _fetch(
                         done += len(chunk)
                         fresh_bytes += len(chunk)
                         elapsed = time.perf_counter() - start
-                        rate = fresh_bytes / elapsed if elapsed > 0 else 0.0
-                        eta = (total - done) / rate if total and rate > 0 else None
+                        rate, eta = rate_eta(done, total, elapsed, fresh_bytes)
                         yield DownloadProgress(done, total, elapsed_s=elapsed, rate=rate, eta_s=eta, stage="download")
                         token.raise_if_cancelled()
                 if total and done < total:
