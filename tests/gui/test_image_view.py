@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from gui.qimage import to_pixmap, to_qimage
 from gui.widgets.compare_view import CompareView
 from gui.widgets.image_view import BACKGROUND, ImageView, ViewSync
+from translator.metrics import PatchMap, verdict_heatmap
 
 SIZE = (300, 240)  # viewport size of every test view (the view has no frame)
 
@@ -206,6 +207,29 @@ def test_overlay_toggle_changes_the_rendering(qtbot: QtBot, photos: dict[str, np
     view.set_image(cat)  # a new image drops the old map
     assert not view.overlay_visible()
     assert rgb_at(view.viewport().grab().toImage(), *mid) == off
+
+
+@pytest.mark.parametrize("zoom", [None, 0.4, 3.0])
+def test_a_uniform_heatmap_draws_uniform_to_every_edge(qtbot: QtBot, photos: dict[str, np.ndarray], zoom: float | None) -> None:
+    """The preview's overlay (the output with its heat-map, opaque) covers the image exactly: no
+    stripe of the picture underneath or of the background along any edge, at fit, zoomed out
+    and zoomed in to the corner."""
+    cat = photos["chelsea"]  # 451 × 300
+    heat = verdict_heatmap(PatchMap(np.full((3, 3), 0.3, np.float32), (-4.5, -4.5), (8.0, 8.0), "vanilla"), (451, 300))
+    colour = tuple(int(v) for v in heat[0, 0])
+    view = make_view(qtbot, cat)
+    view.set_overlay(heat, 1.0)
+    if zoom is not None:
+        view.set_zoom(zoom)
+        view.set_center(QPointF(0, 0))  # the top-left corner at the middle: two edges in sight
+    shot = view.viewport().grab().toImage()
+    top_left = view.mapFromScene(QPointF(0, 0))
+    bottom_right = view.mapFromScene(QPointF(451, 300))
+    x0, y0 = max(0, top_left.x()), max(0, top_left.y())
+    x1, y1 = min(shot.width(), bottom_right.x()), min(shot.height(), bottom_right.y())
+    assert x1 - x0 > 20 and y1 - y0 > 20
+    seen = np.array([[rgb_at(shot, x, y) for x in range(x0, x1)] for y in range(y0, y1)])
+    assert np.abs(seen.astype(int) - colour).max() <= 1  # every image pixel on screen, edges included
 
 
 def test_placeholder_without_an_image(qtbot: QtBot, photos: dict[str, np.ndarray]) -> None:
