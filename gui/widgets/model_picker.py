@@ -1,21 +1,35 @@
 """The model picker: every model in `weights/` and the user models folder, with its card.
 
 A CycleGAN model offers each direction it has as its own entry. "Import…" brings in reference
-checkpoints through the engine's safe importer (on a worker) and selects the result.
+checkpoints — generators and, optionally, discriminators — through the engine's safe importer
+(`translator.reference.import_to_models`, on a worker) and selects the result; a model of the same
+name is replaced only after the user says so.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.jobs import JobWorker
-from translator.checkpoint import MODEL_SUFFIX, ModelCard, describe_spec, find_models, save_model
+from translator.checkpoint import ModelCard, describe_spec, find_models
+from translator.choices import KINDS, Kind
 from translator.jobs import CancelToken
-from translator.paths import user_models_dir
-from translator.reference import import_reference
+from translator.reference import ModelExists, default_model_name, import_to_models, split_reference_files
 
 log = logging.getLogger(__name__)
 
@@ -113,28 +127,70 @@ class ModelPicker(QWidget):
 
     # import --------------------------------------------------------------------------------
     def ask_import(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Import reference checkpoint(s)", "", "PyTorch checkpoints (*.pth *.pt)")
+        """The Import… dialogs: generator file(s) (discriminators may be among them, told apart by
+        name), the kind, optional discriminator(s) when none were chosen, and the name."""
+        files, _ = QFileDialog.getOpenFileNames(self, "Import reference checkpoint(s): the generator(s)", "", _PTH_FILTER)
         if not files:
             return
-        kinds = ["pix2pix", "cyclegan"]
-        kind, ok = QInputDialog.getItem(self, "Model kind", "What kind of model is it?", kinds, 0, False)
+        generators, discriminators = split_reference_files([Path(f) for f in files])
+        if not generators:
+            self.importFailed.emit("Choose the generator file(s) (*_net_G*.pth); the discriminators are optional.")
+            return
+        pair = len(generators) == 2 or any(p.stem.endswith(("_A", "_B")) for p in generators)
+        kind, ok = QInputDialog.getItem(self, "Model kind", "What kind of model is it?", list(KINDS),
+                                        KINDS.index("cyclegan" if pair else "pix2pix"), False)
         if not ok:
             return
-        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=Path(files[0]).stem.replace("_net_G", ""))
-        if ok and name:
-            self.import_files([Path(f) for f in files], kind, name)
+        if not discriminators:
+            chosen, _ = QFileDialog.getOpenFileNames(
+                self, "Discriminator(s) (optional, needed for the realness readout and fine-tuning)",
+                str(generators[0].parent), _PTH_FILTER,
+            )
+            named_g, named_d = split_reference_files([Path(f) for f in chosen])
+            discriminators = named_d + named_g  # all chosen here, whatever their names; D_A before D_B
+        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=default_model_name(generators[0]))
+        if ok and name.strip():
+            self.import_files(generators, kind, name.strip(), discriminators)
 
-    def import_files(self, files: list[Path], kind: str, name: str) -> None:
-        """Import generator file(s) (a CycleGAN pair: G_A then G_B) on a worker, then select it."""
-        out = user_models_dir() / f"{name}{MODEL_SUFFIX}"
+    def import_files(self, files: Sequence[Path], kind: str, name: str, discriminators: Sequence[Path] = (),
+                     *, overwrite: bool = False) -> None:
+        """Import generator file(s) (a CycleGAN pair: G_A then G_B) and optional discriminator(s) on a
+        worker, then select the model. A model of that name already there: ask before replacing it."""
+        generators, ds = list(files), list(discriminators)
 
-        def job(_token: CancelToken) -> Path:
-            model = import_reference(files[0], kind=kind, name=name,  # type: ignore[arg-type]
-                                     generator_b=files[1] if len(files) > 1 else None)
-            return save_model(model, out)
+        def job(_token: CancelToken) -> Path | ModelExists:
+            try:
+                return import_to_models(generators, kind=_kind(kind), name=name, discriminators=ds, overwrite=overwrite)
+            except ModelExists as exc:  # the user is asked on the UI thread, in `imported`
+                return exc
+
+        def imported(result: Path | ModelExists) -> None:
+            if isinstance(result, Path):
+                self.select(result)
+            elif self._replace(name, result.path):
+                self.import_files(generators, kind, name, ds, overwrite=True)
 
         worker = JobWorker(job, name="import")
-        worker.result.connect(lambda path: self.select(path))
+        worker.result.connect(imported)
         worker.failed.connect(self.importFailed.emit)
         self._worker = worker
         worker.start()
+
+    def _replace(self, name: str, path: Path) -> bool:
+        """Ask whether the model already at `path` should be replaced."""
+        answer = QMessageBox.question(
+            self, "Replace model?", f"A model named “{name}” already exists ({path}).\n\nReplace it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+
+_PTH_FILTER = "PyTorch checkpoints (*.pth *.pt)"
+
+
+def _kind(text: str) -> Kind:
+    """A model kind the picker offers (`KINDS`)."""
+    for kind in KINDS:
+        if kind == text:
+            return kind
+    raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {text!r}")

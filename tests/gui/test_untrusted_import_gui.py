@@ -47,8 +47,9 @@ def test_file_import_of_a_checkpoint_that_would_run_code(qtbot: QtBot, window: M
     torch.save({"model.1.weight": torch.zeros(4, 3, 7, 7), "model.1.bias": _RunsCode(marker)}, buf,
                _use_new_zipfile_serialization=zip_format)
     evil.write_bytes(buf.getvalue())
-    # The dialogs File → Import… opens: the file, the kind, the name.
-    monkeypatch.setattr("gui.widgets.model_picker.QFileDialog.getOpenFileNames", lambda *_a, **_k: ([str(evil)], ""))
+    # The dialogs File → Import… opens: the generator, the kind, no discriminator, the name.
+    monkeypatch.setattr("gui.widgets.model_picker.QFileDialog.getOpenFileNames",
+                        lambda _parent, title, *_a, **_k: ([] if title.startswith("Discriminator") else [str(evil)], ""))
     monkeypatch.setattr("gui.widgets.model_picker.QInputDialog.getItem", lambda *_a, **_k: ("pix2pix", True))
     monkeypatch.setattr("gui.widgets.model_picker.QInputDialog.getText", lambda *_a, **_k: ("evil", True))
     shown: list[str] = []
