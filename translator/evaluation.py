@@ -9,7 +9,7 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -147,13 +147,22 @@ class Judge:
 
 
 def compare_image(
-    tr: Translator, src: Path, target: Path | None = None, *, judge: Judge | None = None, with_map: bool = True
+    tr: Translator,
+    src: Path,
+    target: Path | None = None,
+    *,
+    judge: Judge | None = None,
+    with_map: bool = True,
+    token: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
     """Translate `src`; with a `target`, measure PSNR/SSIM; with a discriminator, its verdict and
     (unless `with_map` is False, which saves a discriminator run) its patch map for the heat-map.
 
     Without `resize`, a target of another size than its input is an `ImageError` (the model keeps
-    sizes). With `resize`, input and target are resized the same way first.
+    sizes). With `resize`, input and target are resized the same way first. `token` and
+    `progress` go to `translate_array` (a cancel lands within one pass over a tile); the token is
+    checked again before the discriminator runs.
     """
     judge = judge or Judge(tr)
     a = imaging.read_image(src)
@@ -161,7 +170,9 @@ def compare_image(
     if tr.options.resize:
         n = tr.options.resize
         rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
-    out = translate_array(tr, rgb)
+    out = translate_array(tr, rgb, token=token, progress=progress)
+    if token is not None:
+        token.raise_if_cancelled()
     judged = Comparison(
         rgb, out, verdict_output=judge(rgb, out), verdict_note=judge.why_not(out),
         patch_map=judge.patch_map(rgb, out) if with_map else None,

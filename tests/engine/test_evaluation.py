@@ -10,9 +10,10 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from translator import imaging
 from translator.checkpoint import ModelCard, build_model, save_model
-from translator.errors import ImageError
+from translator.errors import ImageError, JobCancelled
 from translator.evaluation import compare_image, pair_by_stem
 from translator.inference import InferenceOptions, load_translator, translate_array
+from translator.jobs import CancelToken
 from translator.metrics import heat_colours
 from translator.networks import GeneratorSpec
 
@@ -103,3 +104,16 @@ def test_heatmap_has_no_edge_stripe_on_a_real_photo(photo: str) -> None:
         first_step = abs(profile[:8].mean() - profile[8:16].mean())
         last_step = abs(profile[-8:].mean() - profile[-16:-8].mean())
         assert max(first_step, last_step) <= inner_step, (axis, first_step, last_step, inner_step)
+
+
+def test_compare_image_stops_when_cancelled_and_reports_progress(tmp_path: Path, tiny_pix2pix: Path,
+                                                                 photos: dict[str, np.ndarray]) -> None:
+    Image.fromarray(photos["chelsea"]).resize((90, 60)).save(tmp_path / "a.png")
+    tr = load_translator(tiny_pix2pix)
+    passes: list[tuple[int, int]] = []
+    compare_image(tr, tmp_path / "a.png", progress=lambda done, total: passes.append((done, total)))
+    assert passes and passes[-1][0] == passes[-1][1]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        compare_image(tr, tmp_path / "a.png", token=token)
