@@ -36,7 +36,7 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -44,38 +44,25 @@ from typing import Any, Literal, cast
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from translator import imaging
 from translator._fs import write_bytes_atomic
-from translator.checkpoint import Direction, Model, ModelCard, build_model, load_model, resolve_model_path, save_model
+from translator.checkpoint import Model, ModelCard, build_model, load_model, resolve_model_path, save_model
+from translator.choices import DIRECTIONS, GAN_MODES, KINDS, NORMS, PRECISIONS, Direction, GanMode, Kind, Norm, Precision, check_choice
 from translator.datasets import Augment, DatasetScan, EpochSampler, PairedDataset, UnpairedDataset, make_loader, scan_dataset, set_loader_epoch
-from translator.devices import Precision, autocast_dtype, cpu_has_bf16, resolve_device
+from translator.devices import autocast_dtype, effective_precision, resolve_device
 from translator.errors import CheckpointError, JobCancelled, TranslatorError
-from translator.jobs import CancelToken, Progress
+from translator.jobs import CancelToken, Progress, rate_eta
 from translator.metrics import psnr_batch, ssim_batch
+from translator.models import Losses, Nets, Pix2Pix, StepResult, StepTools, cyclegan_step, model_type, pix2pix_step
+from translator.models import TrainingDiverged as TrainingDiverged  # raised by the steps; importable from here too
+from translator.models.step import set_requires_grad
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator
 from translator.presets import preset_settings
-from translator.training_parts import (
-    AdaptiveAugment,
-    Ema,
-    GanLoss,
-    GanMode,
-    ImagePool,
-    RealnessTracker,
-    d_accuracy,
-    gradient_penalty,
-    linear_decay_lambda,
-)
+from translator.training_parts import AdaptiveAugment, Ema, GanLoss, ImagePool, RealnessTracker, linear_decay_lambda
 
 log = logging.getLogger(__name__)
-
-Kind = Literal["pix2pix", "cyclegan"]
-
-
-class TrainingDiverged(TranslatorError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +84,7 @@ class TrainConfig:
     # architecture when training from scratch (a fine-tuned model keeps its own)
     generator: str | None = None  # default unet_256 (pix2pix) / resnet_9blocks (CycleGAN)
     base_filters: int = 64
-    norm: Literal["batch", "instance", "none"] | None = None  # default batch / instance
+    norm: Norm | None = None  # default batch / instance
     dropout: bool | None = None  # default on for pix2pix, off for CycleGAN
     input_skip: bool = False  # output = tanh(u + M·input), see networks.layers.InputSkip
     d_base_filters: int = 64
@@ -142,8 +129,13 @@ class TrainConfig:
     keep_last: int = 3
 
     def __post_init__(self) -> None:
-        if self.kind not in ("pix2pix", "cyclegan"):
-            raise ValueError(f"kind must be pix2pix or cyclegan, not {self.kind!r}")
+        check_choice("kind", self.kind, KINDS)
+        check_choice("direction", self.direction, DIRECTIONS)
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.norm is not None:
+            check_choice("norm", self.norm, NORMS)
+        if self.gan_mode is not None:
+            check_choice("gan_mode", self.gan_mode, GAN_MODES)
         for name in ("steps", "batch_size", "crop_size", "load_size", "d_steps_per_g", "checkpoint_every", "keep_last",
                      "val_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
@@ -160,7 +152,7 @@ class TrainConfig:
     # resolved defaults ---------------------------------------------------------------------
     @property
     def resolved_gan_mode(self) -> GanMode:
-        return self.gan_mode or ("vanilla" if self.kind == "pix2pix" else "lsgan")
+        return self.gan_mode or model_type(self.kind).paper.gan_mode
 
     @property
     def use_ema(self) -> bool:
@@ -171,12 +163,12 @@ class TrainConfig:
         return self.name or Path(self.out).name
 
     def generator_spec(self) -> GeneratorSpec:
-        p2p = self.kind == "pix2pix"
+        paper = model_type(self.kind).paper
         return GeneratorSpec(
-            self.generator or ("unet_256" if p2p else "resnet_9blocks"),
+            self.generator or paper.generator,
             self.base_filters,
-            self.norm or ("batch" if p2p else "instance"),
-            self.dropout if self.dropout is not None else p2p,
+            self.norm or paper.norm,
+            self.dropout if self.dropout is not None else paper.dropout,
             input_skip=self.input_skip,
         )
 
@@ -315,23 +307,6 @@ def _weights_digest(nets: list[nn.Module]) -> float:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def _set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
-
-
-def _finite(losses: dict[str, torch.Tensor]) -> dict[str, float]:
-    values = {k: float(v.detach().float().item()) for k, v in losses.items()}
-    bad = [k for k, v in values.items() if not math.isfinite(v)]
-    if bad:
-        raise TrainingDiverged(
-            f"the loss {', '.join(bad)} became {values[bad[0]]} — training diverged. The last good checkpoint "
-            "is kept; lower the learning rate (--lr) or use --precision fp32, and resume"
-        )
-    return values
-
-
 # How many training samples the EMA generator's BatchNorm statistics are measured on
 # (BENCHMARKS.md, round 8): with 64, edges2photo's 5-minute snapshot recovers (SSIM 0.218 -> 0.343)
 # and colorize's 20-minute one scores as with 128 or 256 (18.66, 18.60, 18.61 dB); a measurement
@@ -347,35 +322,34 @@ class _Trainer:
         self.device = device
         self.rank, self.world = _world()
         torch.manual_seed(config.seed)
-        self.model, self.fresh_d = self._initial_model()
+        start, self.fresh_d = self._initial_model()
+        self.card = start.card
+        self.nets: Nets = model_type(config.kind).from_nets(start.nets)
         self.gan = GanLoss(config.resolved_gan_mode)
-        self.g_roles = [r for r in ("g", "g_ab", "g_ba") if r in self.model.nets]
-        self.d_roles = [r for r in ("d", "d_a", "d_b") if r in self.model.nets]
-        for net in self.model.nets.values():
+        for net in self.nets.to_nets().values():
             net.to(device)
             if config.channels_last:
                 net.to(memory_format=torch.channels_last)
-        self.g_params = [p for r in self.g_roles for p in self.model.nets[r].parameters()]
-        self.d_params = [p for r in self.d_roles for p in self.model.nets[r].parameters()]
+        self.g_params = [p for net in self.nets.generators().values() for p in net.parameters()]
+        self.d_params = [p for net in self.nets.discriminators().values() for p in net.parameters()]
         betas = (config.beta1, config.beta2)
         self.opt_g = _adam(self.g_params, config.lr, betas, device)
         self.opt_d = _adam(self.d_params, config.lr, betas, device)
         decay = config.decay_steps if config.decay_steps is not None else config.steps // 2
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, linear_decay_lambda(config.steps, decay))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, linear_decay_lambda(config.steps, decay))
-        self.ema: dict[str, Ema] = {r: Ema(self.model.nets[r], config.ema_decay) for r in self.g_roles} if config.use_ema else {}
-        self.pools = {r: ImagePool(config.pool_size, seed=config.seed + i) for i, r in enumerate(("a", "b"))}
+        # keyed by the model file's role names, as the checkpoint's state holds them
+        self.ema = {role: Ema(net, config.ema_decay) for role, net in self.nets.generators().items()} if config.use_ema else {}
+        self.pool_a = ImagePool(config.pool_size, seed=config.seed)  # earlier fakes of domain A (CycleGAN)
+        self.pool_b = ImagePool(config.pool_size, seed=config.seed + 1)
         self.tracker = RealnessTracker(mode=config.resolved_gan_mode)
         self.ada = AdaptiveAugment(target=config.ada_target) if config.ada else None
         self.ada_gen = torch.Generator().manual_seed(config.seed + 7)
-        dtype = autocast_dtype(config.precision)
-        if dtype == torch.float16 and device.type == "cpu":
-            raise TranslatorError("fp16 training needs a GPU; use --precision bf16 or fp32 on the CPU")
-        if dtype == torch.bfloat16 and device.type == "cpu" and not cpu_has_bf16():
-            log.warning("this CPU has no native bf16 (AVX512-BF16 or AMX): training in fp32, which is faster here")
-            dtype = None
-        self.amp_dtype = dtype
-        scaler_on = dtype == torch.float16 and device.type == "cuda"
+        precision, fallback = effective_precision(device, config.precision, training=True)
+        if fallback is not None:
+            log.warning("%s", fallback)
+        self.amp_dtype = autocast_dtype(precision)
+        scaler_on = self.amp_dtype == torch.float16 and device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=scaler_on)
         self.scaler_d = torch.amp.GradScaler(device.type, enabled=scaler_on)
         self.step = 0
@@ -383,25 +357,24 @@ class _Trainer:
         self.warmup_done = 0
         self.last_validation: dict[str, float] | None = None
         self.first_validation: dict[str, float] | None = None  # of the starting model
-        # torch.compile wraps a module in a callable with the same interface
-        self.compiled: dict[str, nn.Module] = {
-            r: (cast(nn.Module, torch.compile(net)) if config.compile else net) for r, net in self.model.nets.items()
-        }
+        # What the steps run: the same networks, wrapped by torch.compile (same interface) when on.
+        self.live: Nets = self.nets.map(lambda net: cast(nn.Module, torch.compile(net))) if config.compile else self.nets
+        self.tools = StepTools(self.gan, self._autocast, self._d_inputs, self._update_d, self._update_g, config.d_steps_per_g)
         self.scan = scan
         self.dataset = dataset
         self.norms_measured_at: dict[str, int] = {}  # role -> the step its EMA's BatchNorm statistics belong to
 
     # model -------------------------------------------------------------------------------
     def _initial_model(self) -> tuple[Model, bool]:
+        """The model to start from, complete for its kind: (model, whether a discriminator is new)."""
         cfg = self.cfg
-        d_in = 6 if cfg.kind == "pix2pix" else 3
-        d_spec = DiscriminatorSpec("patch", cfg.d_layers, cfg.d_base_filters, "batch" if cfg.kind == "pix2pix" else "instance",
-                                   d_in, cfg.resolved_gan_mode)
-        d_roles = ("d",) if cfg.kind == "pix2pix" else ("d_a", "d_b")
+        kind = model_type(cfg.kind)
+        d_spec = DiscriminatorSpec("patch", cfg.d_layers, cfg.d_base_filters, kind.paper.d_norm, kind.paper.d_in_channels,
+                                   cfg.resolved_gan_mode)
         if cfg.from_model is None:
             g = cfg.generator_spec()
-            gens = {"g": g} if cfg.kind == "pix2pix" else {"g_ab": g, "g_ba": g}
-            card = ModelCard(cfg.model_name, cfg.kind, gens, {r: d_spec for r in d_roles}, direction=cfg.direction,
+            card = ModelCard(cfg.model_name, cfg.kind, {r: g for r in kind.generator_roles},
+                             {r: d_spec for r in kind.discriminator_roles}, direction=cfg.direction,
                              image_size=cfg.crop_size, source="trained from scratch by translator")
             return build_model(card, seed=cfg.seed), False
         start = load_model(resolve_model_path(cfg.from_model))
@@ -418,7 +391,7 @@ class _Trainer:
                     nets[role] = build_model(ModelCard("x", "cyclegan", {role: other}), seed=cfg.seed).nets[role]
         discs = dict(start.card.discriminators)
         fresh = False
-        for role in d_roles:
+        for role in kind.discriminator_roles:
             if role not in nets:
                 discs[role] = dataclasses.replace(d_spec, gan_mode=cfg.resolved_gan_mode)
                 nets[role] = build_discriminator(discs[role], seed=cfg.seed)
@@ -426,9 +399,6 @@ class _Trainer:
         card = dataclasses.replace(start.card, name=cfg.model_name, generators=gens, discriminators=discs,
                                    source=f"fine-tuned from {start.card.name} ({start.card.source})".strip())
         return Model(card, nets), fresh
-
-    def net(self, role: str) -> nn.Module:
-        return self.compiled[role]
 
     def ema_generator(self, role: str) -> nn.Module:
         """The weight average of generator `role`, its BatchNorm statistics measured for its own
@@ -459,9 +429,7 @@ class _Trainer:
     def export_model(self) -> Model:
         """The model to save: EMA generators (when on) and the discriminators, with the card's
         training section filled in."""
-        nets: dict[str, nn.Module] = {}
-        for role, net in self.model.nets.items():
-            nets[role] = self.ema_generator(role) if role in self.ema else net
+        nets = {role: self.ema_generator(role) if role in self.ema else net for role, net in self.nets.to_nets().items()}
         training = {
             "kind": self.cfg.kind,
             "steps": self.step,
@@ -471,7 +439,7 @@ class _Trainer:
         }
         if self.last_validation:
             training["validation"] = self.last_validation
-        card = dataclasses.replace(self.model.card, training=training, image_size=self.cfg.crop_size)
+        card = dataclasses.replace(self.card, training=training, image_size=self.cfg.crop_size)
         return Model(card, nets)
 
     # steps -------------------------------------------------------------------------------
@@ -480,98 +448,19 @@ class _Trainer:
             return torch.autocast(self.device.type, enabled=False)
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _d_inputs(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    def _d_inputs(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """What D sees: ADA's augmentation of `tensors` (one transform for all), when it is on."""
         if self.ada is None or self.ada.p == 0:
             return list(tensors)
         return self.ada.apply(list(tensors), self.ada_gen)
 
-    def _step_d(self, loss: torch.Tensor) -> None:
+    def _update_d(self, loss: torch.Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
         _optimise(loss, self.opt_d, self.scaler_d, self.d_params)
 
-    def _step_g(self, loss: torch.Tensor) -> None:
+    def _update_g(self, loss: torch.Tensor) -> None:
+        self.opt_g.zero_grad(set_to_none=True)
         _optimise(loss, self.opt_g, self.scaler_g, self.g_params)
-
-    def pix2pix_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
-        real_a, real_b = self._batch(batch)
-        g, d = self.net("g"), self.net("d")
-        with self._autocast():
-            with torch.set_grad_enabled(train_g):
-                fake_b = g(real_a)
-        losses: dict[str, torch.Tensor] = {}
-        _set_requires_grad([d], True)
-        for _ in range(self.cfg.d_steps_per_g):
-            self.opt_d.zero_grad(set_to_none=True)
-            with self._autocast():
-                cond_r, img_r = self._d_inputs(real_a, real_b)
-                cond_f, img_f = self._d_inputs(real_a, fake_b.detach())
-                pred_real = d(torch.cat([cond_r, img_r], 1))
-                pred_fake = d(torch.cat([cond_f, img_f], 1))
-                loss_d = self.gan.d_loss(pred_real.float(), pred_fake.float())
-                if self.gan.mode == "wgangp":
-                    loss_d = loss_d + gradient_penalty(d, torch.cat([cond_r, img_r], 1), torch.cat([cond_f, img_f], 1).detach())
-            losses["D"] = loss_d
-            _finite(losses)
-            self._step_d(loss_d)
-        acc_real, acc_fake = d_accuracy(pred_real.detach().float(), pred_fake.detach().float(), self.gan.mode)
-        r_t = self.tracker.update(pred_real.detach().float())
-        if train_g:
-            _set_requires_grad([d], False)
-            self.opt_g.zero_grad(set_to_none=True)
-            with self._autocast():
-                cond_f, img_f = self._d_inputs(real_a, fake_b)
-                losses["G_GAN"] = self.gan.g_loss(d(torch.cat([cond_f, img_f], 1)).float())
-                losses["G_L1"] = F.l1_loss(fake_b.float(), real_b) * self.cfg.lambda_l1
-                loss_g = losses["G_GAN"] + losses["G_L1"]
-            _finite(losses)
-            self._step_g(loss_g)
-            _set_requires_grad([d], True)
-        return {"losses": _finite(losses), "acc": (acc_real, acc_fake), "r_t": r_t}
-
-    def cyclegan_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
-        real_a, real_b = self._batch(batch)
-        g_ab, g_ba, d_a, d_b = (self.net(r) for r in ("g_ab", "g_ba", "d_a", "d_b"))
-        cfg = self.cfg
-        losses: dict[str, torch.Tensor] = {}
-        with torch.set_grad_enabled(train_g), self._autocast():
-            fake_b = g_ab(real_a)
-            fake_a = g_ba(real_b)
-        if train_g:
-            _set_requires_grad([d_a, d_b], False)
-            self.opt_g.zero_grad(set_to_none=True)
-            with self._autocast():
-                rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
-                if cfg.lambda_identity > 0:
-                    losses["idt_A"] = F.l1_loss(g_ba(real_a).float(), real_a) * cfg.lambda_cycle * cfg.lambda_identity
-                    losses["idt_B"] = F.l1_loss(g_ab(real_b).float(), real_b) * cfg.lambda_cycle * cfg.lambda_identity
-                losses["G_AB"] = self.gan.g_loss(d_b(self._d_inputs(fake_b)[0]).float())
-                losses["G_BA"] = self.gan.g_loss(d_a(self._d_inputs(fake_a)[0]).float())
-                losses["cycle_A"] = F.l1_loss(rec_a.float(), real_a) * cfg.lambda_cycle
-                losses["cycle_B"] = F.l1_loss(rec_b.float(), real_b) * cfg.lambda_cycle
-                loss_g = sum(losses.values(), torch.zeros((), device=self.device))
-            _finite(losses)
-            self._step_g(loss_g)
-            _set_requires_grad([d_a, d_b], True)
-        pool_b = self.pools["b"].query(fake_b.detach().float())
-        pool_a = self.pools["a"].query(fake_a.detach().float())
-        for _ in range(cfg.d_steps_per_g):
-            self.opt_d.zero_grad(set_to_none=True)
-            with self._autocast():
-                pred_real_b, pred_fake_b = d_b(self._d_inputs(real_b)[0]), d_b(self._d_inputs(pool_b)[0])
-                pred_real_a, pred_fake_a = d_a(self._d_inputs(real_a)[0]), d_a(self._d_inputs(pool_a)[0])
-                losses["D_B"] = self.gan.d_loss(pred_real_b.float(), pred_fake_b.float())
-                losses["D_A"] = self.gan.d_loss(pred_real_a.float(), pred_fake_a.float())
-                if self.gan.mode == "wgangp":
-                    losses["D_B"] = losses["D_B"] + gradient_penalty(d_b, real_b, pool_b)
-                    losses["D_A"] = losses["D_A"] + gradient_penalty(d_a, real_a, pool_a)
-            _finite(losses)
-            self._step_d(losses["D_A"] + losses["D_B"])
-        acc = d_accuracy(
-            torch.cat([pred_real_a.detach().flatten(), pred_real_b.detach().flatten()]).float(),
-            torch.cat([pred_fake_a.detach().flatten(), pred_fake_b.detach().flatten()]).float(),
-            self.gan.mode,
-        )
-        r_t = self.tracker.update(torch.cat([pred_real_a.detach().flatten(), pred_real_b.detach().flatten()]).float())
-        return {"losses": _finite(losses), "acc": acc, "r_t": r_t}
 
     def _batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         a = batch["a"].to(self.device, non_blocking=True)
@@ -582,38 +471,47 @@ class _Trainer:
             a, b = b, a
         return a, b
 
-    def run_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> dict[str, Any]:
-        for r in self.model.nets:
-            self.model.nets[r].train()
-        gens = [self.model.nets[r] for r in self.g_roles]
+    def run_step(self, batch: dict[str, torch.Tensor], train_g: bool) -> tuple[StepResult[Losses], float]:
+        """One training step (`train_g`) or D warm-up step; returns what it measured and r_t."""
+        for net in self.nets.to_nets().values():
+            net.train()
+        gens = list(self.nets.generators().values())
         if not train_g:  # D warm-up: G frozen (weights and BatchNorm statistics), producing fakes as in training
-            _set_requires_grad(gens, False)
+            set_requires_grad(gens, False)
             frozen = [{k: b.clone() for k, b in g.named_buffers()} for g in gens]
-        out = self.pix2pix_step(batch, train_g) if self.cfg.kind == "pix2pix" else self.cyclegan_step(batch, train_g)
+        real_a, real_b = self._batch(batch)
+        cfg = self.cfg
+        result: StepResult[Losses]
+        if isinstance(self.live, Pix2Pix):
+            result = pix2pix_step(self.live, real_a, real_b, self.tools, lambda_l1=cfg.lambda_l1, train_g=train_g)
+        else:
+            result = cyclegan_step(self.live, real_a, real_b, self.tools, pool_a=self.pool_a, pool_b=self.pool_b,
+                                   lambda_cycle=cfg.lambda_cycle, lambda_identity=cfg.lambda_identity, train_g=train_g)
+        r_t = self.tracker.update(result.real_logits)
         if not train_g:
-            _set_requires_grad(gens, True)
+            set_requires_grad(gens, True)
             for g, buffers in zip(gens, frozen):
                 for k, b in g.named_buffers():
                     b.copy_(buffers[k])
-        _sync_buffers(list(self.model.nets.values()))
+        _sync_buffers(list(self.nets.to_nets().values()))
         if train_g:
             for role, e in self.ema.items():
-                e.update(self.model.nets[role])
+                e.update(self.nets.generators()[role])
             self.sched_g.step()
             self.sched_d.step()
             self.step += 1
             if self.ada is not None:
-                self.ada.adjust(out["r_t"], self.cfg.batch_size * self.world)
+                self.ada.adjust(r_t, self.cfg.batch_size * self.world)
         else:
             self.warmup_done += 1
-        return out
+        return result, r_t
 
     # state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "warmup_done": self.warmup_done,
-            "nets": {r: n.state_dict() for r, n in self.model.nets.items()},
+            "nets": {r: n.state_dict() for r, n in self.nets.to_nets().items()},
             "ema": {r: e.state_dict() for r, e in self.ema.items()},
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
@@ -621,7 +519,7 @@ class _Trainer:
             "sched_d": self.sched_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
-            "pools": {k: p.state_dict() for k, p in self.pools.items()},
+            "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
             "tracker": self.tracker.state_dict(),
             "ada": self.ada.state_dict() if self.ada else None,
             "ada_gen": self.ada_gen.get_state(),
@@ -632,8 +530,9 @@ class _Trainer:
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         self.step, self.warmup_done = int(s["step"]), int(s["warmup_done"])
+        nets = self.nets.to_nets()
         for r, sd in s["nets"].items():
-            self.model.nets[r].load_state_dict(sd)
+            nets[r].load_state_dict(sd)
         for r, sd in s["ema"].items():
             self.ema[r].load_state_dict(sd)
         self.opt_g.load_state_dict(s["opt_g"])
@@ -642,8 +541,8 @@ class _Trainer:
         self.sched_d.load_state_dict(s["sched_d"])
         self.scaler_g.load_state_dict(s["scaler_g"])
         self.scaler_d.load_state_dict(s["scaler_d"])
-        for k, p in self.pools.items():
-            p.load_state_dict(s["pools"][k])
+        self.pool_a.load_state_dict(s["pools"]["a"])
+        self.pool_b.load_state_dict(s["pools"]["b"])
         self.tracker.load_state_dict(s["tracker"])
         if self.ada is not None and s["ada"] is not None:
             self.ada.load_state_dict(s["ada"])
@@ -704,7 +603,7 @@ class _RunFiles:
         return max(found) if found else None
 
     def save_checkpoint(self, trainer: _Trainer) -> Path:
-        bad = [r for r, net in trainer.model.nets.items() if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
+        bad = [r for r, net in trainer.nets.to_nets().items() if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
         if bad:
             raise TrainingDiverged(
                 f"the weights of {', '.join(bad)} are no longer finite at step {trainer.step} — training diverged. "
@@ -827,7 +726,7 @@ def _validate(trainer: _Trainer, val: ValPairs) -> dict[str, float] | None:
 
 
 def _eval_generator(trainer: _Trainer, role: str) -> nn.Module:
-    net = trainer.ema_generator(role) if role in trainer.ema else trainer.model.nets[role]
+    net = trainer.ema_generator(role) if role in trainer.ema else trainer.nets.generators()[role]
     return net.eval()
 
 
@@ -844,7 +743,7 @@ def _sample_grid(trainer: _Trainer, val: ValPairs, path: Path, count: int = 4) -
         else:
             cols = [a, _eval_generator(trainer, "g_ab")(a.to(trainer.device)).float().cpu(),
                     b, _eval_generator(trainer, "g_ba")(b.to(trainer.device)).float().cpu()]
-    for net in trainer.model.nets.values():
+    for net in trainer.nets.to_nets().values():
         net.train()
     rows = [np.hstack([imaging.to_uint8(c[i : i + 1]) for c in cols]) for i in range(a.shape[0])]
     return imaging.write_image(path, np.vstack(rows))
@@ -936,14 +835,15 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             t0 = time.perf_counter()
             lr = float(trainer.opt_g.param_groups[0]["lr"])
             batch = next(warm_stream if warming and warm_stream is not None else stream)
-            out = trainer.run_step(batch, train_g=not warming)
+            out, r_t = trainer.run_step(batch, train_g=not warming)
+            losses = out.losses.named()
             seconds = time.perf_counter() - t0
             done = trainer.warmup_done + trainer.step
             elapsed = time.perf_counter() - t_start
-            rate = (done - done_at_start) / elapsed if elapsed > 0 else 0.0
+            rate, eta = rate_eta(done, total, elapsed, done - done_at_start)
             record: dict[str, Any] = {
-                "step": trainer.step, "phase": "warmup" if warming else "train", **out["losses"],
-                "d_acc_real": out["acc"][0], "d_acc_fake": out["acc"][1], "r_t": out["r_t"],
+                "step": trainer.step, "phase": "warmup" if warming else "train", **losses,
+                "d_acc_real": out.d_acc_real, "d_acc_fake": out.d_acc_fake, "r_t": r_t,
                 "lr": lr, "seconds": seconds,
             }
             if trainer.ada is not None:
@@ -966,15 +866,14 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             elif rank == 0:
                 files.append_log(record)
             yield TrainProgress(
-                done=done, total=total, elapsed_s=elapsed, rate=rate,
-                eta_s=(total - done) / rate if rate > 0 else None,
-                phase="warmup" if warming else "train", losses=out["losses"], d_acc_real=out["acc"][0],
-                d_acc_fake=out["acc"][1], r_t=out["r_t"], lr=lr, seconds=seconds,
+                done=done, total=total, elapsed_s=elapsed, rate=rate, eta_s=eta,
+                phase="warmup" if warming else "train", losses=losses, d_acc_real=out.d_acc_real,
+                d_acc_fake=out.d_acc_fake, r_t=r_t, lr=lr, seconds=seconds,
                 validation=validation, sample=sample, checkpoint=checkpoint,
             )
         in_sync = True
         if world > 1:
-            digest = torch.tensor([_weights_digest([trainer.model.nets[r] for r in trainer.g_roles + trainer.d_roles])], dtype=torch.float64)
+            digest = torch.tensor([_weights_digest(list(trainer.nets.to_nets().values()))], dtype=torch.float64)
             gathered = [torch.zeros_like(digest) for _ in range(world)]
             dist.all_gather(gathered, digest)
             in_sync = all(torch.equal(g, gathered[0]) for g in gathered)

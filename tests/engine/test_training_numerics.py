@@ -4,9 +4,11 @@ weights recorded here (measured before pix2pix and CycleGAN moved to `translator
 Each run covers branches of the step functions: pix2pix from scratch with EMA, ADA on from the
 second step and two D updates per G update; pix2pix B→A with WGAN-GP, fine-tuned from a G without
 D (D warm-up with G frozen); CycleGAN's first step from scratch; CycleGAN fine-tuned, with identity
-loss, a full image pool and EMA; CycleGAN with WGAN-GP, no identity loss, ADA and two D updates. A change of order (which network learns
-first, what the pool returns, which random draw comes when) moves these numbers by far more than
-the tolerance, which only absorbs the rounding of other CPUs' kernels.
+loss, a full image pool and EMA; CycleGAN with WGAN-GP, no identity loss, ADA and two D updates.
+A change of order (which network learns first, what the pool returns, which random draw comes
+when) moves these numbers by far more than the tolerance, which only absorbs the rounding of other
+CPUs' kernels. (On the machine that recorded them, the refactored loop reproduced the old one's
+checkpoints, model files and logs bit for bit.)
 """
 from __future__ import annotations
 

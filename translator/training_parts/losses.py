@@ -18,21 +18,19 @@ All discriminator outputs are raw logits (the networks have no final sigmoid).
 """
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-GanMode = Literal["vanilla", "lsgan", "wgangp", "hinge"]
-GAN_MODES: tuple[str, ...] = get_args(GanMode)
+from translator.choices import GAN_MODES as GAN_MODES
+from translator.choices import GanMode as GanMode
 
 
 def check_gan_mode(mode: str) -> GanMode:
     """`mode` itself if it names a GAN objective; otherwise a ValueError listing the choices."""
     if mode not in GAN_MODES:
         raise ValueError(f"unknown GAN mode {mode!r}: choose one of {', '.join(GAN_MODES)}")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 def decision_threshold(mode: GanMode) -> float:
