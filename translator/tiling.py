@@ -34,8 +34,14 @@ Cost, in passes over the tiles: 1 for models without batch-statistics layers (Ba
 `eval` mode); 1 plus the thumbnail (about one tile) with `refine_passes=0`; with full
 refinement, one truncated pass per batch-statistics layer on top, about half a pass each on
 average (resnet_9blocks has 23 such layers: ~12 passes; unet_256 has 14). Dropout (reference
-mode) draws its masks per tile and per pass, so an overlap zone averages two draws. Running
-statistics are never updated.
+mode) draws its masks per tile and per pass, so an overlap zone averages two draws.
+
+The network given is never modified, not even during the call, so two threads can tile with one
+network at once: each call works on its own copy of the module tree (parameters and buffers
+shared, not copied) in which every batch-statistics norm layer is a stand-in that reads the
+layer's weight and bias and normalises as the current step says, and in which, when the caller
+passes a `torch.Generator`, dropout draws its masks from that generator rather than from the
+global RNG. Running statistics are never updated.
 
 Tile geometry: tile sides are multiples of the net's `multiple` (2**num_downs for U-Nets, 4 for
 ResNets); a tile is clamped to the image along an axis where the image is shorter. Tile origins
@@ -46,11 +52,10 @@ blended tiles do not mix two phases).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
@@ -59,6 +64,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from translator.cuda_graphs import GraphedForward
+from translator.networks.fold import shallow_copy_tree
 from translator.networks.specs import GeneratorSpec
 
 log = logging.getLogger(__name__)
@@ -356,7 +363,7 @@ _Key = tuple[int, int]  # (layer index, call number within one forward)
 
 
 class _StopForward(Exception):
-    """Raised by a patched norm layer to end a forward pass once it has recorded what it needs."""
+    """Raised by a stand-in norm layer to end a forward pass once it has recorded what it needs."""
 
 
 def _uses_input_statistics(m: nn.Module) -> TypeGuard[nn.BatchNorm2d | nn.InstanceNorm2d]:
@@ -377,14 +384,17 @@ def _round_half_up(v: float) -> int:
 
 @dataclass
 class _Statistics:
-    """What the patched norm layers do in the current pass.
+    """What the stand-in norm layers (`_StandInNorm`) of one call's private copy do in the current pass.
 
-    Each layer call normalises with `estimates[key]` when `frozen` (and known), else with its
-    input's own statistics. It records its input's statistics (over the current tile's owned
-    region, mapped to the layer's resolution) when its key is in `record` (None: every key), and
-    ends the pass with `_StopForward` after `stop_after`. `order` lists keys in first-call order.
+    Inactive, a layer computes what the layer it stands for computes in training mode, without
+    updating running statistics. Active, each layer call normalises with `estimates[key]` when
+    `frozen` (and known), else with its input's own statistics. It records its input's statistics
+    (over the current tile's owned region, mapped to the layer's resolution) when its key is in
+    `record` (None: every key), and ends the pass with `_StopForward` after `stop_after`. `order`
+    lists keys in first-call order.
     """
 
+    active: bool = True
     frozen: bool = False
     record: set[_Key] | None = field(default_factory=set)
     stop_after: _Key | None = None
@@ -398,35 +408,33 @@ class _Statistics:
         self.tile = tile
         self.calls.clear()
 
-    def forward_for(self, index: int, m: nn.BatchNorm2d | nn.InstanceNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
-        eps = float(m.eps)
-        weight, bias = m.weight, m.bias  # None unless affine
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            # x (1, C, h, w) at this layer's resolution
-            key = (index, self.calls[index])
-            self.calls[index] += 1
-            if key not in self.order:
-                self.order.append(key)
-            if self.record is None or key in self.record:
-                self._record(key, x)
-            if key == self.stop_after:
-                raise _StopForward
-            if self.frozen and key in self.estimates:
-                mean, var = self.estimates[key]
-            else:
-                var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
-            # (x - mean) / sqrt(var + eps) * weight + bias, as one multiply-add in x's dtype
-            scale = torch.rsqrt(var + eps)
-            if weight is not None:
-                scale = scale * weight.float()
-            shift = -mean * scale
-            if bias is not None:
-                shift = shift + bias.float()
-            c = x.shape[1]
-            return torch.addcmul(shift.to(x.dtype).view(1, c, 1, 1), x, scale.to(x.dtype).view(1, c, 1, 1))
-
-        return forward
+    def normalise(self, layer: _StandInNorm, x: torch.Tensor) -> torch.Tensor:
+        """What `layer` computes on `x`, (N, C, h, w) at its resolution, in the current pass."""
+        weight, bias, eps = layer.weight, layer.bias, layer.eps  # weight and bias None unless affine
+        if not self.active:  # training-mode arithmetic (the input's statistics), no running statistics
+            norm = F.instance_norm if layer.instance else F.batch_norm
+            return norm(x, None, None, weight, bias, True, 0.0, eps)
+        key = (layer.index, self.calls[layer.index])
+        self.calls[layer.index] += 1
+        if key not in self.order:
+            self.order.append(key)
+        if self.record is None or key in self.record:
+            self._record(key, x)
+        if key == self.stop_after:
+            raise _StopForward
+        if self.frozen and key in self.estimates:
+            mean, var = self.estimates[key]
+        else:
+            var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
+        # (x - mean) / sqrt(var + eps) * weight + bias, as one multiply-add in x's dtype
+        scale = torch.rsqrt(var + eps)
+        if weight is not None:
+            scale = scale * weight.float()
+        shift = -mean * scale
+        if bias is not None:
+            shift = shift + bias.float()
+        c = x.shape[1]
+        return torch.addcmul(shift.to(x.dtype).view(1, c, 1, 1), x, scale.to(x.dtype).view(1, c, 1, 1))
 
     def _record(self, key: _Key, x: torch.Tensor) -> None:
         t = self.tile
@@ -456,40 +464,86 @@ class _Statistics:
         return out
 
 
-@contextlib.contextmanager
-def _patched_norms(layers: Sequence[nn.BatchNorm2d | nn.InstanceNorm2d], stats: _Statistics) -> Iterator[None]:
-    """Replace the forward of each layer by `stats`' for the duration; restore even on errors."""
-    missing = object()
-    saved: list[tuple[nn.Module, object]] = []
-    try:
-        for i, m in enumerate(layers):
-            saved.append((m, m.__dict__.get("forward", missing)))
-            setattr(m, "forward", stats.forward_for(i, m))
-        yield
-    finally:
-        for module, old in reversed(saved):
-            if old is missing:
-                delattr(module, "forward")
-            else:
-                setattr(module, "forward", old)
+class _StandInNorm(nn.Module):
+    """Takes the place of a norm layer in a call's private copy of the net: the layer's own weight
+    and bias (shared, not copied), normalised as `stats` says (`_Statistics.normalise`)."""
+
+    def __init__(self, index: int, layer: nn.BatchNorm2d | nn.InstanceNorm2d, stats: _Statistics) -> None:
+        super().__init__()
+        self.index = index
+        self.instance = isinstance(layer, nn.InstanceNorm2d)
+        self.eps = float(layer.eps)
+        self.weight: nn.Parameter | None = layer.weight
+        self.bias: nn.Parameter | None = layer.bias
+        self.stats = stats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stats.normalise(self, x)
 
 
-@contextlib.contextmanager
-def _buffers_preserved(net: nn.Module) -> Iterator[None]:
-    """Put back the running statistics of every norm layer that could update them (in training
-    mode), whatever happens inside."""
-    saved = [
-        (buf, buf.clone())
-        for m in net.modules()
-        if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.training and m.track_running_stats
-        for buf in m.buffers(recurse=False)
-    ]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, old in saved:
-                buf.copy_(old)
+class _SeededDropout(nn.Module):
+    """`nn.Dropout` in training mode, drawing its masks from `generator` instead of the global RNG.
+
+    The same operations as torch's dropout on the CPU (a Bernoulli mask scaled by 1/(1-p)), so
+    there a generator seeded with s gives the masks `nn.Dropout` draws after `torch.manual_seed(s)`.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p = p
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0 or x.numel() == 0:
+            return x
+        if self.p == 1:
+            return x * torch.zeros((), dtype=x.dtype, device=x.device)
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator).div_(1 - self.p)
+        return x * keep
+
+
+def _updates_running_statistics(m: nn.Module) -> TypeGuard[nn.BatchNorm2d | nn.InstanceNorm2d]:
+    """True for norm layers that would update their running statistics when called."""
+    return isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.training and m.track_running_stats
+
+
+def _is_training_dropout(m: nn.Module) -> TypeGuard[nn.Dropout]:
+    return type(m) is nn.Dropout and m.training
+
+
+def _private_copy(
+    net: nn.Module, norms: Sequence[nn.BatchNorm2d | nn.InstanceNorm2d], stats: _Statistics, generator: torch.Generator | None
+) -> nn.Module:
+    """A copy of `net`'s module tree for one call (`shallow_copy_tree`: parameters and buffers
+    shared) in which each of `norms` is a `_StandInNorm` reading `stats`, and, given a
+    `generator`, each dropout layer in training mode a `_SeededDropout` drawing from it.
+
+    A CUDA graph wrapper is left out of the copy: its captured graphs would replay the shared
+    layers, not the stand-ins. `net` itself when there is nothing to replace.
+    """
+    stand_ins: dict[int, nn.Module] = {id(m): _StandInNorm(i, m, stats) for i, m in enumerate(norms)}
+
+    def replace(m: nn.Module) -> nn.Module | None:
+        if isinstance(m, GraphedForward):
+            return shallow_copy_tree(m.net, replace)
+        if generator is not None and _is_training_dropout(m):
+            return _SeededDropout(float(m.p), generator)
+        return stand_ins.get(id(m))
+
+    if not stand_ins and (generator is None or not any(_is_training_dropout(m) for m in net.modules())):
+        return net
+    return shallow_copy_tree(net, replace)
+
+
+def private_net(net: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """`net` as one call may run it without changing anything another call sees.
+
+    Norm layers in training mode keep normalising with their input's statistics but no longer
+    update the running statistics they share; given a `generator`, dropout layers in training
+    mode draw their masks from it instead of from torch's global RNG. Parameters and buffers are
+    shared, never copied; `net` itself is returned when nothing needs replacing (e.g. eval mode).
+    """
+    return _private_copy(net, [m for m in net.modules() if _updates_running_statistics(m)], _Statistics(active=False), generator)
 
 
 def _stats_size(height: int, width: int, max_side: int | None, max_pixels: int, multiple: int) -> tuple[int, int]:
@@ -519,14 +573,16 @@ def run_tiled(
     multiple: int | None = None,
     statistics: Statistics = "global",
     progress: Callable[[int, int], None] | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Run `net` on `x` tile by tile and blend; see the module docstring.
 
     x: (1, C, H, W) on the net's device, H and W multiples of the net's `multiple` (inferred from
     its stride-2 convolutions when not given); `tile` a multiple of it. Returns (1, C_out, H, W)
-    in the dtype of the net's output. The net runs in the mode the caller set (train/eval); its
-    modules and buffers are as before when this returns or raises. An image that fits in one
-    tile gives exactly `net(x)`.
+    in the dtype of the net's output. The net runs in the mode the caller set (train/eval) and is
+    never modified, not even during the call: the statistics work runs on a private copy of its
+    module tree (`private_net`), so two threads may tile with the same net at once. An image that
+    fits in one tile gives exactly `net(x)` (minus any update of running statistics).
 
     refine_passes: how many batch-statistics layers, in the order the net calls them, get their
     statistics re-measured at full resolution over the tiles (one pass over the tiles each,
@@ -538,7 +594,9 @@ def run_tiled(
     the naive tiling, for comparison only.
     progress: called as progress(done, total) after each forward pass over a tile (the passes
     of all steps counted together); an exception raised there (e.g. a cancellation) ends the
-    call, with the net restored.
+    call.
+    generator: where dropout layers in training mode draw their masks (None: torch's global RNG,
+    as `nn.Dropout` does).
     An overlap too large for the tile is reduced (logged).
     """
     if x.ndim != 4 or x.shape[0] != 1:
@@ -554,25 +612,29 @@ def run_tiled(
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, not {overlap}")
     align = _align(mult)
-    with torch.inference_mode(), _buffers_preserved(net):
+    with torch.inference_mode():
         if height <= tile and width <= tile:
-            return net(x)  # type: ignore[no-any-return]
+            return private_net(net, generator)(x)  # type: ignore[no-any-return]
         largest = max(0, (tile - align) // 2)
         if overlap > largest:
             log.warning("overlap %d px is too large for %d px tiles; using %d px", overlap, tile, largest)
             overlap = largest
         tiles = _tiles(height, width, tile, overlap, align)
-        layers = [m for m in net.modules() if _uses_input_statistics(m)] if statistics == "global" else []
+        if statistics == "global":
+            layers = [m for m in net.modules() if _uses_input_statistics(m)]
+            stats = _Statistics()
+            private = _private_copy(net, layers, stats, generator)
+        else:
+            layers, stats = [], _Statistics(active=False)
+            private = private_net(net, generator)
         log.debug(
             "tiled inference: %d×%d image, %d tiles of %d×%d, overlap %d px, %d batch-statistics norm layers",
             height, width, len(tiles), tiles[0].h, tiles[0].w, overlap, len(layers),
         )
-        stats = _Statistics()
         counter = _Progress(progress, len(tiles))
-        with _patched_norms(layers, stats):
-            if layers:
-                _whole_image_statistics(net, x, tiles, stats, refine_passes, stats_max_side, mult, counter)
-            return _blend(net, x, tiles, overlap, stats, counter)
+        if layers:
+            _whole_image_statistics(private, x, tiles, stats, refine_passes, stats_max_side, mult, counter)
+        return _blend(private, x, tiles, overlap, stats, counter)
 
 
 @dataclass

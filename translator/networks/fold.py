@@ -9,6 +9,7 @@ BatchNorm in training mode cannot be folded and are left as they are.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -62,11 +63,17 @@ def fold_batchnorm(net: nn.Module, *, inplace: bool = False) -> tuple[nn.Module,
     return net, count
 
 
-def shallow_copy_tree(net: nn.Module) -> nn.Module:
+def shallow_copy_tree(net: nn.Module, replace: Callable[[nn.Module], nn.Module | None] | None = None) -> nn.Module:
     """A copy of the module tree that shares parameters and buffers with `net`: replacing a
-    module, parameter or buffer in the copy leaves `net` as it was."""
+    module, parameter or buffer in the copy leaves `net` as it was.
+
+    `replace(module)`, when given, is asked about every module from the root down: a module it
+    returns takes that module's place in the copy (and is not descended into); None copies it.
+    """
+    if replace is not None and (new := replace(net)) is not None:
+        return new
     out = copy.copy(net)
-    out._modules = {name: shallow_copy_tree(child) if child is not None else None for name, child in net._modules.items()}
+    out._modules = {name: shallow_copy_tree(child, replace) if child is not None else None for name, child in net._modules.items()}
     out._parameters = dict(net._parameters)
     out._buffers = dict(net._buffers)
     return out
