@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from translator.checkpoint import ModelCard, build_model
+from translator.choices import GanMode
 from translator.models import (
     CycleGan,
     Pix2Pix,
@@ -33,7 +34,7 @@ def _batch(photos: dict[str, np.ndarray], names: tuple[str, ...], offset: int = 
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def _tools(nets: Pix2Pix | CycleGan, mode: str = "vanilla", d_steps: int = 1) -> StepTools:
+def _tools(nets: Pix2Pix | CycleGan, mode: GanMode = "vanilla", d_steps: int = 1) -> StepTools:
     """What the loop lends a step, with plain Adam optimisers over each side's networks."""
     def update(opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
         def step(loss: torch.Tensor) -> None:
@@ -44,7 +45,7 @@ def _tools(nets: Pix2Pix | CycleGan, mode: str = "vanilla", d_steps: int = 1) ->
 
     opt_g = torch.optim.Adam([p for n in nets.generators().values() for p in n.parameters()], lr=1e-3)
     opt_d = torch.optim.Adam([p for n in nets.discriminators().values() for p in n.parameters()], lr=1e-3)
-    return StepTools(GanLoss(mode), contextlib.nullcontext, list, update(opt_d), update(opt_g), d_steps)  # type: ignore[arg-type]
+    return StepTools(GanLoss(mode), contextlib.nullcontext, list, update(opt_d), update(opt_g), d_steps)
 
 
 def _pix2pix() -> Pix2Pix:
