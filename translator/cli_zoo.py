@@ -96,7 +96,7 @@ def add_zoo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument("model", metavar="NAME", help="a name from `translator zoo list` (e.g. horse2zebra, pix2pix/sat2map)")
     p.add_argument("--name", help="save the model under this name (default: the zoo name)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    p.add_argument("--overwrite", "--force", dest="overwrite", action="store_true", help="replace an existing model of that name")
     p.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT_S, metavar="S",
                    help=f"give up on a silent connection after S seconds (default {DEFAULT_TIMEOUT_S:g}); retried")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help=f"retries after failed attempts in a row (default {DEFAULT_RETRIES})")
