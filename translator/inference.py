@@ -8,8 +8,14 @@ Two modes, named for what they do:
 - `eval`: running BatchNorm statistics, no dropout. Deterministic. The default.
 - `reference`: what the reference implementation's `test.py` does by default (it never calls
   `.eval()`): BatchNorm normalises with the statistics of the image itself and dropout stays on,
-  so outputs vary; `seed` makes them repeatable. Every image is reseeded with the same seed, so
-  an image's output does not depend on which other images are in the job.
+  so outputs vary; `seed` makes them repeatable. Every image gets its own `torch.Generator`
+  seeded with the same seed, so an image's output does not depend on which other images are in
+  the job, nor on another job running at the same time; torch's global RNG is never touched.
+  On the CPU the masks are those `torch.manual_seed(seed)` would give `nn.Dropout`.
+
+A `Translator` may be used by several threads at once (a preview and a batch job): inference
+never changes its network (`translator.tiling.private_net`). Long images can be stopped: the
+translate functions take a cancel token, checked after every pass over a tile.
 """
 from __future__ import annotations
 
@@ -17,11 +23,11 @@ import copy
 import errno
 import logging
 import os
-from collections.abc import Generator, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -32,19 +38,19 @@ from torch import nn
 from translator import imaging
 from translator._fs import check_writable, is_stale_partial
 from translator.checkpoint import Direction, Model, load_model, resolve_model_path
+from translator.choices import MODES as MODES  # MODES, Mode, TileSetting: the app and the CLI import them from here too
+from translator.choices import TILE_STATS, TileStats, check_choice
+from translator.choices import Mode as Mode
+from translator.choices import TileSetting as TileSetting
 from translator.cuda_graphs import GraphedForward
 from translator.devices import Precision, autocast, resolve_device
 from translator.errors import ImageError, JobCancelled, OutputError, TranslatorError
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
-from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, run_tiled
+from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, private_net, run_tiled
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["eval", "reference"]
-MODES: tuple[Mode, ...] = ("eval", "reference")
-TileSetting = int | Literal["auto", "off"]
 
 
 @dataclass(frozen=True)
@@ -60,28 +66,27 @@ class InferenceOptions:
     # Tiled InstanceNorm / batch-statistics models: "exact" re-measures every norm layer's
     # whole-image statistics at full resolution (one pass over the tiles per layer: slow);
     # "fast" uses statistics of a downscaled copy (one extra small pass: a slightly different look).
-    tile_stats: Literal["exact", "fast"] = "exact"
+    tile_stats: TileStats = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
     batch_size: int | None = None  # same-sized images per forward pass in eval mode; None: `auto_batch_size`
     workers: int = 2  # decode/encode threads
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        check_choice("mode", self.mode, MODES)
         if isinstance(self.tile, int) and self.tile <= 0:
             raise ValueError("tile must be a positive size, 'auto' or 'off'")
         if (self.batch_size is not None and self.batch_size < 1) or self.workers < 0:
             raise ValueError("batch_size must be >= 1 and workers >= 0")
         if self.resize is not None and self.resize < 1:
             raise ValueError("resize must be a positive size")
-        if self.tile_stats not in ("exact", "fast"):
-            raise ValueError(f"tile_stats must be exact or fast, not {self.tile_stats!r}")
+        check_choice("tile_stats", self.tile_stats, TILE_STATS)
 
 
 @dataclass
 class Translator:
-    """A generator ready to translate: on its device, in its mode. Build with `load_translator`."""
+    """A generator ready to translate: on its device, in its mode. Build with `load_translator`
+    (or `translator.model_cache.ModelCache`). Safe to use from several threads at once."""
 
     net: nn.Module
     spec: GeneratorSpec
@@ -151,9 +156,23 @@ def make_translator(
     if fast_layout(spec, device) == torch.channels_last:
         net = net.to(memory_format=torch.channels_last) if private else _channels_last_copy(net)
     if device.type == "cuda" and options.mode == "eval":  # reference mode draws dropout masks: stays eager
-        net = GraphedForward(net)
+        net = _SharedGraphs(net)
     role_direction: Direction = direction or model.card.directions()[0]
     return Translator(net, spec, device, options, model, role_direction, memory_budget(device, options.memory_budget_mb))
+
+
+class _SharedGraphs(GraphedForward):
+    """`GraphedForward` that several threads may call: a captured graph reads and writes fixed
+    buffers, so two calls take turns (on one GPU their kernels queue one after the other anyway).
+    Not run here: this project's machines have no GPU."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__(net)
+        self._turn = threading.Lock()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with self._turn:
+            return super().forward(x)
 
 
 def fast_layout(spec: GeneratorSpec, device: torch.device) -> torch.memory_format:
@@ -235,10 +254,26 @@ def _uint8_of(y: torch.Tensor) -> np.ndarray:
     return imaging.to_uint8(y)
 
 
-def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
+def translate_tensor(
+    tr: Translator,
+    x: torch.Tensor,
+    *,
+    token: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
     """(N, C, H, W) in [-1, 1] (float) or in [0, 255] (uint8), any H, W -> the generator's output,
-    same size, in [-1, 1], float32 on the CPU."""
+    same size, in [-1, 1], float32 on the CPU.
+
+    token: checked before the image runs and after every pass over a tile, raising
+    `JobCancelled`; an untiled image is one forward pass, which cannot be interrupted, so it is
+    checked before and after that pass only. progress: called as progress(done, total) after
+    every pass, counting the tile passes of all N images together (1 of 1 for an untiled call;
+    `total` grows once a tiled image's statistics passes are known). The network is never
+    changed, whether the call finishes, fails or is cancelled.
+    """
     opts = tr.options
+    if token is not None:
+        token.raise_if_cancelled()
     net = _FromUint8(tr.net) if x.dtype == torch.uint8 else tr.net
     if tr.device.type == "cuda":  # page-locked staging: the copy overlaps the host's work
         x = x.pin_memory().to(tr.device, non_blocking=True)
@@ -251,14 +286,15 @@ def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
     else:
         tile = max(tr.spec.multiple, opts.tile // tr.spec.multiple * tr.spec.multiple)
     overlap = opts.overlap if opts.overlap is not None else default_overlap(tr.spec)
-    if opts.mode == "reference":
-        torch.manual_seed(opts.seed)  # dropout masks: repeatable per image
+    passes = _Passes(progress, token, images=xp.shape[0] if tile is not None else 1)
     with torch.inference_mode(), autocast(tr.device, opts.precision):
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
-            y: torch.Tensor = net(xp)
+            y: torch.Tensor = private_net(net, _dropout_generator(tr))(xp)
+            passes.step(1, 1)
         else:
-            y = torch.cat(
-                [
+            parts = []
+            for i in range(xp.shape[0]):
+                parts.append(
                     run_tiled(
                         net,
                         xp[i : i + 1],
@@ -266,26 +302,69 @@ def translate_tensor(tr: Translator, x: torch.Tensor) -> torch.Tensor:
                         overlap=overlap,
                         multiple=tr.spec.multiple,
                         refine_passes=None if opts.tile_stats == "exact" else 0,
+                        progress=passes.step,
+                        generator=_dropout_generator(tr),  # each image its own, seeded alike
                     )
-                    for i in range(xp.shape[0])
-                ]
-            )
+                )
+                passes.next_image()
+            y = torch.cat(parts)
     return y[..., :h, :w].float().cpu()
 
 
-def translate_array(tr: Translator, rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 at the same size (or N×N with `resize`)."""
+def _dropout_generator(tr: Translator) -> torch.Generator | None:
+    """Reference mode: a generator seeded with the options' seed, for one image's dropout masks."""
+    if tr.options.mode != "reference":
+        return None
+    return torch.Generator(device=tr.device).manual_seed(tr.options.seed)
+
+
+@dataclass
+class _Passes:
+    """Counts the forward passes of one `translate_tensor` call for its `progress` callback, over
+    all its images (the ones still to come estimated as costing what the current one does), and
+    checks the cancel token after each pass."""
+
+    callback: Callable[[int, int], None] | None
+    token: CancelToken | None
+    images: int
+    finished: int = 0  # images done
+    done_before: int = 0  # passes of the finished images
+    current: int = 0  # passes the current image will take, as last reported
+
+    def step(self, done: int, total: int) -> None:
+        self.current = total
+        if self.callback is not None:
+            self.callback(self.done_before + done, self.done_before + total * (self.images - self.finished))
+        if self.token is not None:
+            self.token.raise_if_cancelled()
+
+    def next_image(self) -> None:
+        self.finished += 1
+        self.done_before += self.current
+
+
+def translate_array(
+    tr: Translator,
+    rgb: np.ndarray,
+    *,
+    token: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 at the same size (or N×N with `resize`); `token` and
+    `progress` as in `translate_tensor`."""
     if tr.options.resize:
         n = tr.options.resize
         rgb = np.asarray(Image.fromarray(rgb).resize((n, n), Image.Resampling.BICUBIC))
-    return _uint8_of(translate_tensor(tr, _tensor_of(_to_model_channels(rgb, tr.spec.in_channels))))
+    x = _tensor_of(_to_model_channels(rgb, tr.spec.in_channels))
+    return _uint8_of(translate_tensor(tr, x, token=token, progress=progress))
 
 
-def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+def translate_batch(tr: Translator, images: Sequence[np.ndarray], *, token: CancelToken | None = None) -> list[np.ndarray]:
     """Translate several images; same-sized ones share a forward pass in `eval` mode (in
-    `reference` mode each image runs alone, since batch statistics would mix images)."""
+    `reference` mode each image runs alone, since batch statistics would mix images). `token` is
+    checked as in `translate_tensor`, so a cancel lands within one pass."""
     if tr.options.mode == "reference" or tr.options.resize or len(images) == 1:
-        return [translate_array(tr, im) for im in images]
+        return [translate_array(tr, im, token=token) for im in images]
     out: list[np.ndarray | None] = [None] * len(images)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, im in enumerate(images):
@@ -296,7 +375,7 @@ def translate_batch(tr: Translator, images: Sequence[np.ndarray]) -> list[np.nda
         for start in range(0, len(same), fits):
             idx = same[start : start + fits]
             x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
-            y = translate_tensor(tr, x)
+            y = translate_tensor(tr, x, token=token)
             for j, i in enumerate(idx):
                 out[i] = _uint8_of(y[j : j + 1])
     return [o for o in out if o is not None]
@@ -418,8 +497,9 @@ def translate_files(
     e.g. out of memory) is reported in its event and the summary, with the reason, and the job
     goes on. Decoding runs ahead on worker threads and encoding behind, overlapping the model; at most
     a window of a few images waits on either side, so memory stays flat on long folders.
-    Returns a `JobSummary`. Cancelling waits for in-flight writes (each atomic) and raises
-    `JobCancelled`. An output folder that cannot take files (not writable, disk full, deleted
+    Returns a `JobSummary`. The token is also checked inside each image (after every pass over
+    a tile), so a cancel never waits for a large image to finish. Cancelling waits for in-flight
+    writes (each atomic) and raises `JobCancelled`. An output folder that cannot take files (not writable, disk full, deleted
     during the job) stops the job with `OutputError`, before the first image or at the first file
     that failed; every output finished before it is complete and kept.
     """
@@ -503,7 +583,9 @@ def translate_files(
                     if not todo.intersection(n for n, _ in group):
                         continue
                     try:
-                        outputs = translate_batch(tr, [loaded.rgb for _, loaded in group])
+                        outputs = translate_batch(tr, [loaded.rgb for _, loaded in group], token=token)
+                    except JobCancelled:
+                        raise
                     except (RuntimeError, ValueError, TranslatorError) as exc:  # e.g. out of memory on one huge image
                         log.debug("translating %s failed", ", ".join(str(items[n].src) for n, _ in group), exc_info=True)
                         for n, loaded in group:
