@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.qimage import to_qimage
@@ -44,7 +44,7 @@ SCORE_TIP = (
 )
 HEATMAP_TIP = (
     "Lay the discriminator's patch map over the output: where it finds the picture convincing "
-    "(yellow) and where not (purple). Each patch it judges is about 70 px wide."
+    "(yellow) and where not (purple). Each value judges a patch around it (70 px wide for the usual PatchGAN)."
 )
 
 
@@ -56,9 +56,11 @@ def _wrapping(text: str = "", tip: str = "") -> QLabel:
 
 
 def _caption(text: str, tip: str) -> QLabel:
-    """A figure's name, small and grey above its value."""
+    """A figure's name, in the muted colour of placeholder text, above its value."""
     label = _wrapping(text, tip)
-    label.setStyleSheet("color: palette(placeholder-text);")
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.PlaceholderText))
+    label.setPalette(palette)
     return label
 
 
