@@ -1,5 +1,6 @@
-"""Get models: the reference implementation's pretrained models, listed with their task and
-architecture, downloaded into the user models folder on a worker.
+"""Get models: the reference implementation's pretrained models, listed by task (what each turns
+into what) with the technical name, kind and architecture secondary, downloaded into the user
+models folder on a worker.
 
 The dialog drives the engine's `translator.zoo.get_model` job through `JobWorker`: progress, a
 Cancel button (the partial download is kept, and the next Download resumes it), and the outcome
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Generator
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -26,7 +28,17 @@ log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
 _ERROR_STYLE = "color: #c62828"
-_COLUMNS = ("Model", "Kind", "Task", "Architecture", "Installed")
+_COLUMNS = (  # (header, its tooltip)
+    ("Task", "What the model turns into what"),
+    ("Model", "The model's name on the reference site, and for `translator zoo get`"),
+    ("Kind", "pix2pix: trained on pairs; CycleGAN: trained on two unpaired sets, translates one way"),
+    ("Installed", "Already in your models folder"),
+    ("Architecture", "The generator network"),
+)
+TASK, MODEL, KIND, INSTALLED, ARCHITECTURE = range(len(_COLUMNS))
+"""Column indices. The task comes first and is never cut; the architecture, last, takes what
+width is left (elided; whole in the tooltip)."""
+_KIND_WORDS = {"pix2pix": "pix2pix", "cyclegan": "CycleGAN"}
 
 
 class ZooDialog(QDialog):
@@ -43,12 +55,20 @@ class ZooDialog(QDialog):
         self._timeout_s = timeout_s
         self.entries: list[ZooEntry] = []
         self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        for col, (label, tip) in enumerate(_COLUMNS):
+            header_item = QTableWidgetItem(label)
+            header_item.setToolTip(tip)
+            self.table.setHorizontalHeaderItem(col, header_item)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(ARCHITECTURE, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         about = QLabel(
             "Official pretrained models of the reference pix2pix/CycleGAN implementation. A pix2pix model is "
             "its generator only (no adversarial verdict); a CycleGAN model translates one way. No checksums "
@@ -91,13 +111,17 @@ class ZooDialog(QDialog):
     # list ----------------------------------------------------------------------------------
     def _fill(self) -> None:
         self.table.setRowCount(len(self.entries))
+        secondary = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
         for row, e in enumerate(self.entries):
-            cells = (e.name, e.kind, e.task, e.architecture, "yes" if model_path(e).exists() else "")
-            for col, text in enumerate(cells):
+            cells = {TASK: e.task, MODEL: e.name, KIND: _KIND_WORDS.get(e.kind, e.kind),
+                     INSTALLED: "yes" if model_path(e).exists() else "", ARCHITECTURE: e.architecture}
+            tip = f"{e.task}\n{e.name}: {_KIND_WORDS.get(e.kind, e.kind)}, {e.architecture}\n{e.url}"
+            for col, text in cells.items():
                 item = QTableWidgetItem(text)
-                item.setToolTip(e.url)
+                item.setToolTip(tip)
+                if col in (MODEL, ARCHITECTURE):
+                    item.setForeground(secondary)
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
         if self.entries:
             self.table.selectRow(0)
 
@@ -203,7 +227,7 @@ class ZooDialog(QDialog):
 
     def _fill_installed(self) -> None:
         for row, e in enumerate(self.entries):
-            item = self.table.item(row, len(_COLUMNS) - 1)
+            item = self.table.item(row, INSTALLED)
             if item is not None:
                 item.setText("yes" if model_path(e).exists() else "")
 

@@ -8,13 +8,15 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QPalette
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
-from gui.widgets.zoo_dialog import ZooDialog
+from gui.widgets.zoo_dialog import ARCHITECTURE, INSTALLED, KIND, MODEL, TASK, ZooDialog
 from translator._fs import PARTIAL_PREFIX
 from translator.paths import user_models_dir
+from translator.zoo import list_models
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 
@@ -60,10 +62,10 @@ def test_downloaded_model_lands_in_the_models_folder_and_the_picker(qtbot: QtBot
     _get_models_action(window)
     [dialog] = window.findChildren(ZooDialog)
     assert dialog.isVisible() and dialog.table.rowCount() == 23
-    names = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    names = [dialog.table.item(r, MODEL).text() for r in range(dialog.table.rowCount())]
     assert "horse2zebra" in names and "pix2pix/sat2map" in names and "cyclegan/sat2map" in names
     row = names.index("horse2zebra")
-    assert dialog.table.item(row, 2).text() == "horse → zebra" and "ResNet 9 blocks" in dialog.table.item(row, 3).text()
+    assert dialog.table.item(row, TASK).text() == "horse → zebra" and "ResNet 9 blocks" in dialog.table.item(row, ARCHITECTURE).text()
 
     with qtbot.waitSignal(dialog.modelDownloaded, timeout=10000) as saved:
         dialog.download("horse2zebra")
@@ -73,7 +75,7 @@ def test_downloaded_model_lands_in_the_models_folder_and_the_picker(qtbot: QtBot
     assert not [p for p in user_models_dir().iterdir() if p.name.startswith(PARTIAL_PREFIX)]
     assert (path, "AtoB") in window.picker.entries() and window.picker.current() == (path, "AtoB")
     assert "horse2zebra" in window.picker.details.text()
-    assert "Saved horse2zebra" in dialog.status.text() and dialog.table.item(row, 4).text() == "yes"
+    assert "Saved horse2zebra" in dialog.status.text() and dialog.table.item(row, INSTALLED).text() == "yes"
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=2000)
     assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
     dialog.reject()
@@ -89,3 +91,33 @@ def test_a_failed_download_shows_a_message_not_a_traceback(qtbot: QtBot, window:
     assert not list(user_models_dir().glob("*.safetensors")) and window.picker.entries() == []
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=2000)
     dialog.reject()
+
+
+def test_the_table_shows_each_task_whole_at_the_default_size(qtbot: QtBot) -> None:
+    """Each row leads with what the model turns into what, from the catalogue's domains, uncut
+    and without scrolling at the dialog's default size; the technical name follows, secondary."""
+    base = "http://127.0.0.1:9"  # listing the catalogue makes no request
+    dialog = ZooDialog(base=base)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    entries = list_models(base)
+    assert table.rowCount() == len(entries) == 23
+    assert [table.horizontalHeaderItem(c).text() for c in (TASK, MODEL, KIND)] == ["Task", "Model", "Kind"]
+    assert not table.horizontalScrollBar().isVisible()
+    metrics = table.fontMetrics()
+    for col in (TASK, MODEL, KIND, INSTALLED):  # each wholly inside the view
+        assert table.columnViewportPosition(col) + table.columnWidth(col) <= table.viewport().width(), col
+    for row, entry in enumerate(entries):
+        task = table.item(row, TASK).text()
+        assert task == f"{entry.domains[0]} → {entry.domains[1]}"  # e.g. "satellite photo → map"
+        assert metrics.horizontalAdvance(task) < table.columnWidth(TASK)  # not elided
+        assert metrics.horizontalAdvance(table.item(row, MODEL).text()) < table.columnWidth(MODEL)
+        assert table.item(row, MODEL).text() == entry.name and table.item(row, KIND).text() in ("pix2pix", "CycleGAN")
+        assert entry.url in table.item(row, TASK).toolTip() and entry.architecture in table.item(row, ARCHITECTURE).toolTip()
+    text_colour = dialog.palette().color(QPalette.ColorRole.Text)
+    assert table.item(0, TASK).foreground().style() == Qt.BrushStyle.NoBrush  # the task: the normal text colour
+    assert table.item(0, MODEL).foreground().color() != text_colour  # the technical name: secondary
+    sat2map = [table.item(r, TASK).text() for r in range(table.rowCount()) if "sat2map" in table.item(r, MODEL).text()]
+    assert sat2map == ["satellite photo → map", "satellite photo → map"]  # pix2pix's and CycleGAN's
