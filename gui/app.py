@@ -16,8 +16,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+try:
+    from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+except ModuleNotFoundError:  # installed without the app's extra: say how to get it, no traceback
+    raise SystemExit("translator-gui needs the app's extra: pip install 'image-translator[gui]' "
+                     "(PySide6 is not installed)") from None
 
 from translator.heap import keep_heap_compact
 

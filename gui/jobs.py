@@ -29,7 +29,7 @@ is cancelled and the deletion waits for the thread. When the application quits
 (`aboutToQuit`), every live worker is cancelled and joined (`cancel_all_and_wait`).
 
 `LatestOnly` runs previews: each submission cancels the previous one and only the latest one's
-result is delivered. `JobRunner` tracks a window's workers so closing it can cancel and join them.
+result is delivered.
 """
 from __future__ import annotations
 
@@ -344,39 +344,6 @@ def _on_about_to_quit() -> None:
     if live_workers():
         log.info("quitting: cancelling %d running job(s)", len(live_workers()))
         cancel_all_and_wait(QUIT_TIMEOUT_MS)
-
-
-class JobRunner(QObject):
-    """The workers one owner (a window) started, so that closing it can cancel and join them."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._workers: list[JobWorker] = []
-
-    def start(self, make_job: MakeJob, *, name: str = "job", min_interval_s: float = 0.0) -> JobWorker:
-        """Create a worker, track it and start it. Connecting to its signals right after is safe:
-        delivery is queued, so nothing reaches a slot before control returns to the event loop."""
-        worker = self.track(JobWorker(make_job, name=name, min_interval_s=min_interval_s))
-        worker.start()
-        return worker
-
-    def track(self, worker: JobWorker) -> JobWorker:
-        """Track a worker (started or not); returns it."""
-        self._prune()
-        self._workers.append(worker)
-        return worker
-
-    def running(self) -> list[JobWorker]:
-        """Tracked workers that are started and not finished."""
-        self._prune()
-        return [w for w in self._workers if w.is_running()]
-
-    def cancel_all_and_wait(self, timeout_ms: int = 10000) -> bool:
-        """Cancel the tracked workers and wait for them; False if one is still running at the deadline."""
-        return _cancel_and_wait(self.running(), timeout_ms)
-
-    def _prune(self) -> None:
-        self._workers = [w for w in self._workers if not w.is_done()]
 
 
 class LatestOnly(QObject):

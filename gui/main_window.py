@@ -1,65 +1,44 @@
-"""The main window: model picker and input strip on the left, the preview in the middle, batch
-and log tabs below. State lives in the `Session`; every engine call runs on a worker."""
+"""The main window: the side bar (model, images, settings) on the left, the work in tabs on the
+right (Preview, Batch, Fine-tune, Log), running jobs in the status bar.
+
+State lives in the `Session`; panels are views of it. The window wires them together and runs
+the preview: whenever the image, the model, the compared model, the targets or any inference
+option changes (and only then), one preview is computed on a worker; a newer one cancels the
+older, which stops within one tile. Loaded models come from one engine `ModelCache`, keyed by
+model file and device, so changing a seed or the tiling never reloads weights, and a preview and
+a batch may share a model without disturbing each other (the engine guarantees that).
+"""
 from __future__ import annotations
 
-import dataclasses
 import logging
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
-from gui.jobs import LatestOnly, cancel_all_and_wait
+from gui.jobs import JobWorker, LatestOnly, cancel_all_and_wait
 from gui.session import Session
 from gui.widgets.batch_panel import BatchPanel
+from gui.widgets.job_status import JobStatus
+from gui.widgets.library_panel import LibraryPanel
 from gui.widgets.log_panel import LogPanel
-from gui.widgets.model_picker import ModelPicker
 from gui.widgets.preview_panel import PreviewPanel
-from gui.widgets.thumbnails import ThumbnailStrip
 from gui.widgets.train_panel import TrainPanel
 from gui.widgets.zoo_dialog import ZooDialog
 from translator._fs import write_bytes_atomic
-from translator.checkpoint import MODEL_SUFFIX
-from translator.paths import user_models_dir
+from translator.checkpoint import MODEL_SUFFIX, read_card
+from translator.errors import TranslatorError
 from translator.evaluation import Comparison, compare_image
-from translator.inference import InferenceOptions, Translator, load_translator
 from translator.jobs import CancelToken
+from translator.model_cache import ModelCache
+from translator.paths import user_models_dir
 
 log = logging.getLogger(__name__)
 
-
-class TranslatorCache:
-    """Loaded models, reused across previews and batches (loading one can take seconds).
-    Thread-safe: workers call `get`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[Path, str | None, InferenceOptions, int], Translator] = {}
-
-    def get(self, path: Path, direction: str | None, options: InferenceOptions) -> Translator:
-        key = (path, direction, options, path.stat().st_mtime_ns)
-        with self._lock:
-            if key not in self._cache:
-                self._cache.clear()  # one model in memory at a time
-                self._cache[key] = load_translator(path, options, direction)  # type: ignore[arg-type]
-            return self._cache[key]
+SIDEBAR_WIDTH = 290
+TAB_PREVIEW, TAB_BATCH, TAB_FINETUNE, TAB_LOG = range(4)
 
 
 def _scrolling(panel: QWidget) -> QScrollArea:
@@ -70,88 +49,70 @@ def _scrolling(panel: QWidget) -> QScrollArea:
     return area
 
 
+class _TileProgress(QObject):
+    """Carries one preview's progress inside its image (tile passes) from the worker thread to
+    the UI thread: emitted there, delivered here (queued)."""
+
+    advanced = Signal(int, int)
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Image Translator")
-        self.setMinimumSize(960, 640)
+        self.setMinimumSize(900, 600)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
         self.session = Session(self)
-        self.models = TranslatorCache()
-        self.second_models = TranslatorCache()  # the "compare with" model
+        self.models = ModelCache()
         self.preview_jobs = LatestOnly(self)
+        self.previews_started = 0  # how many previews were computed (what "refreshes only when needed" counts)
 
-        self.picker = ModelPicker()
-        self.compare_with = QComboBox()
-        self.compare_with.setToolTip("Translate each image with a second model too, to compare the two outputs")
-        self.folder_label = QLabel("No folder open")
-        self.folder_label.setWordWrap(True)
-        open_button = QPushButton("Open folder…")
-        open_button.clicked.connect(self.ask_folder)
-        self.strip = ThumbnailStrip()
-        self.target_label = QLabel("Targets: none found")
-        self.target_label.setWordWrap(True)
-        target_button = QPushButton("Targets…")
-        target_button.setToolTip("Choose the folder of target images (same file names as the inputs)")
-        target_button.clicked.connect(self.ask_target_folder)
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Model</b>"))
-        left.addWidget(self.picker)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Compare with"))
-        row.addWidget(self.compare_with, 1)
-        left.addLayout(row)
-        left.addWidget(QLabel("<b>Images</b>"))
-        row = QHBoxLayout()
-        row.addWidget(self.folder_label, 1)
-        row.addWidget(open_button)
-        left.addLayout(row)
-        row = QHBoxLayout()
-        row.addWidget(self.target_label, 1)
-        row.addWidget(target_button)
-        left.addLayout(row)
-        left.addWidget(self.strip, 1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-
+        self.library = LibraryPanel(self.session)
+        self.picker, self.strip, self.compare_with = self.library.picker, self.library.strip, self.library.compare_with
         self.preview = PreviewPanel()
-        self.batch = BatchPanel()
+        self.batch = BatchPanel(self.session, self.models.get)
         self.train_panel = TrainPanel()
         self.log_panel = LogPanel()
-        self.bottom = QTabWidget()
-        # Panels scroll rather than squeeze the preview on small (or high-DPI) screens.
-        self.bottom.addTab(_scrolling(self.batch), "Batch")
-        self.bottom.addTab(_scrolling(self.train_panel), "Fine-tune")
-        self.bottom.addTab(self.log_panel, "Log")
-        self.vsplit = centre = QSplitter(Qt.Orientation.Vertical)
-        centre.addWidget(self.preview)
-        centre.addWidget(self.bottom)
-        centre.setStretchFactor(0, 3)
-        centre.setStretchFactor(1, 1)
-        centre.setSizes([640, 260])
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.preview, "Preview")
+        self.tabs.addTab(_scrolling(self.batch), "Batch")
+        # The fine-tune form scrolls rather than squeeze its curves on small (or high-DPI) screens.
+        self.tabs.addTab(_scrolling(self.train_panel), "Fine-tune")
+        self.tabs.addTab(self.log_panel, "Log")
+        sidebar = _scrolling(self.library)
+        sidebar.setMinimumWidth(240)
         self.splitter = QSplitter()
-        self.splitter.addWidget(left_widget)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(sidebar)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([SIDEBAR_WIDTH, 1100])
         self.setCentralWidget(self.splitter)
+        self.jobs = JobStatus(self.statusBar())
+        self.statusBar().addPermanentWidget(self.jobs)
 
-        self.picker.modelChosen.connect(self._model_chosen)
-        self.picker.importFailed.connect(self.show_error)
-        self.picker.refreshed.connect(self._fill_compare_with)
-        self.compare_with.currentIndexChanged.connect(lambda _i: self.refresh_preview())
-        self.strip.imageSelected.connect(self.session.set_current_image)
-        self.session.currentImageChanged.connect(lambda _p: self.refresh_preview())
-        self.session.targetFolderChanged.connect(self._target_folder_changed)
-        self.batch.run_button.clicked.connect(self.run_batch)
-        self.train_panel.modelReady.connect(self.add_trained_model)
+        self._preview_timer = QTimer(self, singleShot=True, interval=0)  # one refresh per burst of changes
+        self._preview_timer.timeout.connect(self.refresh_preview)
+        s = self.session
+        for signal in (s.modelChanged, s.directionChanged, s.compareChanged, s.currentImageChanged,
+                       s.targetFolderChanged, s.optionsChanged):
+            signal.connect(self._preview_timer.start)
+        s.modelChanged.connect(self._show_start_model)
+        s.compareChanged.connect(lambda _c: self._show_model_names())
+        s.modelChanged.connect(lambda _m: self._show_model_names())
+        s.directionChanged.connect(lambda _d: self._show_model_names())
+        self.library.errorRaised.connect(self.show_error)
         self.preview_jobs.failed.connect(self.preview.show_error)
-        self._compare_entries: list[tuple[Path, str | None] | None] = [None]
+        self.batch.started.connect(lambda w: self.jobs.track(w, "Batch", "images"))
+        self.train_panel.started.connect(lambda w: self.jobs.track(w, "Fine-tune", "steps"))
+        self.train_panel.modelReady.connect(self.add_trained_model)
         self._make_actions()
-        self._fill_compare_with()
         self._load_settings()
-        if (current := self.picker.current()) is not None:
-            self._model_chosen(*current)
+        self._show_start_model(s.model_path)
+        self._show_model_names()
 
     # actions -----------------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -166,7 +127,7 @@ class MainWindow(QMainWindow):
             menus[menu_name].addAction(action)
             return action
 
-        add("&File", "Open folder…", QKeySequence.StandardKey.Open, self.ask_folder)
+        add("&File", "Open folder…", QKeySequence.StandardKey.Open, self.library.ask_folder)
         add("&File", "Import model…", "Ctrl+I", self.picker.ask_import)
         add("&File", "Get models…", "", self.open_zoo)
         add("&File", "Run batch", "Ctrl+R", self.run_batch)
@@ -177,6 +138,9 @@ class MainWindow(QMainWindow):
         add("&View", "Actual size (100%)", "Ctrl+1", self.actual_size_all)
         add("&View", "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self._zoom(1.25))
         add("&View", "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self._zoom(0.8))
+        self.sidebar_action = add("&View", "Side bar", "Ctrl+B", self._toggle_sidebar)
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
 
     def open_zoo(self) -> ZooDialog:
         """Open "Get models…"; each model it downloads is selected in the (refreshed) picker."""
@@ -202,33 +166,41 @@ class MainWindow(QMainWindow):
                 if other is not view:
                     other.set_normalized_state(*state)
 
-    # state changes -----------------------------------------------------------------------------
-    def _model_chosen(self, path: Path, direction: str | None) -> None:
-        self.session.set_model(path, direction)
-        card = self.picker.current_card()
-        self.train_panel.set_start_model(path, card.kind if card else None)
-        self.refresh_preview()
+    def _toggle_sidebar(self, on: bool) -> None:
+        sizes = self.splitter.sizes()
+        self.splitter.setSizes([SIDEBAR_WIDTH if on else 0, sizes[0] + sizes[1] - (SIDEBAR_WIDTH if on else 0)])
 
-    def _fill_compare_with(self) -> None:
-        keep = self.second_model()
-        self._compare_entries = [None, *self.picker.entries()]
-        self.compare_with.blockSignals(True)
-        self.compare_with.clear()
-        self.compare_with.addItem("(none)")
-        for i in range(len(self._compare_entries) - 1):
-            self.compare_with.addItem(self.picker.combo.itemText(i))
-        self.compare_with.setCurrentIndex(self._compare_entries.index(keep) if keep in self._compare_entries else 0)
-        self.compare_with.blockSignals(False)
+    # the session's choices (kept as methods: the app's entry point and tests use them) -----------
+    def open_folder(self, folder: Path, select: Path | None = None) -> None:
+        """Open `folder` in the strip (and select `select` in it)."""
+        self.session.set_input_folder(folder)
+        if select is not None:
+            self.session.set_current_image(select)
+
+    def set_target_folder(self, folder: Path | None) -> None:
+        """Use `folder` for targets (None: no targets); the preview recomputes."""
+        self.session.set_target_folder(folder)
 
     def second_model(self) -> tuple[Path, str | None] | None:
         """The "compare with" model (path, direction), or None."""
-        i = self.compare_with.currentIndex()
-        return self._compare_entries[i] if 0 <= i < len(self._compare_entries) else None
+        return self.session.compare
 
     def set_second_model(self, path: Path | None, direction: str | None = None) -> None:
         """Compare the main model's output with this model's (None: no comparison)."""
-        wanted = (path, direction) if path else None
-        self.compare_with.setCurrentIndex(self._compare_entries.index(wanted) if wanted in self._compare_entries else 0)
+        self.session.set_compare(path, direction)
+
+    def _show_start_model(self, path: Path | None) -> None:
+        kind = None
+        if path is not None:
+            try:
+                kind = read_card(path).kind
+            except (TranslatorError, OSError) as exc:
+                log.warning("%s", exc)
+        self.train_panel.set_start_model(path, kind)
+
+    def _show_model_names(self) -> None:
+        model = self.session.model
+        self.preview.set_model_names(self.library.compare_name(model), self.library.compare_name(self.session.compare))
 
     def add_trained_model(self, model_file: Path) -> None:
         """A run's model (finished, paused or cancelled) goes into the user models folder, under
@@ -242,73 +214,52 @@ class MainWindow(QMainWindow):
         log.info("trained model saved as %s", dst)
         self.picker.select(dst)
 
-    def open_folder(self, folder: Path, select: Path | None = None) -> None:
-        self.session.set_input_folder(folder)
-        self.folder_label.setText(str(folder))
-        self.strip.set_folder(folder)
-        if not self.batch.output.text():
-            self.batch.output.setText(str(folder.parent / f"{folder.name}_translated"))
-        if select is not None:
-            self.strip.select(select)
-
-    def set_target_folder(self, folder: Path | None) -> None:
-        """Use `folder` for targets (None: no targets); the preview recomputes."""
-        self.session.set_target_folder(folder)
-
-    def ask_target_folder(self) -> None:
-        start = str(self.session.target_folder or self.session.input_folder or Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Folder of target images", start)
-        if folder:
-            self.set_target_folder(Path(folder))
-
-    def _target_folder_changed(self, folder: Path | None) -> None:
-        how = "" if folder is None or not self.session.target_folder_is_automatic else " (found)"
-        self.target_label.setText(f"Targets: {folder}{how}" if folder else "Targets: none")
-        self.refresh_preview()
-
-    def ask_folder(self) -> None:
-        start = str(self.session.input_folder or Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
-        if folder:
-            self.open_folder(Path(folder))
-
-    def options(self) -> InferenceOptions:
-        return self.batch.options()
-
+    # the preview ---------------------------------------------------------------------------------
     def refresh_preview(self) -> None:
-        """Translate the selected image with the selected model, off the UI thread; a newer
-        request supersedes an older one (its result is dropped)."""
-        image, model = self.session.current_image, self.session.model_path
+        """Translate the current image with the model (and the compared model) off the UI thread;
+        a newer request cancels an older one, whose result is dropped."""
+        self._preview_timer.stop()
+        image, model = self.session.current_image, self.session.model
         if image is None or model is None:
+            self.preview_jobs.cancel()
             return
-        direction, options, target = self.session.direction, self.options(), self.session.target_for(image)
-        second = self.second_model()
-        second_name = self.compare_with.currentText()
+        options, target, second = self.session.options, self.session.target_for(image), self.session.compare
+        second_name = self.library.compare_name(second) or ""
+        models = self.models
+        tiles = _TileProgress(self)  # parented: alive until its job has finished
         self.preview.show_busy(image)
+        self.previews_started += 1
 
-        def job(_token: CancelToken) -> tuple[Comparison, Comparison | None]:
-            first = compare_image(self.models.get(model, direction, options), image, target)
+        def job(token: CancelToken) -> tuple[Comparison, Comparison | None]:
+            first = compare_image(models.get(model[0], model[1], options), image, target, token=token,
+                                  progress=tiles.advanced.emit)
             other = None
             if second is not None:
-                other = compare_image(self.second_models.get(second[0], second[1], options), image, target)
+                token.raise_if_cancelled()
+                other = compare_image(models.get(second[0], second[1], options), image, target, token=token,
+                                      progress=tiles.advanced.emit)
             return first, other
 
-        self.preview_jobs.submit(job, lambda r: self.preview.show_comparisons(r[0], r[1], image.name, second_name))
+        worker = self.preview_jobs.submit(job, lambda r: self.preview.show_comparisons(r[0], r[1], image.name, second_name))
+        tiles.advanced.connect(self._tile_progress_for(worker))
+        worker.finished.connect(tiles.deleteLater)
 
+    def _tile_progress_for(self, worker: JobWorker) -> Callable[[int, int], None]:
+        def show(done: int, total: int) -> None:
+            if self.preview_jobs.current() is worker:
+                self.preview.show_progress(done, total)
+        return show
+
+    # batch -----------------------------------------------------------------------------------------
     def run_batch(self) -> None:
-        model, folder = self.session.model_path, self.session.input_folder
-        if model is None or folder is None:
-            self.show_error("Pick a model and open a folder first.")
-            return
-        direction, options = self.session.direction, self.options()
-        self.bottom.setCurrentIndex(0)
-        self.batch.start(lambda: self.models.get(model, direction, options), [folder])
+        self.tabs.setCurrentIndex(TAB_BATCH)
+        self.batch.start()
 
     def show_error(self, message: str) -> None:
         log.error("%s", message)
         QMessageBox.warning(self, "Image Translator", message)
 
-    # drag and drop -----------------------------------------------------------------------------
+    # drag and drop ---------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -319,42 +270,26 @@ class MainWindow(QMainWindow):
             first = paths[0]
             self.open_folder(first if first.is_dir() else first.parent, None if first.is_dir() else first)
 
-    # settings and shutdown ---------------------------------------------------------------------
+    # settings and shutdown -------------------------------------------------------------------------
     def _load_settings(self) -> None:
         s = self.settings
         self.restored_geometry = False
         if isinstance(geometry := s.value("window/geometry"), QByteArray):
             self.restored_geometry = self.restoreGeometry(geometry)
-        if isinstance(state := s.value("window/splitter"), QByteArray):
+        if isinstance(state := s.value("window/splitter2"), QByteArray):
             self.splitter.restoreState(state)
-        self.session.settings_load(s)  # folders, model, device, precision (skips stale entries)
-        options = self.session.options
-        for value, combo in ((options.device, self.batch.device), (options.precision, self.batch.precision)):
-            if combo.findText(value) >= 0:
-                combo.setCurrentText(value)
-        if self.session.model_path is not None:
-            self.picker.select(self.session.model_path, self.session.direction)
-        if self.session.input_folder is not None:
-            target, chosen = self.session.target_folder, not self.session.target_folder_is_automatic
-            self.open_folder(self.session.input_folder)
-            if chosen:
-                self.set_target_folder(target)
-        out = s.value("folders/output")
-        if isinstance(out, str) and out:
-            self.batch.output.setText(out)
+        self.session.settings_load(s)  # model, folders, options (skips stale entries)
 
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.setValue("folders/output", self.batch.output.text())
-        options = self.batch.options()
-        self.session.set_options(dataclasses.replace(self.session.options, device=options.device, precision=options.precision))
+        s.setValue("window/splitter2", self.splitter.saveState())
         self.session.settings_save(s)  # syncs
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop every job (finished outputs stay complete), save settings, close."""
         self.save_settings()
+        self._preview_timer.stop()
         cancel_all_and_wait(30_000)
         self.log_panel.detach()
         event.accept()

@@ -10,37 +10,56 @@ naming (`find_target_folder`): `X/A` ↔ `X/B`, `X/trainA` ↔ `X/trainB`, `X/in
 A folder the user picks stays until they pick another input folder or call
 `reset_target_folder()`.
 
+Output folder: likewise, unless the user picks one it is `<input>_translated` beside the input
+folder; a picked one stays until the user picks another (it is not tied to one input folder).
+
 Settings (QSettings, keys in `SETTINGS_KEYS`; stored as strings):
     model/path            last model file
+    model/direction       its direction (absent: the model's own)
+    compare/path          the "compare with" model (absent: none)
+    compare/direction     its direction
     folders/input         last input folder
     folders/target        last target folder the user picked (absent: found automatically)
+    folders/output        last output folder the user picked (absent: next to the input)
+    batch/format          output format (absent: same as each input)
     engine/device         auto | cpu | cuda | cuda:N | mps
-    engine/precision      fp32 | bf16 | fp16
+    engine/precision      one of `translator.choices.PRECISIONS`
+    engine/tile           one of `translator.choices.TILE_CHOICES` (or a size in pixels)
+    engine/tile_stats     one of `translator.choices.TILE_STATS`
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from translator.checkpoint import Direction
-from translator.devices import PRECISIONS
+from translator.choices import DIRECTIONS, Direction, OUTPUT_FORMATS, PRECISIONS, TILE_STATS, parse_tile
 from translator.imaging import IMAGE_EXTENSIONS
 from translator.inference import InferenceOptions
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS: tuple[str, ...] = get_args(Direction)  # ("AtoB", "BtoA")
+ModelChoice = tuple[Path, Direction | None]
+"""A model file and the direction to run it in (None: the model's own)."""
 
 KEY_MODEL = "model/path"
+KEY_DIRECTION = "model/direction"
+KEY_COMPARE = "compare/path"
+KEY_COMPARE_DIRECTION = "compare/direction"
 KEY_INPUT_FOLDER = "folders/input"
 KEY_TARGET_FOLDER = "folders/target"
+KEY_OUTPUT_FOLDER = "folders/output"
+KEY_FORMAT = "batch/format"
 KEY_DEVICE = "engine/device"
 KEY_PRECISION = "engine/precision"
-SETTINGS_KEYS: tuple[str, ...] = (KEY_MODEL, KEY_INPUT_FOLDER, KEY_TARGET_FOLDER, KEY_DEVICE, KEY_PRECISION)
+KEY_TILE = "engine/tile"
+KEY_TILE_STATS = "engine/tile_stats"
+SETTINGS_KEYS: tuple[str, ...] = (KEY_MODEL, KEY_DIRECTION, KEY_COMPARE, KEY_COMPARE_DIRECTION, KEY_INPUT_FOLDER,
+                                  KEY_TARGET_FOLDER, KEY_OUTPUT_FOLDER, KEY_FORMAT, KEY_DEVICE, KEY_PRECISION, KEY_TILE,
+                                  KEY_TILE_STATS)
 
 # Input folder name -> target folder names to try, in order (case as written; see _candidates).
 _NAME_PAIRS: dict[str, tuple[str, ...]] = {
@@ -106,24 +125,36 @@ def _as_path(value: Path | str | None) -> Path | None:
     return None if value is None or value == "" else Path(value)
 
 
+def default_output_folder(input_folder: Path) -> Path:
+    """Where a folder's translations go unless the user says otherwise: `<folder>_translated` beside it."""
+    return input_folder.parent / f"{input_folder.name}_translated"
+
+
 class Session(QObject):
     """What the user has chosen. Every signal carries the new value (possibly None)."""
 
     modelChanged = Signal(object)  # Path | None
     directionChanged = Signal(object)  # str | None
+    compareChanged = Signal(object)  # ModelChoice | None
     inputFolderChanged = Signal(object)  # Path | None
     currentImageChanged = Signal(object)  # Path | None
     targetFolderChanged = Signal(object)  # Path | None
+    outputFolderChanged = Signal(object)  # Path | None
+    outputFormatChanged = Signal(object)  # str | None (None: same as each input)
     optionsChanged = Signal(object)  # InferenceOptions
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._model_path: Path | None = None
-        self._direction: str | None = None
+        self._direction: Direction | None = None
+        self._compare: ModelChoice | None = None
         self._input_folder: Path | None = None
         self._current_image: Path | None = None
         self._target_folder: Path | None = None
         self._target_chosen = False  # True: the user picked the target folder (or "none")
+        self._output_folder: Path | None = None
+        self._output_chosen = False  # True: the user picked the output folder
+        self._output_format: str | None = None
         self._options = InferenceOptions()
 
     # --- model -----------------------------------------------------------------------------
@@ -140,7 +171,7 @@ class Session(QObject):
             self.modelChanged.emit(path)
 
     @property
-    def direction(self) -> str | None:
+    def direction(self) -> Direction | None:
         """`AtoB` or `BtoA` (in the model card's terms), or None for the model's own."""
         return self._direction
 
@@ -151,6 +182,28 @@ class Session(QObject):
         if value != self._direction:
             self._direction = value
             self.directionChanged.emit(value)
+
+    @property
+    def model(self) -> ModelChoice | None:
+        """The chosen model and direction together, or None."""
+        return None if self._model_path is None else (self._model_path, self._direction)
+
+    @property
+    def compare(self) -> ModelChoice | None:
+        """The "compare with" model: each image is translated by it too. None: no comparison."""
+        return self._compare
+
+    @compare.setter
+    def compare(self, value: tuple[Path | str, str | None] | None) -> None:
+        choice: ModelChoice | None = None
+        if value is not None:
+            path, direction = value
+            if direction is not None and direction not in DIRECTIONS:
+                raise ValueError(f"direction must be one of {DIRECTIONS} or None, not {direction!r}")
+            choice = (Path(path), direction)
+        if choice != self._compare:
+            self._compare = choice
+            self.compareChanged.emit(choice)
 
     # --- folders and the current image ----------------------------------------------------
 
@@ -171,6 +224,8 @@ class Session(QObject):
             self.current_image = None
         self._target_chosen = False
         self._set_target(find_target_folder(folder) if folder is not None else None)
+        if not self._output_chosen:
+            self._set_output(default_output_folder(folder) if folder is not None else None)
 
     @property
     def current_image(self) -> Path | None:
@@ -214,6 +269,44 @@ class Session(QObject):
             return None
         return find_target(Path(image), self._target_folder, self._input_folder)
 
+    # --- batch output ------------------------------------------------------------------------
+
+    @property
+    def output_folder(self) -> Path | None:
+        """Where a batch writes: picked by the user, else `<input>_translated` beside the input."""
+        return self._output_folder
+
+    @output_folder.setter
+    def output_folder(self, value: Path | str | None) -> None:
+        """The user's choice; None goes back to the folder beside the input."""
+        folder = _as_path(value)
+        self._output_chosen = folder is not None
+        if folder is None and self._input_folder is not None:
+            folder = default_output_folder(self._input_folder)
+        self._set_output(folder)
+
+    @property
+    def output_folder_is_automatic(self) -> bool:
+        return not self._output_chosen
+
+    def _set_output(self, folder: Path | None) -> None:
+        if folder != self._output_folder:
+            self._output_folder = folder
+            self.outputFolderChanged.emit(folder)
+
+    @property
+    def output_format(self) -> str | None:
+        """The batch's output format (one of `OUTPUT_FORMATS`), or None for each input's own."""
+        return self._output_format
+
+    @output_format.setter
+    def output_format(self, value: str | None) -> None:
+        if value is not None and value not in OUTPUT_FORMATS:
+            raise ValueError(f"output format must be one of {', '.join(OUTPUT_FORMATS)} or None, not {value!r}")
+        if value != self._output_format:
+            self._output_format = value
+            self.outputFormatChanged.emit(value)
+
     # --- inference options -----------------------------------------------------------------
 
     @property
@@ -242,6 +335,10 @@ class Session(QObject):
     def set_direction(self, direction: str | None) -> None:
         self.direction = direction
 
+    def set_compare(self, path: Path | str | None, direction: str | None = None) -> None:
+        """Compare with this model (None: no comparison)."""
+        self.compare = None if path is None or path == "" else (path, direction)
+
     def set_input_folder(self, folder: Path | str | None) -> None:
         self.input_folder = folder
 
@@ -251,6 +348,12 @@ class Session(QObject):
     def set_target_folder(self, folder: Path | str | None) -> None:
         self.target_folder = folder
 
+    def set_output_folder(self, folder: Path | str | None) -> None:
+        self.output_folder = folder
+
+    def set_output_format(self, fmt: str | None) -> None:
+        self.output_format = fmt
+
     def set_options(self, options: InferenceOptions) -> None:
         self.options = options
 
@@ -258,17 +361,20 @@ class Session(QObject):
 
     def settings_save(self, settings: QSettings) -> None:
         """Write the keys in `SETTINGS_KEYS` (see the module docstring)."""
-        for key, path in ((KEY_MODEL, self._model_path), (KEY_INPUT_FOLDER, self._input_folder)):
-            if path is None:
+        compare_path, compare_direction = self._compare or (None, None)
+        target = self._target_folder if self._target_chosen else None
+        output = self._output_folder if self._output_chosen else None
+        for key, value in ((KEY_MODEL, self._model_path), (KEY_DIRECTION, self._direction), (KEY_COMPARE, compare_path),
+                           (KEY_COMPARE_DIRECTION, compare_direction), (KEY_INPUT_FOLDER, self._input_folder),
+                           (KEY_TARGET_FOLDER, target), (KEY_OUTPUT_FOLDER, output), (KEY_FORMAT, self._output_format)):
+            if value is None:
                 settings.remove(key)
             else:
-                settings.setValue(key, str(path))
-        if self._target_chosen and self._target_folder is not None:
-            settings.setValue(KEY_TARGET_FOLDER, str(self._target_folder))
-        else:
-            settings.remove(KEY_TARGET_FOLDER)
+                settings.setValue(key, str(value))
         settings.setValue(KEY_DEVICE, self._options.device)
         settings.setValue(KEY_PRECISION, self._options.precision)
+        settings.setValue(KEY_TILE, str(self._options.tile))
+        settings.setValue(KEY_TILE_STATS, self._options.tile_stats)
         settings.sync()
 
     def settings_load(self, settings: QSettings) -> None:
@@ -276,25 +382,47 @@ class Session(QObject):
         skipped (logged), so a stale settings file never stops the app from starting."""
         model = _existing(settings.value(KEY_MODEL), KEY_MODEL, want_dir=False)
         if model is not None:
-            self.model_path = model
+            self.set_model(model, _choice(settings, KEY_DIRECTION, DIRECTIONS))
+        compare = _existing(settings.value(KEY_COMPARE), KEY_COMPARE, want_dir=False)
+        if compare is not None:
+            self.set_compare(compare, _choice(settings, KEY_COMPARE_DIRECTION, DIRECTIONS))
         folder = _existing(settings.value(KEY_INPUT_FOLDER), KEY_INPUT_FOLDER, want_dir=True)
         if folder is not None:
             self.input_folder = folder
         target = _existing(settings.value(KEY_TARGET_FOLDER), KEY_TARGET_FOLDER, want_dir=True)
         if target is not None:
             self.target_folder = target
+        output = settings.value(KEY_OUTPUT_FOLDER)
+        if isinstance(output, str) and output:
+            self.output_folder = Path(output)  # need not exist yet: the batch makes it
+        self.output_format = _choice(settings, KEY_FORMAT, OUTPUT_FORMATS)
         changes: dict[str, Any] = {}
         device = settings.value(KEY_DEVICE)
         if isinstance(device, str) and device.strip():
             changes["device"] = device.strip()
-        precision = settings.value(KEY_PRECISION)
-        if precision is not None:
-            if precision in PRECISIONS:
-                changes["precision"] = precision
-            else:
-                log.warning("settings: ignoring %s=%r (choose one of %s)", KEY_PRECISION, precision, ", ".join(PRECISIONS))
+        if (precision := _choice(settings, KEY_PRECISION, PRECISIONS)) is not None:
+            changes["precision"] = precision
+        if (stats := _choice(settings, KEY_TILE_STATS, TILE_STATS)) is not None:
+            changes["tile_stats"] = stats
+        tile = settings.value(KEY_TILE)
+        if isinstance(tile, str) and tile:
+            try:
+                changes["tile"] = parse_tile(tile)
+            except ValueError as exc:
+                log.warning("settings: ignoring %s=%r (%s)", KEY_TILE, tile, exc)
         if changes:
             self.update_options(**changes)
+
+
+def _choice(settings: QSettings, key: str, choices: tuple[str, ...]) -> Any:
+    """The stored value of `key` if it is one of `choices`, else None (an unknown one is logged)."""
+    value = settings.value(key)
+    if value is None or value == "":
+        return None
+    if value in choices:
+        return value
+    log.warning("settings: ignoring %s=%r (choose one of %s)", key, value, ", ".join(choices))
+    return None
 
 
 def _existing(value: object, key: str, *, want_dir: bool) -> Path | None:

@@ -1,6 +1,10 @@
 """Batch: translate the current folder into an output folder, with progress, rate, ETA, cancel,
 the files that failed and why, and "open output folder". A rerun skips finished outputs.
 
+A view of the session: the model, input folder and inference options are the ones the rest of
+the window shows (`Session`); the output folder and format are the session's too, so they are
+saved with it. The panel reads no other panel's widgets.
+
 The worker coalesces progress events (at most one per 50 ms) but never an event reporting a
 failed file (`keep`), so a run of files failing in quick succession are all listed.
 """
@@ -22,14 +26,21 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.jobs import JobWorker
+from gui.session import Session
+from gui.widgets.job_status import progress_text
+from translator.choices import OUTPUT_FORMATS, Direction
 from translator.inference import InferenceOptions, Translator, plan_outputs, translate_files
-from translator.jobs import CancelToken, JobSummary, Progress, format_duration
+from translator.jobs import CancelToken, JobSummary, Progress
+
+TranslatorFor = Callable[[Path, Direction | None, InferenceOptions], Translator]
+"""Gives the translator for (model file, direction, options); called on the worker thread."""
+
+SAME_FORMAT = "same as input"
 
 
 def _is_failure(event: Progress) -> bool:
@@ -37,32 +48,28 @@ def _is_failure(event: Progress) -> bool:
 
 
 class BatchPanel(QWidget):
-    """`start(translator_factory, inputs)` runs a folder job on a worker."""
+    """The Batch tab. `start()` runs the session's folder through the session's model."""
 
-    started = Signal()
+    started = Signal(object)  # the JobWorker, once started
     finished = Signal(object)  # JobSummary, or None when cancelled/failed
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, translator_for: TranslatorFor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
+        self._translator_for = translator_for
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
         self.output = QLineEdit()
         self.output.setPlaceholderText("output folder")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.recursive = QCheckBox("include sub-folders")
         self.format = QComboBox()
-        self.format.addItems(["same as input", "png", "jpg", "webp", "tif", "bmp"])
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
-        self.precision = QComboBox()
-        self.precision.addItems(["fp32", "bf16", "fp16"])
-        self.mode = QComboBox()
-        self.mode.addItems(["eval", "reference"])
-        self.mode.setToolTip("eval: deterministic. reference: batch statistics and dropout as the reference's test.py, seeded")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.tile = QComboBox()
-        self.tile.addItems(["auto", "off", "512", "1024", "2048"])
+        self.format.addItem(SAME_FORMAT, None)
+        for fmt in OUTPUT_FORMATS:
+            self.format.addItem(fmt, fmt)
         self.run_button = QPushButton("Run batch")
+        self.run_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.open_button = QPushButton("Open output folder")
@@ -71,71 +78,94 @@ class BatchPanel(QWidget):
         self.rate.setWordWrap(True)  # an error names the folder and what to do: long
         self.failures = QListWidget()
         self.failures.setToolTip("files that could not be translated, and why")
+        self.failures_label = QLabel("Files that failed:")
 
         out_row = QHBoxLayout()
         out_row.addWidget(self.output, 1)
         out_row.addWidget(browse)
         form = QFormLayout()
-        form.addRow("Output", out_row)
-        form.addRow("", self.recursive)
+        form.addRow("Output folder", out_row)
         form.addRow("Format", self.format)
-        form.addRow("Device", self.device)
-        form.addRow("Precision", self.precision)
-        form.addRow("Mode / seed", self._pair(self.mode, self.seed))
-        form.addRow("Tiles", self.tile)
+        form.addRow("", self.recursive)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.open_button):
             buttons.addWidget(b)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.rate)
-        layout.addWidget(QLabel("Failed files:"))
+        layout.addWidget(self.failures_label)
         layout.addWidget(self.failures, 1)
+        self.failures_label.hide()
+        self.failures.hide()
+
+        self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.open_button.clicked.connect(self._open_output)
+        self.output.editingFinished.connect(self._ask_output)
+        self.format.activated.connect(lambda _i: session.set_output_format(self.format.currentData()))
+        for signal in (session.modelChanged, session.directionChanged, session.inputFolderChanged, session.optionsChanged):
+            signal.connect(self._show_summary)
+        session.outputFolderChanged.connect(self._show_output)
+        session.outputFormatChanged.connect(self._show_format)
+        self._show_output(session.output_folder)
+        self._show_format(session.output_format)
+        self._show_summary()
         self.worker: JobWorker | None = None
         self._summary: JobSummary | None = None
 
-    @staticmethod
-    def _pair(a: QWidget, b: QWidget) -> QWidget:
-        w = QWidget()
-        row = QHBoxLayout(w)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(a)
-        row.addWidget(b)
-        return w
+    # views of the session -----------------------------------------------------------------------
+    def _show_summary(self, *_args: object) -> None:
+        s = self.session
+        model = s.model_path.stem if s.model_path else None
+        if model is None or s.input_folder is None:
+            self.summary.setText("Pick a model and open a folder: the batch translates every image in it.")
+            return
+        o = s.options
+        self.summary.setText(f"Translate every image in <b>{s.input_folder.name}</b> with <b>{model}</b> "
+                             f"({o.device}, {o.precision}, {o.mode} mode).")
 
-    def options(self) -> InferenceOptions:
-        tile = self.tile.currentText()
-        return InferenceOptions(
-            device=self.device.currentText(),
-            precision=self.precision.currentText(),  # type: ignore[arg-type]
-            mode=self.mode.currentText(),  # type: ignore[arg-type]
-            seed=self.seed.value(),
-            tile=int(tile) if tile.isdigit() else tile,  # type: ignore[arg-type]
-        )
+    def _show_output(self, folder: Path | None) -> None:
+        self.output.setText(str(folder) if folder is not None else "")
 
+    def _show_format(self, fmt: str | None) -> None:
+        self.format.setCurrentIndex(max(0, self.format.findData(fmt)))
+
+    def _ask_output(self) -> None:
+        text = self.output.text().strip()
+        self.session.set_output_folder(Path(text).expanduser() if text else None)
+
+    # the job --------------------------------------------------------------------------------------
     def is_running(self) -> bool:
         return self.worker is not None and self.worker.is_running()
 
-    def start(self, make_translator: Callable[[], Translator], inputs: list[Path]) -> None:
-        """Translate `inputs` (folders/files) into the output folder; the translator is built on
-        the worker (loading a model can take a while)."""
-        out = Path(self.output.text()).expanduser() if self.output.text().strip() else None
+    def start(self) -> None:
+        """Translate the session's folder into its output folder; the translator is built on the
+        worker (loading a model can take a while)."""
+        if self.is_running():
+            return
+        self._ask_output()  # a path typed but not yet confirmed counts
+        s = self.session
+        model, folder, out = s.model, s.input_folder, s.output_folder
+        if model is None or folder is None:
+            self.rate.setText("Pick a model and open a folder first.")
+            return
         if out is None:
             self.rate.setText("Choose an output folder first.")
             return
-        fmt = None if self.format.currentIndex() == 0 else self.format.currentText()
-        recursive = self.recursive.isChecked()
-
+        fmt, recursive, options = s.output_format, self.recursive.isChecked(), s.options
+        translator_for = self._translator_for
 
         def job(token: CancelToken) -> Generator[Progress, None, JobSummary]:
-            items = plan_outputs(inputs, out, recursive=recursive, fmt=fmt)
-            return (yield from translate_files(make_translator(), items, token=token))
+            items = plan_outputs([folder], out, recursive=recursive, fmt=fmt)
+            return (yield from translate_files(translator_for(model[0], model[1], options), items, token=token))
 
         self.failures.clear()
+        self.failures.hide()
+        self.failures_label.hide()
         self.progress.setValue(0)
         self.rate.setText("starting…")
         worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=_is_failure)
@@ -147,8 +177,8 @@ class BatchPanel(QWidget):
         self.worker = worker
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.started.emit()
         worker.start()
+        self.started.emit(worker)
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -157,10 +187,12 @@ class BatchPanel(QWidget):
     def _progress(self, p: Progress) -> None:
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
-        self.rate.setText(f"{p.done}/{p.total} · {p.rate:.2f} images/s · ETA {format_duration(p.eta_s, '–')}")
+        self.rate.setText(progress_text(p, "images"))
         if _is_failure(p):
             assert p.result is not None
             self.failures.addItem(p.result.error or str(p.result.item))
+            self.failures.show()
+            self.failures_label.show()
 
     def _done(self, summary: JobSummary) -> None:
         self.rate.setText(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
@@ -182,8 +214,8 @@ class BatchPanel(QWidget):
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output.text())
         if folder:
-            self.output.setText(folder)
+            self.session.set_output_folder(Path(folder))
 
     def _open_output(self) -> None:
-        if self.output.text():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.output.text()))
+        if self.session.output_folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.output_folder)))

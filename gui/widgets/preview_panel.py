@@ -1,73 +1,142 @@
-"""The preview: input | output | target side by side (synchronised zoom and pan), a before/after
-wipe, and the readouts. It only displays; the main window computes comparisons on a worker."""
+"""The preview: input | output | compared output | target side by side (synchronised zoom and
+pan), a before/after wipe, and the readouts beside them. It only displays; the main window
+computes comparisons on a worker and hands them here.
+
+Every shown view gets an equal share of the row at any width (their size policy ignores the
+images' own sizes), and a view with nothing to show is hidden rather than shown empty: the
+target view only appears when the image has a target, the compared output only with a second
+model. When an image fails, every view and readout says so instead of keeping the previous
+image's pictures and scores.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from gui.widgets.compare_view import CompareView
 from gui.widgets.image_view import ImageView, ViewSync
 from gui.widgets.readouts import Readouts
 from translator.evaluation import Comparison
 
+READOUTS_WIDTH = 250
+
 
 class PreviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.input_view = ImageView(caption="input")
-        self.output_view = ImageView(caption="output")
+        self.input_view = ImageView(caption="input", placeholder="Open a folder and pick an image")
+        self.output_view = ImageView(caption="output", placeholder="Pick a model")
+        self.second_view = ImageView(caption="compared model")
         self.target_view = ImageView(caption="target")
-        self.second_view = ImageView(caption="second model")
         self.second_view.hide()
+        self.target_view.hide()
         self.sync = ViewSync(self)
-        for v in (self.input_view, self.output_view, self.second_view, self.target_view):
+        row = QWidget()
+        side = QHBoxLayout(row)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(4)
+        for v in self.views():
+            # Ignored: a view's width comes from its stretch alone, never from its image's size
+            v.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+            v.setMinimumWidth(60)
             self.sync.add(v)
-        side = QSplitter()
-        for v in (self.input_view, self.output_view, self.second_view, self.target_view):
-            side.addWidget(v)
+            side.addWidget(v, 1)
         self.wipe = CompareView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(side, "Side by side")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(row, "Side by side")
         self.tabs.addTab(self.wipe, "Before / after")
         self.readouts = Readouts()
         self.readouts.heatmapToggled.connect(self._toggle_heatmap)
         self.status = QLabel("Pick a model and open a folder of images.")
         self.status.setWordWrap(True)
-        right = QVBoxLayout()
-        right.addWidget(self.readouts)
+        self.busy = QProgressBar()
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(8)
+        self.busy.hide()
+        column = QWidget()
+        right = QVBoxLayout(column)
+        right.setContentsMargins(6, 0, 0, 0)
         right.addWidget(self.status)
+        right.addWidget(self.busy)
+        right.addWidget(self.readouts)
         right.addStretch(1)
-        row = QHBoxLayout(self)
-        row.addWidget(self.tabs, 1)
-        holder = QWidget()
-        holder.setLayout(right)
-        holder.setFixedWidth(280)
-        row.addWidget(holder)
+        column.setMinimumWidth(180)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(column)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setSizes([1000, READOUTS_WIDTH])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
         self.comparison: Comparison | None = None
         self.second: Comparison | None = None
 
+    def views(self) -> list[ImageView]:
+        """The side-by-side views, left to right."""
+        return [self.input_view, self.output_view, self.second_view, self.target_view]
+
+    def shown_views(self) -> list[ImageView]:
+        return [v for v in self.views() if not v.isHidden()]
+
+    def set_model_names(self, model: str | None, second: str | None) -> None:
+        """Caption the output views with the models' names (the second view shows only with one)."""
+        self.output_view.set_caption(f"output · {model}" if model else "output")
+        self.second_view.set_caption(f"output · {second}" if second else "compared model")
+        self.second_view.setVisible(second is not None)
+        if second is None:
+            self.second = None
+            self.second_view.set_image(None)
+            self.readouts.show_second(None, "")
+
     def show_busy(self, path: Path) -> None:
         self.status.setText(f"Translating {path.name}…")
+        self.busy.setMaximum(0)  # busy until the first tile is done (if it tiles at all)
+        self.busy.show()
+
+    def show_progress(self, done: int, total: int) -> None:
+        """Tile passes done inside the image being translated."""
+        self.busy.setMaximum(max(1, total))
+        self.busy.setValue(done)
+
+    def show_idle(self, message: str | None = None) -> None:
+        self.busy.hide()
+        if message is not None:
+            self.status.setText(message)
 
     def show_error(self, message: str) -> None:
+        """The image (or model) failed: no view keeps the previous image's pictures or scores."""
+        self.busy.hide()
         self.status.setText(message)
+        self.comparison = self.second = None
+        self.input_view.set_placeholder("cannot show this image")
+        for v in self.views():
+            v.set_image(None)
+        self.target_view.hide()
+        self.wipe.set_images(None, None)
+        self.readouts.show_failed(message)
 
     def show_comparisons(self, c: Comparison, second: Comparison | None, name: str = "", second_name: str = "") -> None:
         """The main model's comparison, and optionally a second model's output of the same input."""
         self.second = second
         self.second_view.setVisible(second is not None)
         if second is not None:
-            self.second_view.set_caption(second_name or "second model")
             self.second_view.set_image(second.output)
         self.readouts.show_second(second, second_name)
         self.show_comparison(c, name)
 
     def show_comparison(self, c: Comparison, name: str = "") -> None:
+        self.busy.hide()
         self.comparison = c
         self.input_view.set_image(c.input)
         self.output_view.set_image(c.output)
         self.target_view.set_image(c.target)
+        self.target_view.setVisible(c.target is not None)
         heat = c.heatmap()
         self.output_view.set_overlay(heat, 1.0)
         self.output_view.set_overlay_visible(heat is not None and self.readouts.heatmap.isChecked())

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker, LatestOnly
+from gui.widgets.fold import Fold
 from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
 from translator.datasets import DatasetScan, scan_dataset
@@ -101,7 +102,7 @@ class TrainPanel(QWidget):
     """The "Fine-tune" tab; see the module docstring."""
 
     modelReady = Signal(Path)  # noqa: N815 (Qt naming) — a run's model file exists
-    started = Signal()
+    started = Signal(object)  # the JobWorker of the run, once started
     stopped = Signal()  # a run ended (finished, paused, cancelled or failed)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -149,16 +150,25 @@ class TrainPanel(QWidget):
         data_row.addWidget(browse)
         self.form = QFormLayout()
         for label, field in (("Dataset", data_row), ("", self.data_info), ("Starting model", self.start_model_label),
-                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Recipe", self.recipe), ("Steps", self.steps),
-                             ("Learning rate", self.lr), ("λ L1", self.lambda_l1), ("λ cycle", self.lambda_cycle),
-                             ("Crop size", self.crop_size), ("Batch size", self.batch_size), ("", self.ema),
-                             ("", self.ada), ("Run name", self.name_edit)):
+                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Recipe", self.recipe),
+                             ("Steps", self.steps), ("Run name", self.name_edit)):
             self.form.addRow(label, field)
+        # The recipe sets these; a user rarely changes them, so they fold away ("Advanced").
+        advanced_box = QWidget()
+        self.advanced_form = QFormLayout(advanced_box)
+        self.advanced_form.setContentsMargins(0, 0, 0, 0)
+        advanced_rows: tuple[tuple[str, QWidget], ...] = (
+            ("Learning rate", self.lr), ("λ L1", self.lambda_l1), ("λ cycle", self.lambda_cycle),
+            ("Crop size", self.crop_size), ("Batch size", self.batch_size), ("", self.ema), ("", self.ada))
+        for label, widget in advanced_rows:
+            self.advanced_form.addRow(label, widget)
+        self.advanced = Fold("Advanced (from the recipe)", advanced_box)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_run_button):
             buttons.addWidget(b)
         left = QVBoxLayout()
         left.addLayout(self.form)
+        left.addWidget(self.advanced)
         left.addLayout(buttons)
         left.addWidget(self.progress)
         left.addWidget(self.status)
@@ -280,8 +290,8 @@ class TrainPanel(QWidget):
         self.kind.setEnabled(scratch)
         self._apply_recipe()
         p2p = self.training_kind() == "pix2pix"
-        self.form.setRowVisible(self.lambda_l1, p2p)
-        self.form.setRowVisible(self.lambda_cycle, not p2p)
+        self.advanced_form.setRowVisible(self.lambda_l1, p2p)
+        self.advanced_form.setRowVisible(self.lambda_cycle, not p2p)
         if self.data_edit.text().strip():
             self.rescan()
 
@@ -357,7 +367,7 @@ class TrainPanel(QWidget):
         self._worker = worker
         worker.start()
         self._update_buttons()
-        self.started.emit()
+        self.started.emit(worker)
 
     def _drain(self, *_: object) -> None:
         last: TrainProgress | None = None

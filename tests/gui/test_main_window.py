@@ -60,10 +60,12 @@ def test_preview_shows_output_and_correct_readouts(qtbot: QtBot, window: MainWin
     assert shown is not None
     expected = compare_image(load_translator(window.session.model_path), pairs / "chelsea.png", pairs.parent / "B" / "chelsea.png")
     assert np.array_equal(shown.output, expected.output)
-    assert window.preview.readouts.psnr.text() == f"{expected.psnr:.2f} dB"
-    assert window.preview.readouts.ssim.text() == f"{expected.ssim:.4f}"
+    assert window.preview.readouts.psnr.text() == f"{expected.psnr:.1f} dB"
+    assert window.preview.readouts.ssim.text() == f"{expected.ssim:.3f}"
     assert expected.verdict_output is not None
-    assert window.preview.readouts.real_output.text() == f"{expected.verdict_output.mean_realness:.3f}"
+    assert expected.verdict_target is not None
+    assert window.preview.readouts.realness.text() == \
+        f"{expected.verdict_output.mean_realness:.2f} (target {expected.verdict_target.mean_realness:.2f})"
     assert window.preview.target_view.has_image()
     # the heat-map toggle puts D's patch map over the output
     window.preview.readouts.heatmap.setChecked(True)
@@ -165,12 +167,12 @@ def test_settings_persist_folders_and_device(qtbot: QtBot, models: Path, pairs: 
     first = MainWindow(settings)
     qtbot.addWidget(first)
     first.open_folder(pairs)
-    first.batch.precision.setCurrentText("bf16")
+    first.library.options.precision.setCurrentText("bf16")
     first.close()
     qtbot.waitUntil(lambda: not first.preview_jobs.is_busy(), timeout=20000)
     second = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(second)
-    assert second.session.input_folder == pairs and second.batch.precision.currentText() == "bf16"
+    assert second.session.input_folder == pairs and second.library.options.precision.currentText() == "bf16"
     second.close()
     qtbot.waitUntil(lambda: not second.preview_jobs.is_busy(), timeout=20000)
 
@@ -203,14 +205,14 @@ def test_fine_tuned_model_appears_in_the_picker(qtbot: QtBot, window: MainWindow
 
 def test_a_target_folder_named_by_the_user(qtbot: QtBot, window: MainWindow, pairs: Path, tmp_path: Path) -> None:
     window.open_folder(pairs)
-    assert window.session.target_folder == pairs.parent / "B" and "(found)" in window.target_label.text()
+    assert window.session.target_folder == pairs.parent / "B" and "(found)" in window.library.target_label.text()
     other = tmp_path / "elsewhere"
     other.mkdir()
     for f in (pairs.parent / "B").iterdir():
         Image.open(f).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other / f.name)
     window.strip.select(pairs / "coffee.png")
     window.set_target_folder(other)
-    assert str(other) in window.target_label.text()
+    assert str(other) in window.library.target_label.text()
 
     def shows_other() -> bool:
         c = window.preview.comparison
@@ -244,7 +246,7 @@ def test_a_second_model_compares_two_outputs_of_one_input(qtbot: QtBot, models: 
                              pairs / "astronaut.png", pairs.parent / "B" / "astronaut.png")
     assert np.array_equal(second.output, expected.output)
     assert window.preview.second_view.isVisible()
-    assert f"PSNR {expected.psnr:.2f} dB" in window.preview.readouts.second.text()
+    assert f"match to target {expected.psnr:.1f} dB" in window.preview.readouts.second.text()
     window.set_second_model(None)
     qtbot.waitUntil(lambda: not window.preview.second_view.isVisible(), timeout=20000)
     qtbot.waitUntil(lambda: not window.preview_jobs.is_busy(), timeout=20000)

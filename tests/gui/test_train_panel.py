@@ -123,10 +123,10 @@ def test_lambda_shown_follows_the_kind(qtbot: QtBot) -> None:
     panel = TrainPanel()
     qtbot.addWidget(panel)
     panel.kind.setCurrentText("cyclegan")
-    assert panel.form.isRowVisible(panel.lambda_cycle) and not panel.form.isRowVisible(panel.lambda_l1)
+    assert panel.advanced_form.isRowVisible(panel.lambda_cycle) and not panel.advanced_form.isRowVisible(panel.lambda_l1)
     panel.set_start_model(Path("m.safetensors"), "pix2pix")
     assert panel.from_selected.isChecked() and panel.ema.isChecked() and panel.training_kind() == "pix2pix"
-    assert panel.form.isRowVisible(panel.lambda_l1)
+    assert panel.advanced_form.isRowVisible(panel.lambda_l1)
     with pytest.raises(ValueError):
         panel.config_overrides(no_such_setting=1)
 

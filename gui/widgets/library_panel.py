@@ -1,0 +1,150 @@
+"""The side bar: which model (and which to compare with), which images, and how to run them.
+
+A view of the `Session`: every control asks the session to change, and every session change is
+shown here, whoever made it (a restored setting, a drop on the window, a test). It owns the
+model picker, the input strip and the inference options panel; it reads no other panel.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+
+from gui.session import ModelChoice, Session
+from gui.widgets.model_picker import ModelPicker
+from gui.widgets.options_panel import OptionsPanel
+from gui.widgets.thumbnails import ThumbnailStrip
+from translator.choices import Direction
+
+NO_COMPARISON = "(none)"
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setContentsMargins(0, 6, 0, 0)
+    return label
+
+
+class LibraryPanel(QWidget):
+    """Model, compare-with, folder, targets, the image strip and the options."""
+
+    errorRaised = Signal(str)  # noqa: N815 (Qt naming) — a message for the user (e.g. a failed import)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.picker = ModelPicker()
+        self.compare_with = QComboBox()
+        self.compare_with.setToolTip("Translate each image with a second model too, to compare the two outputs")
+        self.folder_label = QLabel("No folder open")
+        self.folder_label.setWordWrap(True)
+        self.open_button = QPushButton("Open folder…")
+        self.open_button.clicked.connect(self.ask_folder)
+        self.strip = ThumbnailStrip()
+        self.target_label = QLabel("Targets: none found")
+        self.target_label.setWordWrap(True)
+        self.target_label.setToolTip("Target images (ground truth) with the same file names: the readouts compare against them")
+        target_button = QPushButton("Targets…")
+        target_button.setToolTip("Choose the folder of target images (same file names as the inputs)")
+        target_button.clicked.connect(self.ask_target_folder)
+        self.options = OptionsPanel(session)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(_heading("Model"))
+        layout.addWidget(self.picker)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare with"))
+        row.addWidget(self.compare_with, 1)
+        layout.addLayout(row)
+        layout.addWidget(_heading("Images"))
+        row = QHBoxLayout()
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(self.open_button)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(self.target_label, 1)
+        row.addWidget(target_button)
+        layout.addLayout(row)
+        layout.addWidget(self.strip, 1)
+        layout.addWidget(_heading("Settings"))
+        layout.addWidget(self.options)
+
+        self._compare_entries: list[ModelChoice | None] = [None]
+        self.picker.modelChosen.connect(session.set_model)
+        self.picker.importFailed.connect(self.errorRaised.emit)
+        self.picker.refreshed.connect(self._fill_compare_with)
+        self.compare_with.activated.connect(self._ask_compare)
+        self.strip.imageSelected.connect(session.set_current_image)
+        session.modelChanged.connect(self._show_model)
+        session.directionChanged.connect(self._show_model)
+        session.compareChanged.connect(self._show_compare)
+        session.inputFolderChanged.connect(self._show_folder)
+        session.currentImageChanged.connect(self._show_current)
+        session.targetFolderChanged.connect(self._show_target)
+        self._fill_compare_with()
+        if session.model is None and (current := self.picker.current()) is not None:
+            session.set_model(*current)  # the picker's first model, until the user picks one
+
+    # asking the session --------------------------------------------------------------------------
+    def ask_folder(self) -> None:
+        start = str(self.session.input_folder or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.session.set_input_folder(Path(folder))
+
+    def ask_target_folder(self) -> None:
+        start = str(self.session.target_folder or self.session.input_folder or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder of target images", start)
+        if folder:
+            self.session.set_target_folder(Path(folder))
+
+    def _ask_compare(self, index: int) -> None:
+        choice = self._compare_entries[index] if 0 <= index < len(self._compare_entries) else None
+        self.session.compare = choice
+
+    # showing the session --------------------------------------------------------------------------
+    def _show_model(self, *_args: object) -> None:
+        model = self.session.model
+        if model is not None and self.picker.current() != model and model in self.picker.entries():
+            self.picker.select(*model)
+
+    def _fill_compare_with(self) -> None:
+        self._compare_entries = [None, *((p, cast(Direction | None, d)) for p, d in self.picker.entries())]
+        self.compare_with.blockSignals(True)
+        self.compare_with.clear()
+        self.compare_with.addItem(NO_COMPARISON)
+        for i in range(len(self._compare_entries) - 1):
+            self.compare_with.addItem(self.picker.combo.itemText(i))
+        self.compare_with.blockSignals(False)
+        self._show_compare(self.session.compare)
+
+    def _show_compare(self, choice: ModelChoice | None) -> None:
+        index = self._compare_entries.index(choice) if choice in self._compare_entries else 0
+        self.compare_with.blockSignals(True)
+        self.compare_with.setCurrentIndex(index)
+        self.compare_with.blockSignals(False)
+
+    def compare_name(self, choice: ModelChoice | None) -> str | None:
+        """The picker's name for a model choice (e.g. `horse2zebra (A→B)`), or None."""
+        if choice is None:
+            return None
+        if choice in self._compare_entries:
+            return self.compare_with.itemText(self._compare_entries.index(choice))
+        return choice[0].stem
+
+    def _show_folder(self, folder: Path | None) -> None:
+        self.folder_label.setText(str(folder) if folder else "No folder open")
+        self.strip.set_folder(folder)
+        if self.session.current_image is not None:
+            self.strip.select(self.session.current_image)
+
+    def _show_current(self, image: Path | None) -> None:
+        if image is not None and self.strip.current_path() != image:
+            self.strip.select(image)
+
+    def _show_target(self, folder: Path | None) -> None:
+        how = "" if folder is None or not self.session.target_folder_is_automatic else " (found)"
+        self.target_label.setText(f"Targets: {folder}{how}" if folder else "Targets: none")

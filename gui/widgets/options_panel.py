@@ -1,0 +1,111 @@
+"""How images are translated: device and precision up front, the rest behind "Advanced".
+
+A view of `Session.options`: each widget change asks the session to change (`update_options`),
+and every session change is shown here, so the preview, the sketch canvas and batches all run
+with what this panel shows. The choices come from `translator.choices`, as the CLI's do.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox, QVBoxLayout, QWidget
+
+from gui.session import Session
+from gui.widgets.fold import Fold
+from translator.choices import DEVICES, MODE_HELP, MODES, PRECISIONS, TILE_CHOICES, TILE_STATS, parse_tile
+from translator.inference import InferenceOptions
+
+_TILE_HELP = ("auto: split an image into tiles only when it would not fit in memory; off: never; "
+              "a size: tiles of that many pixels (seams are blended away)")
+_STATS_HELP = ("For tiled images on models that normalise by the image's own statistics: exact measures them "
+               "over the whole image (slower); fast uses a downscaled copy (a slightly different look)")
+
+
+def _show_text(combo: QComboBox, text: str) -> None:
+    """Select `text`, adding it first when it is a value the menu does not offer (e.g. `cuda:1`
+    or a tile size given on the command line or in an older settings file)."""
+    if combo.findText(text) < 0:
+        combo.addItem(text)
+    combo.setCurrentIndex(combo.findText(text))
+
+
+class OptionsPanel(QWidget):
+    """Device, precision; Advanced: mode, seed, tiles, tile statistics."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        self.device.setToolTip("Where the model runs: auto picks a GPU (CUDA, then Apple MPS) when there is one, else the CPU")
+        self.precision = QComboBox()
+        self.precision.addItems(list(PRECISIONS))
+        self.precision.setToolTip("fp32: exact. bf16/fp16: faster on hardware that supports them, a little less exact")
+        self.mode = QComboBox()
+        for mode in MODES:
+            self.mode.addItem(mode, mode)
+            self.mode.setItemData(self.mode.count() - 1, MODE_HELP[mode], Qt.ItemDataRole.ToolTipRole)
+        self.mode.setToolTip("\n".join(f"{m}: {h}" for m, h in MODE_HELP.items()))
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("reference mode draws dropout at random: the same seed gives the same picture")
+        self.tile = QComboBox()
+        self.tile.addItems(list(TILE_CHOICES))
+        self.tile.setToolTip(_TILE_HELP)
+        self.tile_stats = QComboBox()
+        self.tile_stats.addItems(list(TILE_STATS))
+        self.tile_stats.setToolTip(_STATS_HELP)
+
+        basic = QFormLayout()
+        basic.addRow("Device", self.device)
+        basic.addRow("Precision", self.precision)
+        advanced_box = QWidget()
+        advanced = QFormLayout(advanced_box)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        advanced.addRow("Mode", self.mode)
+        advanced.addRow("Seed", self.seed)
+        advanced.addRow("Tiles", self.tile)
+        advanced.addRow("Tile statistics", self.tile_stats)
+        self.advanced = Fold("Advanced", advanced_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(basic)
+        layout.addWidget(self.advanced)
+
+        self.show_options(session.options)
+        session.optionsChanged.connect(self.show_options)
+        self.device.currentIndexChanged.connect(lambda _i: self._ask(device=self.device.currentText()))
+        self.precision.currentIndexChanged.connect(lambda _i: self._ask(precision=self.precision.currentText()))
+        self.mode.currentIndexChanged.connect(lambda _i: self._ask(mode=self.mode.currentData()))
+        self.seed.valueChanged.connect(lambda v: self._ask(seed=v))
+        self.tile.currentIndexChanged.connect(lambda _i: self._ask_tile())
+        self.tile_stats.currentIndexChanged.connect(lambda _i: self._ask(tile_stats=self.tile_stats.currentText()))
+
+    def show_options(self, options: InferenceOptions) -> None:
+        """Show the session's options (never asks for a change itself)."""
+        widgets = (self.device, self.precision, self.mode, self.seed, self.tile, self.tile_stats)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            _show_text(self.device, options.device)
+            self.precision.setCurrentText(options.precision)
+            self.mode.setCurrentIndex(max(0, self.mode.findData(options.mode)))
+            self.seed.setValue(options.seed)
+            _show_text(self.tile, str(options.tile))
+            self.tile_stats.setCurrentText(options.tile_stats)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
+    def _ask(self, **change: object) -> None:
+        try:
+            self.session.update_options(**change)
+        except ValueError:
+            self.show_options(self.session.options)  # refused: show what still holds
+
+    def _ask_tile(self) -> None:
+        try:
+            tile = parse_tile(self.tile.currentText())
+        except ValueError:
+            self.show_options(self.session.options)
+            return
+        self._ask(tile=tile)
