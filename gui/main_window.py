@@ -82,7 +82,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(_scrolling(self.train_panel), "Fine-tune")
         self.tabs.addTab(self.log_panel, "Log")
         sidebar = _scrolling(self.library)
-        sidebar.setMinimumWidth(240)
+        sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap, never scroll sideways
+        # never narrower than its contents (a scroll bar's width to spare): nothing in it is clipped
+        sidebar.setMinimumWidth(self.library.minimumSizeHint().width() + sidebar.verticalScrollBar().sizeHint().width() + 4)
         self.splitter = QSplitter()
         self.splitter.addWidget(sidebar)
         self.splitter.addWidget(self.tabs)

@@ -99,8 +99,9 @@ class BatchPanel(QWidget):
         layout.addWidget(self.rate)
         layout.addWidget(self.failures_label)
         layout.addWidget(self.failures, 1)
-        self.failures_label.hide()
-        self.failures.hide()
+        layout.addStretch(1)  # keeps the form at the top while no file has failed
+        self._layout = layout
+        self._show_failures(False)
 
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -164,8 +165,7 @@ class BatchPanel(QWidget):
             return (yield from translate_files(translator_for(model[0], model[1], options), items, token=token))
 
         self.failures.clear()
-        self.failures.hide()
-        self.failures_label.hide()
+        self._show_failures(False)
         self.progress.setValue(0)
         self.rate.setText("starting…")
         worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=_is_failure)
@@ -191,8 +191,13 @@ class BatchPanel(QWidget):
         if _is_failure(p):
             assert p.result is not None
             self.failures.addItem(p.result.error or str(p.result.item))
-            self.failures.show()
-            self.failures_label.show()
+            self._show_failures(True)
+
+    def _show_failures(self, on: bool) -> None:
+        """The list of failed files takes the free room when there is one; else the form stays on top."""
+        self.failures.setVisible(on)
+        self.failures_label.setVisible(on)
+        self._layout.setStretch(self._layout.count() - 1, 0 if on else 1)
 
     def _done(self, summary: JobSummary) -> None:
         self.rate.setText(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")

@@ -164,6 +164,11 @@ class CurvePlot(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(320, 180)
 
+    def hasHeightForWidth(self) -> bool:
+        """False: a plot takes the height its layout gives it. (Its wrapping title would otherwise
+        make the Fine-tune tab ask for a height that puts the lower curves below the fold.)"""
+        return False
+
     # drawing --------------------------------------------------------------------------------
     def _update_header(self) -> None:
         title = f"<b>{html.escape(self._title)}</b>&nbsp;&nbsp; " if self._title else ""

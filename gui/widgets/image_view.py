@@ -236,19 +236,22 @@ class ImageView(QGraphicsView):
         area = QRectF(self.viewport().rect())
         if not self.has_image() and self._placeholder:
             painter.setPen(QColor(170, 170, 170))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            text_area = area.adjusted(12, 12, -12, -12)
+            painter.drawText(text_area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
         if self._caption:
             font = QFont(painter.font())
             font.setBold(True)
             painter.setFont(font)
-            box = painter.fontMetrics().boundingRect(self._caption).adjusted(-6, -3, 6, 3)
+            # a caption longer than a narrow view is elided (…), never cut mid-letter at the edge
+            caption = painter.fontMetrics().elidedText(self._caption, Qt.TextElideMode.ElideRight, max(20, int(area.width()) - 24))
+            box = painter.fontMetrics().boundingRect(caption).adjusted(-6, -3, 6, 3)
             box.moveTopLeft(area.topLeft().toPoint() + QPointF(6, 6).toPoint())
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 150))
             painter.drawRoundedRect(QRectF(box), 4, 4)
             painter.setPen(QColor(255, 255, 255))
-            painter.drawText(QRectF(box), Qt.AlignmentFlag.AlignCenter, self._caption)
+            painter.drawText(QRectF(box), Qt.AlignmentFlag.AlignCenter, caption)
         painter.restore()
 
     # ----- internals -----------------------------------------------------------------------

@@ -38,6 +38,9 @@ class LibraryPanel(QWidget):
         self.picker = ModelPicker()
         self.compare_with = QComboBox()
         self.compare_with.setToolTip("Translate each image with a second model too, to compare the two outputs")
+        for combo in (self.picker.combo, self.compare_with):  # long model names elide, not widen the side bar
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.folder_label = QLabel("No folder open")
         self.folder_label.setWordWrap(True)
         self.open_button = QPushButton("Open folder…")
@@ -121,8 +124,17 @@ class LibraryPanel(QWidget):
         self.compare_with.blockSignals(False)
         self._show_compare(self.session.compare)
 
+    def _entry_index(self, choice: ModelChoice | None) -> int | None:
+        """Where `choice` is in the compare menu; a direction of None matches the model's first."""
+        if choice is None:
+            return None
+        for i, entry in enumerate(self._compare_entries):
+            if entry is not None and entry[0] == choice[0] and (choice[1] is None or entry[1] == choice[1]):
+                return i
+        return None
+
     def _show_compare(self, choice: ModelChoice | None) -> None:
-        index = self._compare_entries.index(choice) if choice in self._compare_entries else 0
+        index = self._entry_index(choice) or 0
         self.compare_with.blockSignals(True)
         self.compare_with.setCurrentIndex(index)
         self.compare_with.blockSignals(False)
@@ -131,9 +143,8 @@ class LibraryPanel(QWidget):
         """The picker's name for a model choice (e.g. `horse2zebra (A→B)`), or None."""
         if choice is None:
             return None
-        if choice in self._compare_entries:
-            return self.compare_with.itemText(self._compare_entries.index(choice))
-        return choice[0].stem
+        index = self._entry_index(choice)
+        return self.compare_with.itemText(index) if index is not None else choice[0].stem
 
     def _show_folder(self, folder: Path | None) -> None:
         self.folder_label.setText(str(folder) if folder else "No folder open")

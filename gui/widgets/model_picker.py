@@ -99,6 +99,7 @@ class ModelPicker(QWidget):
                     break
         if not self._entries:
             self.details.setText("No models found. Use Import… to bring in a reference checkpoint.")
+            self.details.setToolTip("")
         else:
             self.combo.setCurrentIndex(index)
             self._changed(index)
@@ -121,7 +122,9 @@ class ModelPicker(QWidget):
     def _changed(self, index: int) -> None:
         if 0 <= index < len(self._entries):
             path, direction, card = self._entries[index]
-            self.details.setText(card_summary(card))
+            summary = card_summary(card)
+            self.details.setText(summary.split("<br>", 1)[0])  # name and task: the picture keeps the room
+            self.details.setToolTip(summary)  # networks, training size, discriminator, steps
             self.combo.setToolTip(str(path))
             self.modelChosen.emit(path, direction)
 

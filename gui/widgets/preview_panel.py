@@ -20,7 +20,7 @@ from gui.widgets.image_view import ImageView, ViewSync
 from gui.widgets.readouts import Readouts
 from translator.evaluation import Comparison
 
-READOUTS_WIDTH = 250
+READOUTS_WIDTH = 220
 
 
 class PreviewPanel(QWidget):
@@ -58,7 +58,7 @@ class PreviewPanel(QWidget):
         self.busy.hide()
         column = QWidget()
         right = QVBoxLayout(column)
-        right.setContentsMargins(6, 0, 0, 0)
+        right.setContentsMargins(8, 0, 8, 0)
         right.addWidget(self.status)
         right.addWidget(self.busy)
         right.addWidget(self.readouts)

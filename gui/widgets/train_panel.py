@@ -120,6 +120,8 @@ class TrainPanel(QWidget):
         self.recipe = QComboBox()
         self.recipe.addItem("default — tuned for short runs on small folders", "default")
         self.recipe.addItem("classic — the reference implementation's settings", "classic")
+        self.recipe.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.recipe.setMinimumContentsLength(16)  # long recipe names elide rather than widen the tab
         self.recipe.setToolTip("The settings a run starts from; the fields below show them and may be changed.\n"
                                "Architecture and loss choices come from the recipe (see README, Fine-tuning).")
         self.steps = _spin(1, 10_000_000, 1000)

@@ -78,7 +78,7 @@ def test_a_cyclegan_run_folder_imports_with_its_discriminators(qtbot: QtBot, pic
     out = user_models_dir() / "horse2zebra.safetensors"
     assert [d for p, d in picker.entries() if p == out] == ["AtoB", "BtoA"]
     assert list(read_card(out).discriminators) == ["d_a", "d_b"]
-    assert "discriminator: yes" in picker.details.text()
+    assert "discriminator: yes" in picker.details.toolTip()
     _idle(qtbot, picker)
 
 
@@ -91,7 +91,7 @@ def test_a_pix2pix_generator_then_its_discriminator_in_the_optional_dialog(
     assert dialogs.offered_kind == "pix2pix" and dialogs.offered_name == "unet_128_ngf8_batch_dropout"
     assert dialogs.titles[1] == "Discriminator(s) (optional, needed for the realness readout and fine-tuning)"
     card = read_card(user_models_dir() / "unet_128_ngf8_batch_dropout.safetensors")
-    assert list(card.discriminators) == ["d"] and "discriminator: yes" in picker.details.text()
+    assert list(card.discriminators) == ["d"] and "discriminator: yes" in picker.details.toolTip()
     _idle(qtbot, picker)
 
 
@@ -114,5 +114,5 @@ def test_importing_over_an_existing_model_asks_first(qtbot: QtBot, picker: Model
         picker.ask_import()
     assert len(yes.questions) == 1
     assert existing.read_bytes() != before and list(read_card(existing).discriminators) == ["d"]
-    assert picker.current() == (existing, None) and "discriminator: yes" in picker.details.text()
+    assert picker.current() == (existing, None) and "discriminator: yes" in picker.details.toolTip()
     _idle(qtbot, picker)

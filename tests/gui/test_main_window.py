@@ -131,7 +131,7 @@ def test_imported_reference_checkpoint_appears_in_the_picker(qtbot: QtBot, windo
     window.picker.import_files([REF / "unet_128_ngf8_batch_dropout_net_G.pth"], "pix2pix", "facades-test")
     qtbot.waitUntil(lambda: any(p.name == "facades-test.safetensors" for p, _ in window.picker.entries()), timeout=20000)
     assert window.picker.current() is not None and window.picker.current()[0].name == "facades-test.safetensors"
-    assert "unet_128" in window.picker.details.text() and "discriminator: none" in window.picker.details.text()
+    assert "unet_128" in window.picker.details.toolTip() and "discriminator: none" in window.picker.details.toolTip()
     qtbot.waitUntil(lambda: not window.picker._worker or not window.picker._worker.is_running(), timeout=5000)
 
 
