@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import gib, photo, run_child, timed
 from bench.reference_loops import CYCLEGAN_D, CYCLEGAN_G, PIX2PIX_D, PIX2PIX_G, cyclegan_steps, pix2pix_steps, test_loop
 from translator.checkpoint import Model, ModelCard, build_model, save_model
-from translator.devices import Precision
+from translator.devices import Precision, effective_precision
 from translator.inference import InferenceOptions, WorkItem, make_translator, translate_batch, translate_files
 from translator.networks import GeneratorSpec
 from translator.training import TrainConfig, TrainProgress, train
@@ -33,12 +33,10 @@ Section = Callable[[Path], str]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
 
-def _bf16_ok() -> bool:
-    return bool(torch.backends.mkldnn.is_available()) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 def precisions() -> tuple[Precision, ...]:
-    return PRECISIONS if _bf16_ok() else ("fp32",)
+    """fp32, and bf16 where this CPU runs it natively (the engine's own rule: `effective_precision`)."""
+    bf16, _why = effective_precision(torch.device("cpu"), "bf16")
+    return PRECISIONS if bf16 == "bf16" else ("fp32",)
 
 
 def pix2pix_model(seed: int = 0) -> Model:

@@ -3,7 +3,7 @@
 Builds a 4096² mosaic of real photos (scikit-image), runs a small CycleGAN-style ResNet
 (InstanceNorm, base_filters 8, weights re-initialised with a wider spread so the output has
 structure) once untiled and once with 1024-px tiles in each statistics mode, and reports for each
-the seam energy at the tile hand-over lines (`translator.tiling.seam_energy`: the mean step
+the seam energy at the tile hand-over lines (`bench.seams.seam_energy`: the mean step
 across those lines over the mean step across all other lines; ~1 = no seam) and the mean
 difference from the untiled output in grey levels. Writes the figures to stdout as a table.
 
@@ -20,7 +20,8 @@ from skimage import data
 
 from translator import imaging
 from translator.networks import GeneratorSpec, build_generator
-from translator.tiling import run_tiled, seam_energy, tile_boundaries
+from bench.seams import seam_energy
+from translator.tiling import run_tiled, tile_boundaries
 
 SIZE, TILE = 4096, 1024
 

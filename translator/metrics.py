@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -33,6 +32,7 @@ import numpy.typing as npt
 import torch
 from pytorch_msssim import ssim as _msssim_ssim
 
+from translator.choices import GAN_MODES, GanMode
 from translator.networks.specs import DiscriminatorSpec
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,6 @@ SSIM_WINDOW = 11  # Gaussian window side (Wang et al. 2004)
 SSIM_SIGMA = 1.5
 _SSIM_K = (0.01, 0.03)
 
-GanMode = Literal["vanilla", "lsgan", "wgangp", "hinge"]
-GAN_MODES: tuple[str, ...] = get_args(GanMode)
 
 
 # --- PSNR / SSIM on uint8 images -------------------------------------------------------------

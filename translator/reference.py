@@ -33,13 +33,14 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from translator._fs import atomic_path
-from translator.checkpoint import MODEL_SUFFIX, Model, ModelCard, describe_spec, load_state_dict_checked, save_model
+from translator.checkpoint import (MODEL_SUFFIX, Model, ModelCard, describe_spec, load_state_dict_checked, save_model,
+                                  with_card)
 from translator.choices import DIRECTIONS, KINDS, Direction, GanMode, Kind, Norm, check_choice
 from translator.errors import ArchitectureMismatch, CheckpointError, TranslatorError
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator, build_generator
@@ -592,8 +593,12 @@ def import_to_models(
     unet_dropout: bool = True,
     output: Path | None = None,
     overwrite: bool = False,
+    card_changes: Mapping[str, Any] | None = None,
 ) -> Path:
     """Import reference checkpoints (see `import_reference`) and save the model; return its path.
+
+    Every import goes through here: `translator import`, the app's Import… and `zoo get` (which
+    adds what its catalogue knows to the card through `card_changes`, e.g. the source URL).
 
     `generators`: one, or for a CycleGAN pair G_A then G_B; `discriminators` likewise (optional:
     the realness readout and fine-tuning need them). The file is `output`, by default `name` in the
@@ -620,6 +625,8 @@ def import_to_models(
         gan_mode=gan_mode,
         unet_dropout=unet_dropout,
     )
+    if card_changes:
+        model = with_card(model, **card_changes)
     if out.exists() and not overwrite:  # appeared while the files were read
         raise ModelExists(out)
     save_model(model, out)

@@ -3,8 +3,9 @@
 What: `list_models()` is the catalogue of the official pretrained generators of
 junyanz/pytorch-CycleGAN-and-pix2pix (task, kind, architecture, URL); `get_model(entry)` is a job
 that downloads one, checks that the bytes are a PyTorch checkpoint, imports it through the safe
-importer (`translator.reference.import_reference`, `torch.load(weights_only=True)`) and saves it
-as a model file in the user models folder, where the app's picker finds it.
+importer that `translator import` and the app use too (`translator.reference.import_to_models`,
+`torch.load(weights_only=True)`) and saves it as a model file in the user models folder, where
+the app's picker finds it.
 
 How a download behaves:
 - bytes go to `<models>/.downloads/<kind>-<name>.pth.part`, next to a small JSON sidecar with the
@@ -50,11 +51,11 @@ from typing import Any
 
 from translator import __version__
 from translator._fs import write_bytes_atomic
-from translator.checkpoint import MODEL_SUFFIX, Kind, save_model, with_card
+from translator.checkpoint import MODEL_SUFFIX, Kind, read_card
 from translator.errors import CheckpointError, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
 from translator.paths import user_models_dir
-from translator.reference import import_reference
+from translator.reference import ModelExists, import_to_models
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +310,14 @@ def get_model(
         _discard(part)  # an error page or other foreign bytes: resuming them is pointless
         raise
     digest = _sha256(part)
+    source = f"official pretrained {entry.kind} model {entry.remote} of the reference implementation, from {entry.url} (sha256 {digest})"
+    token.raise_if_cancelled()
     try:
-        model = import_reference(part, kind=entry.kind, name=dst.stem, direction="AtoB", task=entry.task)
+        with _disk(label, dst):  # the same import as `translator import` and the app's Import…
+            import_to_models([part], kind=entry.kind, name=dst.stem, direction="AtoB", task=entry.task, output=dst,
+                             overwrite=overwrite, card_changes={"domains": entry.domains, "source": source})
+    except ModelExists:  # appeared while we were downloading
+        raise ZooError(f"{dst} already exists; pass overwrite (--overwrite) to replace it, or choose another name") from None
     except CheckpointError as exc:
         _discard(part)
         raise DownloadError(
@@ -318,19 +325,9 @@ def get_model(
             "it was deleted, so the next try downloads it afresh"
         ) from None
     role = "g" if entry.kind == "pix2pix" else "g_ab"
-    spec = model.card.generators[role]
+    spec = read_card(dst).generators[role]
     if (spec.arch, spec.norm) != (entry.arch, entry.norm):
         log.warning("%s: the catalogue says %s, the file holds %s (%s norm)", label, entry.architecture, spec.arch, spec.norm)
-    model = with_card(
-        model,
-        domains=entry.domains,
-        source=f"official pretrained {entry.kind} model {entry.remote} of the reference implementation, from {entry.url} (sha256 {digest})",
-    )
-    token.raise_if_cancelled()
-    if dst.exists() and not overwrite:  # appeared while we were downloading
-        raise ZooError(f"{dst} already exists; pass overwrite (--overwrite) to replace it, or choose another name")
-    with _disk(label, dst):
-        save_model(model, dst)
     with _disk(label, checksums_path(models_dir)):
         previous = _record_checksum(entry, digest, size, models_dir)
     _discard(part)

@@ -39,6 +39,7 @@ from gui.jobs import JobWorker, LatestOnly
 from gui.widgets.fold import Fold
 from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
+from translator.choices import KINDS
 from translator.datasets import DatasetScan, scan_dataset
 from translator.errors import TranslatorError
 from translator.jobs import CancelToken, format_duration
@@ -116,7 +117,7 @@ class TrainPanel(QWidget):
         self.start_model_label = QLabel("no model selected")
         self.from_selected = QCheckBox("start from the selected model")
         self.kind = QComboBox()
-        self.kind.addItems(["pix2pix", "cyclegan"])
+        self.kind.addItems(list(KINDS))
         self.recipe = QComboBox()
         self.recipe.addItem("default — tuned for short runs on small folders", "default")
         self.recipe.addItem("classic — the reference implementation's settings", "classic")
@@ -207,7 +208,7 @@ class TrainPanel(QWidget):
     def set_start_model(self, path: Path | None, kind: str | None) -> None:
         """The model selected in the main window's picker (fine-tuning starts from it when ticked)."""
         self._start_path, self._start_kind = path, kind
-        usable = path is not None and kind in ("pix2pix", "cyclegan")
+        usable = path is not None and kind in KINDS
         self.start_model_label.setText(f"{path.name} ({kind})" if path is not None and usable else "no model selected")
         self.from_selected.setEnabled(usable)
         self.from_selected.setChecked(usable)

@@ -8,7 +8,7 @@ is what a trained generator produces.
 
 Grey levels: outputs are mapped to uint8 as round((y + 1) / 2 · 255) and compared there.
 
-Seams (`seam_energy`, in translator/tiling.py): the mean step of the image across the lines
+Seams (`seam_energy`, in bench/seams.py): the mean step of the image across the lines
 where tiles hand over (the middles of the overlaps), divided by the mean step across all other
 lines; a step is the difference of the means over `width` pixels either side of the line, here
 a quarter of the overlap (the feather ramp spans its middle half), averaged with its sign over
@@ -31,6 +31,7 @@ import torch
 from skimage import data, transform
 from torch import nn
 
+from bench.seams import seam_energy
 from translator.networks import GeneratorSpec, build_generator
 from translator.tiling import (
     TilePlan,
@@ -41,7 +42,6 @@ from translator.tiling import (
     min_tile,
     plan_tiles,
     run_tiled,
-    seam_energy,
     tile_boundaries,
 )
 
