@@ -54,14 +54,14 @@ CLASSIC: dict[str, dict[str, Any]] = {
     },
 }
 
-# The tool's recipe. Rows of the 5-minute screening on edges2photo (BENCHMARKS.md, "What was
-# tried") behind each change, held-out PSNR dB / SSIM in the tool's default (eval) mode:
+# The tool's recipe. Rows of the 5-minute screening on edges2photo (bench/notes/
+# quality-rounds-01-02-screening.md) behind each change, held-out PSNR dB / SSIM in the tool's default (eval) mode:
 # - InstanceNorm, no dropout, EMA of G (row 2 vs 1): 9.45 / 0.162 -> 11.51 / 0.309. BatchNorm with
 #   batch size 1 trains on per-image statistics but runs on running averages in eval mode, and the
 #   two differ badly this early; InstanceNorm is the same at training and test time. EMA smooths
 #   the adversarial game's step-to-step jitter. (No dropout and the EMA stay; the norm went back
 #   to BatchNorm, below.)
-# - BatchNorm again, once batches of 4 and the input skip were in (screening round 6, seed 0,
+# - BatchNorm again, once batches of 4 and the input skip were in (round 6, bench/notes/quality-round-06-colorize-colours.md, seed 0,
 #   5 / 10 minutes, against the same recipe with InstanceNorm): edges2photo 10.59 -> 11.42 dB and
 #   10.32 -> 11.11; colorize SSIM 0.783 -> 0.808 and 0.790 -> 0.810 (above the grey input's 0.803;
 #   PSNR level); night level. With batches of four the running averages serve eval mode well
@@ -70,14 +70,14 @@ CLASSIC: dict[str, dict[str, Any]] = {
 #   luminance at 10 minutes: 33.08 -> 38.37 dB from the target's). In eval mode the layer is a
 #   fixed scale and shift, so large images tile with no whole-image statistics pass. It holds at
 #   20 minutes with its own, 5 % lower step counts and the EMA's statistics measured for its
-#   weights (round 8, seed 0: colorize 18.03 -> 18.66 dB, SSIM 0.799 -> 0.819; edges2photo
+#   weights (round 8, bench/notes/quality-round-08-ema-statistics.md, seed 0: colorize 18.03 -> 18.66 dB, SSIM 0.799 -> 0.819; edges2photo
 #   9.86 -> 10.17 dB, 0.298 -> 0.331).
 # - least-squares GAN (row 7 vs 6): 10.94 / 0.318 -> 11.57 / 0.351. Its generator loss stays
 #   bounded when D wins early, so it does not drown the L1 term.
 # - 32 filters in G and D, batch 4: for speed — a quarter of the arithmetic per image and a model
 #   a quarter the size to store and run; on quality the screening could not tell it from 64
 #   filters at batch 1 (rows 2, 3, 5, 6 are within its noise).
-# - input skip, pix2pix only (screening round 5, seed 0, 5 / 10 minutes, against `default`
+# - input skip, pix2pix only (round 5, bench/notes/quality-round-05-input-skip.md, seed 0, 5 / 10 minutes, against `default`
 #   without it): night 34.80 -> 41.23 dB at 5 minutes, 35.98 -> 44.09 at 10; colorize SSIM
 #   0.714 -> 0.784 and 0.740 -> 0.790 (PSNR level); edges2photo 10.78 -> 10.55 dB and
 #   10.55 -> 10.31 (a small loss, on a task where no recipe reaches the mean-colour guess). Fine detail that input and output
@@ -86,7 +86,7 @@ CLASSIC: dict[str, dict[str, Any]] = {
 #   (night_unpaired A→B 22.05 -> 12.55 dB at 5 minutes).
 # CycleGAN: the same EMA and filter count, and 128×128 training crops (a quarter of the pixels
 # per step; the generators are fully convolutional and run on any size). Screened on
-# night_unpaired (round 10, seed 0, 5 minutes, against `default` seed 0's 22.05 / 0.588):
+# night_unpaired (round 10, bench/notes/quality-round-10-matrix-complete.md, seed 0, 5 minutes, against `default` seed 0's 22.05 / 0.588):
 # - 256×256 crops cost 3.56× a step (156 steps instead of 557): 22.44 / 0.541, an SSIM below both
 #   trivial predictors' (0.568, 0.586), which 128×128 crops beat. PSNR +0.40 dB, SSIM -0.047.
 # - without the EMA: 22.12 / 0.586, level. It stays, as in pix2pix: the saved model is an average

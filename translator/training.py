@@ -308,7 +308,7 @@ def _weights_digest(nets: list[nn.Module]) -> float:
 
 
 # How many training samples the EMA generator's BatchNorm statistics are measured on
-# (BENCHMARKS.md, round 8): with 64, edges2photo's 5-minute snapshot recovers (SSIM 0.218 -> 0.343)
+# (bench/notes/quality-round-08-ema-statistics.md): with 64, edges2photo's 5-minute snapshot recovers (SSIM 0.218 -> 0.343)
 # and colorize's 20-minute one scores as with 128 or 256 (18.66, 18.60, 18.61 dB); a measurement
 # costs about three training steps.
 EMA_NORM_SAMPLES = 64

@@ -74,8 +74,8 @@ class Ema:
         (inputs on the network's device), of the batch statistics its own weights produce.
 
         Why: copied from the live network, the statistics belong to other weights; with BatchNorm
-        in eval mode that mismatch alone can ruin an early average's output (BENCHMARKS.md,
-        round 7). The forward passes run in train mode, as in training (dropout included); the
+        in eval mode that mismatch alone can ruin an early average's output (round 7,
+        bench/notes/quality-round-07-batchnorm.md). The forward passes run in train mode, as in training (dropout included); the
         global random state is left as it was, so the training run itself does not change.
         """
         norms = _running_norms(self._module)
