@@ -26,6 +26,26 @@ from gui.main_window import TAB_BATCH, TAB_FINETUNE, MainWindow  # noqa: E402
 from translator.checkpoint import resolve_model_path  # noqa: E402
 
 
+def _night_pairs(root: Path, copies: int) -> Path:
+    """`root/A`: the samples (PNG); `root/B`: their night gradings (the quality benchmark's); with
+    `copies` > 1, that many shifted copies of each (for a batch that runs a while). Returns A."""
+    import numpy as np
+
+    from bench.quality.tasks import night
+    from translator import imaging
+
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True, exist_ok=True)
+    for path in sorted((ROOT / "samples").glob("*.jpg")):
+        rgb = imaging.read_image(path).rgb
+        for i in range(copies):
+            shifted = np.roll(rgb, 7 * i, axis=1)
+            name = f"{path.stem}.png" if i == 0 else f"{path.stem}_{i:03d}.png"
+            imaging.write_image(root / "A" / name, shifted)
+            imaging.write_image(root / "B" / name, night(shifted))
+    return root / "A"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="1400x900", help="window size, WxH")
@@ -36,6 +56,11 @@ def main() -> int:
     p.add_argument("--precision", help="change the precision after the first preview (the preview refreshes)")
     p.add_argument("--tab", choices=["preview", "batch", "finetune"], default="preview")
     p.add_argument("--advanced", action="store_true", help="unfold the Advanced settings")
+    p.add_argument("--targets", action="store_true",
+                   help="open a copy of samples/ as A/ with night gradings of it as the targets in B/")
+    p.add_argument("--heatmap", action="store_true", help="show the discriminator's heat-map")
+    p.add_argument("--batch-copies", type=int, default=1, help="batch over this many copies of each sample (a longer run)")
+    p.add_argument("--train-steps", type=int, default=0, help="start fine-tuning for this many steps on the night pairs")
     args = p.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     scratch = Path(tempfile.mkdtemp(prefix="translator-shots-"))
@@ -46,7 +71,13 @@ def main() -> int:
     window.picker.select(resolve_model_path(args.model))
     if args.compare:
         window.set_second_model(resolve_model_path(args.compare), args.compare_direction)
-    window.open_folder(ROOT / "samples", ROOT / "samples" / args.image)
+    folder = ROOT / "samples"
+    if args.targets or args.train_steps or args.batch_copies > 1:
+        folder = _night_pairs(scratch / "data", args.batch_copies)
+    window.open_folder(folder, folder / Path(args.image).with_suffix(".png").name if folder != ROOT / "samples"
+                       else folder / args.image)
+    if args.heatmap:
+        window.preview.readouts.heatmap.setChecked(True)
     window.library.options.advanced.set_expanded(args.advanced)
     if args.precision:
         QTimer.singleShot(4000, lambda: window.library.options.precision.setCurrentText(args.precision))
@@ -55,7 +86,14 @@ def main() -> int:
         QTimer.singleShot(500, window.run_batch)
     elif args.tab == "finetune":
         window.tabs.setCurrentIndex(TAB_FINETUNE)
-        window.train_panel.set_data_folder(ROOT / "samples")
+        if args.train_steps:
+            panel = window.train_panel
+            panel.steps.setValue(args.train_steps)
+            panel.config_overrides(load_size=286, crop_size=256, val_every=5, sample_every=5, checkpoint_every=1000)
+            panel.set_data_folder(folder.parent)
+            QTimer.singleShot(3000, panel.start)
+        else:
+            window.train_panel.set_data_folder(ROOT / "samples")
     window.show()
     if args.tab == "batch":
         window.tabs.setCurrentIndex(TAB_BATCH)

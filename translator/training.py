@@ -314,6 +314,17 @@ def _weights_digest(nets: list[nn.Module]) -> float:
 EMA_NORM_SAMPLES = 64
 
 
+def _check_crop_fits(card: ModelCard, crop_size: int) -> None:
+    """A crop smaller than a generator's smallest input would fail deep inside the network (a
+    U-Net 256 halves a 128 crop to less than a pixel): say so, and what to choose, before training."""
+    for role, spec in card.generators.items():
+        if crop_size < spec.min_side:
+            raise TranslatorError(
+                f"crop size {crop_size} is too small for {card.name}'s {role} ({spec.arch}): it needs at least "
+                f"{spec.min_side}×{spec.min_side}; choose --crop-size {spec.min_side} or more "
+                "(in the app: Fine-tune → Advanced → Crop size)")
+
+
 class _Trainer:
     """The mutable state of one run: nets, optimisers, helpers. Used only inside `train`."""
 
@@ -323,6 +334,7 @@ class _Trainer:
         self.rank, self.world = _world()
         torch.manual_seed(config.seed)
         start, self.fresh_d = self._initial_model()
+        _check_crop_fits(start.card, config.crop_size)
         self.card = start.card
         self.nets: Nets = model_type(config.kind).from_nets(start.nets)
         self.gan = GanLoss(config.resolved_gan_mode)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
 from gui.jobs import JobWorker
 from translator.jobs import Progress, format_duration
@@ -34,6 +34,7 @@ class _JobLine(QWidget):
         self.bar.setTextVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip(f"Stop the {title.lower()}: finished outputs are kept; run it again to continue")
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.cancel_button.clicked.connect(cancel)
         self.cancel_button.clicked.connect(lambda: self.label.setText(f"{title}: stopping…"))
         row = QHBoxLayout(self)

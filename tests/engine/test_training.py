@@ -295,3 +295,15 @@ def test_adaptive_augmentation_follows_r_t(paired_data: Path, tmp_path: Path) ->
     for prev, now, line in zip(p, p[1:], lines):
         expected = 1 if line["r_t"] > 0.6 else -1  # raised while D is over-confident on reals, lowered otherwise
         assert now == pytest.approx(min(max(prev + expected * 4 / 2000, 0.0), 0.8)), line
+
+
+def test_a_crop_too_small_for_the_generator_says_what_to_choose(paired_data: Path, tmp_path: Path) -> None:
+    """A U-Net 64 halves a 32 crop to half a pixel: refused before training, in words, not with
+    torch's "Expected more than 1 spatial element"."""
+    start = build_model(ModelCard("u64", "pix2pix", {"g": GeneratorSpec("unet_64", 8)}), seed=0)
+    start_path = save_model(start, tmp_path / "u64.safetensors")
+    cfg = small_p2p(paired_data, tmp_path / "run", steps=2, from_model=str(start_path), generator=None,
+                    load_size=40, crop_size=32)
+    with pytest.raises(TranslatorError, match=r"crop size 32 is too small .*unet_64.*--crop-size 64"):
+        events(train(cfg))
+    assert not (tmp_path / "run" / "model.safetensors").exists()
