@@ -47,6 +47,7 @@ class ThumbnailModel(QAbstractListModel):
         self._pixmaps: dict[Path, QPixmap] = {}
         self._errors: dict[Path, str] = {}
         self._wanted: list[Path] = []
+        self._in_flight: set[Path] = set()  # the batch being read now
         self._batch: list[Path] = []  # loaded by the running worker so far
         self._generation = 0  # bumped by set_paths/cancel: a stale worker's results are dropped
         self._worker: JobWorker | None = None
@@ -90,7 +91,7 @@ class ThumbnailModel(QAbstractListModel):
                 return self._pixmaps[path]
             if path in self._errors:
                 return self._broken
-            if path not in self._wanted:
+            if path not in self._wanted and path not in self._in_flight:  # each file is read once
                 self._wanted.append(path)
                 self._timer.start()
             return self._placeholder
@@ -110,6 +111,7 @@ class ThumbnailModel(QAbstractListModel):
         """Stop loading; thumbnails still wanted are asked for again when their rows are drawn."""
         self._generation += 1
         self._wanted.clear()
+        self._in_flight = set()
         self._batch.clear()
         self._timer.stop()
         if self._worker is not None:
@@ -124,6 +126,7 @@ class ThumbnailModel(QAbstractListModel):
         if self._worker is not None or not self._wanted:
             return
         batch, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
+        self._in_flight = set(batch)
         generation = self._generation
 
         def job(token: CancelToken) -> Iterator[tuple[int, Path, QImage | str]]:
@@ -160,6 +163,7 @@ class ThumbnailModel(QAbstractListModel):
         if self._worker is None or not self._worker.is_done():
             return  # a cancelled worker's end: set_paths/cancel already let it go
         self._worker = None
+        self._in_flight = set()
         batch, self._batch = self._batch, []
         if self._wanted:
             self._timer.start()

@@ -9,10 +9,13 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
@@ -66,3 +69,33 @@ def window(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
     qtbot.addWidget(w)
     w.show()
     return w
+
+
+@pytest.fixture()
+def pairs(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
+    """data/A (inputs) and data/B (targets: the negatives) with the same names: real photos, 96×72."""
+    for side in ("A", "B"):
+        (tmp_path / "data" / side).mkdir(parents=True)
+    for name, rgb in sorted(photos.items()):
+        small = Image.fromarray(rgb).resize((96, 72))
+        small.save(tmp_path / "data" / "A" / f"{name}.png")
+        Image.fromarray(255 - np.asarray(small)).save(tmp_path / "data" / "B" / f"{name}.png")
+    return tmp_path / "data" / "A"
+
+
+ShiftedCopies = Callable[..., Path]
+
+
+@pytest.fixture()
+def shifted_copies() -> ShiftedCopies:
+    """`shifted_copies(folder, photo, count, size, step=, axis=)`: `count` copies of a real photo,
+    each rolled `step` more pixels along `axis`, resized to `size` and saved as `folder/NN.png` —
+    a folder whose images all differ, for jobs that take a while."""
+
+    def make(folder: Path, photo: np.ndarray, count: int, size: tuple[int, int], *, step: int, axis: int) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.fromarray(np.roll(photo, step * i, axis=axis)).resize(size).save(folder / f"{i:02d}.png")
+        return folder
+
+    return make

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +29,6 @@ def models(tiny_pix2pix: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
     return folder
-
-
-@pytest.fixture()
-def pairs(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
-    """data/A (inputs) and data/B (targets) with the same names: real photos."""
-    for side in ("A", "B"):
-        (tmp_path / "data" / side).mkdir(parents=True)
-    for name, rgb in sorted(photos.items()):
-        small = Image.fromarray(rgb).resize((96, 72))
-        small.save(tmp_path / "data" / "A" / f"{name}.png")
-        Image.fromarray(255 - np.asarray(small)).save(tmp_path / "data" / "B" / f"{name}.png")
-    return tmp_path / "data" / "A"
 
 
 @pytest.fixture()
@@ -77,7 +66,8 @@ def test_preview_shows_output_and_correct_readouts(qtbot: QtBot, window: MainWin
 
 
 def test_batch_with_a_bad_file_then_cancel_and_resume(qtbot: QtBot, window: MainWindow, pairs: Path, tmp_path: Path,
-                                                       photos: dict[str, np.ndarray]) -> None:
+                                                       photos: dict[str, np.ndarray],
+        shifted_copies: Callable[..., Path]) -> None:
     (pairs / "broken.png").write_text("not an image")
     out = tmp_path / "out"
     window.open_folder(pairs)
@@ -89,10 +79,7 @@ def test_batch_with_a_bad_file_then_cancel_and_resume(qtbot: QtBot, window: Main
     assert window.batch.failures.count() == 1 and "broken.png" in window.batch.failures.item(0).text()
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "chelsea.png", "coffee.png"]
     # A bigger folder: cancel mid-way, then run again.
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(30):
-        Image.fromarray(np.roll(photos["coffee"], 9 * i, axis=1)).resize((160, 120)).save(big / f"{i:02d}.png")
+    big = shifted_copies(tmp_path / "big", photos["coffee"], 30, (160, 120), step=9, axis=1)
     window.open_folder(big)
     out2 = tmp_path / "out2"
     window.batch.output.setText(str(out2))
@@ -147,11 +134,9 @@ def test_a_bad_import_shows_a_message_not_a_traceback(qtbot: QtBot, window: Main
 
 
 def test_closing_during_a_batch_stops_it_cleanly(qtbot: QtBot, window: MainWindow, tmp_path: Path,
-                                                  photos: dict[str, np.ndarray]) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(40):
-        Image.fromarray(np.roll(photos["astronaut"], 5 * i, axis=0)).resize((160, 160)).save(folder / f"{i:02d}.png")
+                                                  photos: dict[str, np.ndarray],
+        shifted_copies: Callable[..., Path]) -> None:
+    folder = shifted_copies(tmp_path / "many", photos["astronaut"], 40, (160, 160), step=5, axis=0)
     window.open_folder(folder)
     window.batch.output.setText(str(tmp_path / "o"))
     window.run_batch()

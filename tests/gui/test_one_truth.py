@@ -4,6 +4,7 @@ disturb each other. Real window (offscreen), real models, real photos."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 import threading
 import time
 from pathlib import Path
@@ -30,18 +31,6 @@ def models(tiny_pix2pix: Path, tiny_cyclegan: Path) -> Path:
     shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
     shutil.copy(tiny_cyclegan, folder / "tiny-cycle.safetensors")
     return folder
-
-
-@pytest.fixture()
-def pairs(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
-    """data/A (inputs) and data/B (targets, same names): real photos."""
-    for side in ("A", "B"):
-        (tmp_path / "data" / side).mkdir(parents=True)
-    for name, rgb in sorted(photos.items()):
-        small = Image.fromarray(rgb).resize((96, 72))
-        small.save(tmp_path / "data" / "A" / f"{name}.png")
-        Image.fromarray(255 - np.asarray(small)).save(tmp_path / "data" / "B" / f"{name}.png")
-    return tmp_path / "data" / "A"
 
 
 def make_window(qtbot: QtBot, tmp_path: Path, size: tuple[int, int] = (1400, 900)) -> MainWindow:
@@ -170,31 +159,29 @@ def test_a_stale_large_preview_stops_within_a_tile(qtbot: QtBot, models: Path, t
 
 
 def test_a_preview_and_a_batch_on_one_model_give_what_each_gives_alone(qtbot: QtBot, models: Path, tmp_path: Path,
-                                                                      photos: dict[str, np.ndarray]) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(np.roll(photos["astronaut"], 40 * i, axis=1)).resize((384, 384)).save(folder / f"{i}.png")
+                                                                      photos: dict[str, np.ndarray],
+        shifted_copies: Callable[..., Path]) -> None:
+    folder = shifted_copies(tmp_path / "in", photos["astronaut"], 6, (384, 384), step=40, axis=1)
     w = make_window(qtbot, tmp_path)
     w.picker.select(models / "tiny-cycle.safetensors", "AtoB")
     w.session.update_options(tile=128)  # both jobs tile: whole-image statistics passes
     w.library.options.mode.setCurrentIndex(w.library.options.mode.findData("reference"))
-    w.open_folder(folder, folder / "0.png")
+    w.open_folder(folder, folder / "00.png")
     out = tmp_path / "out"
     w.session.set_output_folder(out)
     w.run_batch()  # runs while previews of other images run on the same cached model
     for i in (1, 2, 3, 4, 5):
-        w.session.set_current_image(folder / f"{i}.png")
+        w.session.set_current_image(folder / f"{i:02d}.png")
         qtbot.wait(150)
     qtbot.waitUntil(lambda: not w.batch.is_running(), timeout=TIMEOUT)
     settle(qtbot, w)
     options = w.session.options
     alone = load_translator(models / "tiny-cycle.safetensors", options, "AtoB")
     for i in range(6):
-        want = translate_array(alone, imaging.read_image(folder / f"{i}.png").rgb)
-        assert np.array_equal(imaging.read_image(out / f"{i}.png").rgb, want), i
+        want = translate_array(alone, imaging.read_image(folder / f"{i:02d}.png").rgb)
+        assert np.array_equal(imaging.read_image(out / f"{i:02d}.png").rgb, want), i
     assert w.preview.comparison is not None
-    want = translate_array(alone, imaging.read_image(folder / "5.png").rgb)
+    want = translate_array(alone, imaging.read_image(folder / "05.png").rgb)
     assert np.array_equal(w.preview.comparison.output, want)
 
 
@@ -236,11 +223,9 @@ def test_a_failed_image_clears_the_previous_one(qtbot: QtBot, models: Path, pair
 
 
 def test_a_running_batch_shows_and_cancels_from_the_status_bar_on_any_tab(qtbot: QtBot, models: Path, tmp_path: Path,
-                                                                         photos: dict[str, np.ndarray]) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(40):
-        Image.fromarray(np.roll(photos["astronaut"], 5 * i, axis=0)).resize((256, 256)).save(folder / f"{i:02d}.png")
+                                                                         photos: dict[str, np.ndarray],
+        shifted_copies: Callable[..., Path]) -> None:
+    folder = shifted_copies(tmp_path / "many", photos["astronaut"], 40, (256, 256), step=5, axis=0)
     w = make_window(qtbot, tmp_path, (1280, 720))
     w.picker.select(models / "tiny-p2p.safetensors")
     w.open_folder(folder)
