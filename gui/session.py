@@ -34,9 +34,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, Signal, SignalInstance
 
-from translator.choices import DIRECTIONS, Direction, OUTPUT_FORMATS, PRECISIONS, TILE_STATS, parse_tile
+from translator.choices import DIRECTIONS, OUTPUT_FORMATS, PRECISIONS, TILE_STATS, Direction, check_choice, parse_tile
 from translator.imaging import IMAGE_EXTENSIONS
 from translator.inference import InferenceOptions
 
@@ -157,6 +157,12 @@ class Session(QObject):
         self._output_format: str | None = None
         self._options = InferenceOptions()
 
+    def _update(self, attribute: str, value: object, changed: SignalInstance) -> None:
+        """Set `attribute` and emit `changed` with the new value, only when the value differs."""
+        if value != getattr(self, attribute):
+            setattr(self, attribute, value)
+            changed.emit(value)
+
     # --- model -----------------------------------------------------------------------------
 
     @property
@@ -165,10 +171,7 @@ class Session(QObject):
 
     @model_path.setter
     def model_path(self, value: Path | str | None) -> None:
-        path = _as_path(value)
-        if path != self._model_path:
-            self._model_path = path
-            self.modelChanged.emit(path)
+        self._update("_model_path", _as_path(value), self.modelChanged)
 
     @property
     def direction(self) -> Direction | None:
@@ -177,11 +180,7 @@ class Session(QObject):
 
     @direction.setter
     def direction(self, value: str | None) -> None:
-        if value is not None and value not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS} or None, not {value!r}")
-        if value != self._direction:
-            self._direction = value
-            self.directionChanged.emit(value)
+        self._update("_direction", _optional_choice("direction", value, DIRECTIONS), self.directionChanged)
 
     @property
     def model(self) -> ModelChoice | None:
@@ -198,12 +197,8 @@ class Session(QObject):
         choice: ModelChoice | None = None
         if value is not None:
             path, direction = value
-            if direction is not None and direction not in DIRECTIONS:
-                raise ValueError(f"direction must be one of {DIRECTIONS} or None, not {direction!r}")
-            choice = (Path(path), direction)
-        if choice != self._compare:
-            self._compare = choice
-            self.compareChanged.emit(choice)
+            choice = (Path(path), _optional_choice("direction", direction, DIRECTIONS))
+        self._update("_compare", choice, self.compareChanged)
 
     # --- folders and the current image ----------------------------------------------------
 
@@ -233,10 +228,7 @@ class Session(QObject):
 
     @current_image.setter
     def current_image(self, value: Path | str | None) -> None:
-        path = _as_path(value)
-        if path != self._current_image:
-            self._current_image = path
-            self.currentImageChanged.emit(path)
+        self._update("_current_image", _as_path(value), self.currentImageChanged)
 
     @property
     def target_folder(self) -> Path | None:
@@ -259,9 +251,7 @@ class Session(QObject):
         self._set_target(find_target_folder(self._input_folder) if self._input_folder is not None else None)
 
     def _set_target(self, folder: Path | None) -> None:
-        if folder != self._target_folder:
-            self._target_folder = folder
-            self.targetFolderChanged.emit(folder)
+        self._update("_target_folder", folder, self.targetFolderChanged)
 
     def target_for(self, image: Path | str) -> Path | None:
         """The target image for `image` (same stem, any image extension) in the target folder."""
@@ -290,9 +280,7 @@ class Session(QObject):
         return not self._output_chosen
 
     def _set_output(self, folder: Path | None) -> None:
-        if folder != self._output_folder:
-            self._output_folder = folder
-            self.outputFolderChanged.emit(folder)
+        self._update("_output_folder", folder, self.outputFolderChanged)
 
     @property
     def output_format(self) -> str | None:
@@ -301,11 +289,7 @@ class Session(QObject):
 
     @output_format.setter
     def output_format(self, value: str | None) -> None:
-        if value is not None and value not in OUTPUT_FORMATS:
-            raise ValueError(f"output format must be one of {', '.join(OUTPUT_FORMATS)} or None, not {value!r}")
-        if value != self._output_format:
-            self._output_format = value
-            self.outputFormatChanged.emit(value)
+        self._update("_output_format", _optional_choice("output format", value, OUTPUT_FORMATS), self.outputFormatChanged)
 
     # --- inference options -----------------------------------------------------------------
 
@@ -317,9 +301,7 @@ class Session(QObject):
     def options(self, value: InferenceOptions) -> None:
         if not isinstance(value, InferenceOptions):
             raise TypeError(f"options must be InferenceOptions, not {type(value).__name__}")
-        if value != self._options:
-            self._options = value
-            self.optionsChanged.emit(value)
+        self._update("_options", value, self.optionsChanged)
 
     def update_options(self, **changes: Any) -> None:
         """`dataclasses.replace` the options (validated by InferenceOptions); emits if they differ."""
@@ -412,6 +394,13 @@ class Session(QObject):
                 log.warning("settings: ignoring %s=%r (%s)", KEY_TILE, tile, exc)
         if changes:
             self.update_options(**changes)
+
+
+def _optional_choice(name: str, value: Any, choices: tuple[str, ...]) -> Any:
+    """`value` if it is None or one of `choices`; else a ValueError naming the setting and its choices."""
+    if value is not None:
+        check_choice(name, value, choices)
+    return value
 
 
 def _choice(settings: QSettings, key: str, choices: tuple[str, ...]) -> Any:
