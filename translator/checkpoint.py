@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,53 @@ GENERATOR_ROLES: dict[str, tuple[str, ...]] = {"pix2pix": ("g",), "cyclegan": ("
 DISCRIMINATOR_ROLES: dict[str, tuple[str, ...]] = {"pix2pix": ("d",), "cyclegan": ("d_a", "d_b")}
 
 
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+@dataclass(frozen=True)
+class InputStyle:
+    """How a model's input looks, so a drawing canvas can draw like its training inputs.
+
+    `ink` and `paper` are `#rrggbb` colours; `line_width` is a typical stroke width in pixels at
+    the card's `image_size` (line art made by `translator pairs` varies it around this).
+    """
+
+    description: str  # e.g. "black pencil lines on white"
+    ink: str = "#000000"
+    paper: str = "#ffffff"
+    line_width: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("ink", "paper"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _HEX_COLOUR.fullmatch(value):
+                raise ValueError(f"input_style.{name} must be a colour like #000000, not {value!r}")
+        if not isinstance(self.line_width, (int, float)) or isinstance(self.line_width, bool) or not 0 < self.line_width <= 1000:
+            raise ValueError(f"input_style.line_width must be a positive number of pixels, not {self.line_width!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"description": self.description, "ink": self.ink, "paper": self.paper, "line_width": self.line_width}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "input_style") -> InputStyle:
+        """An input style from JSON, every field type-checked (a card is untrusted input)."""
+        _typed(where, d, dict)
+        unknown = sorted(k for k in d if k not in ("description", "ink", "paper", "line_width"))
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {', '.join(unknown)} (a newer tool's card?)")
+        if "description" not in d:
+            raise ValueError(f"{where} lacks its description")
+        width = d.get("line_width", 2.0)
+        if not isinstance(width, (int, float)) or isinstance(width, bool):
+            raise ValueError(f"{where}.line_width must be a number, not {_shown(width)}")
+        return cls(
+            description=_typed(f"{where}.description", d["description"], str),
+            ink=_typed(f"{where}.ink", d.get("ink", "#000000"), str),
+            paper=_typed(f"{where}.paper", d.get("paper", "#ffffff"), str),
+            line_width=float(width),
+        )
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """What a model file is. `generators`/`discriminators` map role -> spec for the nets present.
@@ -57,6 +105,7 @@ class ModelCard:
     source: str = ""
     training: dict[str, Any] = field(default_factory=dict)  # recipe, steps, validation figures
     notes: str = ""
+    input_style: InputStyle | None = None  # how inputs look (line art); None: not known
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -86,6 +135,8 @@ class ModelCard:
             "training": self.training,
             "notes": self.notes,
         }
+        if self.input_style is not None:
+            d["input_style"] = self.input_style.to_dict()
         return json.dumps(d, indent=1, sort_keys=False)
 
     @classmethod
@@ -123,6 +174,7 @@ class ModelCard:
             source=_typed("source", d.get("source", ""), str),
             training=_typed("training", d.get("training", {}), dict),
             notes=_typed("notes", d.get("notes", ""), str),
+            input_style=None if d.get("input_style") is None else InputStyle.from_dict(d["input_style"]),
             format_version=version,
         )
 

@@ -55,6 +55,18 @@ FORMAT_SUFFIXES: dict[str, str] = {
 Preset = Literal["default", "classic"]
 PRESETS: tuple[Preset, ...] = get_args(Preset)
 
+PairKind = Literal["lineart", "edges", "gray", "blur", "downscale"]
+PAIR_KINDS: tuple[PairKind, ...] = get_args(PairKind)
+"""What `translator pairs` makes from a photo: line art, Canny edges, gray (for colourising),
+blur or downscale (for restoring)."""
+PAIR_KIND_HELP: dict[PairKind, str] = {
+    "lineart": "clean dark lines on white, like a pencil sketch",
+    "edges": "plain Canny edges, black on white (as the reference's edges2shoes)",
+    "gray": "the photo in gray, for colourising",
+    "blur": "the photo blurred, for sharpening",
+    "downscale": "the photo at a quarter of its resolution, for upscaling",
+}
+
 
 def parse_tile(value: str | int) -> TileSetting:
     """`auto`, `off` or a positive tile side in pixels (as typed in a menu or on the command line)."""

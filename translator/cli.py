@@ -277,6 +277,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if value:
             print(f"  {label + ':':<12} {value}")
     print(f"  {'image size:':<12} {card.image_size}")
+    if card.input_style is not None:
+        st = card.input_style
+        print(f"  {'input look:':<12} {st.description} (ink {st.ink} on {st.paper}, lines ~{st.line_width:g} px)")
     for role, net in model.nets.items():
         count = sum(p.numel() for p in net.parameters())
         print(f"  {role + ':':<12} {describe_spec(specs[role])}: {count:,} parameters")

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from translator.checkpoint import (
     CARD_KEY,
+    InputStyle,
     ModelCard,
     build_model,
     find_models,
@@ -131,3 +132,48 @@ def test_input_skip_round_trips_and_a_card_without_it_is_refused(tmp_path: Path)
     save_file(tensors, str(path), metadata={CARD_KEY: wrong.to_json()})
     with pytest.raises(ArchitectureMismatch, match="skip.weight"):
         load_model(path)
+
+
+def test_input_style_round_trips_and_old_cards_load_without_it(tmp_path: Path) -> None:
+    style = InputStyle("black pencil lines on white", ink="#101010", paper="#fafafa", line_width=2.5)
+    card = ModelCard("sketch", "pix2pix", {"g": GeneratorSpec("unet_32", 4)}, input_style=style)
+    path = save_model(build_model(card, seed=0), tmp_path / "sketch.safetensors")
+    assert read_card(path).input_style == style
+    assert json.loads(card.to_json())["input_style"] == {
+        "description": "black pencil lines on white", "ink": "#101010", "paper": "#fafafa", "line_width": 2.5}
+    # a card written before the field existed: no "input_style" key at all
+    old = json.loads(card.to_json())
+    del old["input_style"]
+    assert ModelCard.from_json(json.dumps(old)).input_style is None
+    assert "input_style" not in json.loads(ModelCard("m", "pix2pix", {"g": GeneratorSpec("unet_32", 4)}).to_json())
+    # an integer width in JSON is a width too; defaults fill what a card leaves out
+    old["input_style"] = {"description": "lines", "line_width": 3}
+    assert ModelCard.from_json(json.dumps(old)).input_style == InputStyle("lines", "#000000", "#ffffff", 3.0)
+
+
+@pytest.mark.parametrize(
+    ("style", "message"),
+    [
+        ({"description": "x", "ink": "black"}, "input_style.ink must be a colour like #000000"),
+        ({"description": "x", "paper": "#fff"}, "input_style.paper must be a colour"),
+        ({"description": "x", "ink": 0}, "input_style.ink must be a string"),
+        ({"description": 5}, "input_style.description must be a string"),
+        ({"ink": "#000000"}, "input_style lacks its description"),
+        ({"description": "x", "line_width": "2"}, "input_style.line_width must be a number"),
+        ({"description": "x", "line_width": True}, "input_style.line_width must be a number"),
+        ({"description": "x", "line_width": -1}, "line_width must be a positive number"),
+        ({"description": "x", "line_width": float("nan")}, "line_width must be a positive number"),
+        ({"description": "x", "colour": "#000000"}, "unknown field.s. colour"),
+        ("lines", "input_style must be an object"),
+    ],
+)
+def test_malformed_input_style_is_refused_naming_the_field(style: object, message: str, tmp_path: Path) -> None:
+    d = json.loads(ModelCard("m", "pix2pix", {"g": GeneratorSpec("unet_32", 4)}).to_json())
+    d["input_style"] = style
+    with pytest.raises(ValueError, match=message):
+        ModelCard.from_json(json.dumps(d))
+    # in a file, the same card is a CheckpointError naming the file
+    tensors = {f"g.{k}": v for k, v in build_model(ModelCard("m", "pix2pix", {"g": GeneratorSpec("unet_32", 4)})).nets["g"].state_dict().items()}
+    save_file(tensors, str(tmp_path / "m.safetensors"), metadata={CARD_KEY: json.dumps(d)})
+    with pytest.raises(CheckpointError, match="m.safetensors.*input_style"):
+        read_card(tmp_path / "m.safetensors")
