@@ -56,6 +56,7 @@ from translator.errors import CheckpointError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
 from translator.metrics import psnr_batch, ssim_batch
 from translator.models import Losses, Nets, Pix2Pix, StepResult, StepTools, cyclegan_step, model_type, pix2pix_step
+from translator.pairs import manifest_input_style, read_pairs_manifest
 from translator.models import TrainingDiverged as TrainingDiverged  # raised by the steps; importable from here too
 from translator.models.step import set_requires_grad
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator
@@ -325,6 +326,19 @@ def _check_crop_fits(card: ModelCard, crop_size: int) -> None:
                 "(in the app: Fine-tune → Advanced → Crop size)")
 
 
+def _with_pairs_look(card: ModelCard, config: TrainConfig) -> ModelCard:
+    """`card` with what a dataset made by `translator pairs` records: the manifest under
+    `training["pairs"]` and, when the made side (A) is the input, its look as `input_style` (so a
+    sketch canvas draws like the training inputs)."""
+    manifest = read_pairs_manifest(config.data)
+    if manifest is None:
+        return card
+    style = manifest_input_style(manifest)
+    made_side_is_input = config.kind == "pix2pix" and config.direction == "AtoB"
+    return dataclasses.replace(card, training={**card.training, "pairs": manifest},
+                               input_style=style if style is not None and made_side_is_input else card.input_style)
+
+
 class _Trainer:
     """The mutable state of one run: nets, optimisers, helpers. Used only inside `train`."""
 
@@ -452,7 +466,7 @@ class _Trainer:
         if self.last_validation:
             training["validation"] = self.last_validation
         card = dataclasses.replace(self.card, training=training, image_size=self.cfg.crop_size)
-        return Model(card, nets)
+        return Model(_with_pairs_look(card, self.cfg), nets)
 
     # steps -------------------------------------------------------------------------------
     def _autocast(self) -> Any:
