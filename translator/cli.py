@@ -1,4 +1,4 @@
-"""The `translator` command: translate, eval, inspect, import, export, train, zoo.
+"""The `translator` command: translate, eval, inspect, import, export, train, pairs, zoo.
 
 Every command drives the same engine functions the app uses. Errors are shown as one message
 (the traceback goes to the log, visible with `-v`); the exit status is 0 on success, 1 when any
@@ -29,6 +29,8 @@ from translator.choices import (
     MODE_HELP,
     MODES,
     NORMS,
+    PAIR_KIND_HELP,
+    PAIR_KINDS,
     PRECISIONS,
     PRESETS,
     TILE_CHOICES,
@@ -354,6 +356,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from translator.pairs import make_pairs
+
+    print(f"making {args.kind} pairs ({args.size}×{args.size}, {args.variants} per photo) from {args.photos} -> {args.out}",
+          file=sys.stderr)
+    job = make_pairs(args.photos, args.out, kind=args.kind, size=args.size, variants=args.variants, seed=args.seed,
+                     recursive=args.recursive, overwrite=args.overwrite)
+    with progress_bar(args.quiet) as on_progress:
+        summary = run_job(job, on_progress)
+    print(f"pairs written {len(summary.written)}, skipped {len(summary.skipped)} (already made), "
+          f"photos failed {len(summary.failed)}")
+    for f in summary.failed:
+        print(f"  {f.error}")
+    if summary.written or summary.skipped:
+        print(f"train on them: translator train pix2pix --data {args.out} --out RUN")
+    return 1 if summary.failed else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from translator.checkpoint import load_model, resolve_model_path
     from translator.reference import export_reference
@@ -490,6 +510,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-last", type=int, help="checkpoints to keep (default 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pairs", help="make training pairs (A/ + B/) from a folder of photos",
+                       description="Make pix2pix training pairs from photos: DATASET/B/ holds square crops of each photo, "
+                       "DATASET/A/ the input made from each crop (line art, edges, gray, blur or downscale), same names, "
+                       "pixel-aligned; DATASET/pairs.json says how. Finished pairs are skipped on a rerun.")
+    p.add_argument("photos", type=Path, metavar="PHOTOS", help="folder of photos")
+    p.add_argument("--out", "-o", type=Path, required=True, metavar="DATASET", help="dataset folder (not inside PHOTOS)")
+    p.add_argument("--kind", choices=PAIR_KINDS, required=True, help="; ".join(f"{k}: {h}" for k, h in PAIR_KIND_HELP.items()))
+    p.add_argument("--size", type=int, default=256, help="side of the square pairs in pixels (default 256)")
+    p.add_argument("--variants", type=int, default=1, metavar="N",
+                   help="pairs per photo: the centre square, then N-1 random squares of 60-100%% of the short side (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random crops, line widths and blurs (default 0)")
+    p.add_argument("--recursive", "-r", action="store_true", help="also take photos from sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="remake pairs that already exist")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_pairs)
 
     p = sub.add_parser("export", help="write reference-loadable .pth files", description="Write a model as plain state dicts the reference implementation loads.")
     p.add_argument("model", help="model file or name")

@@ -290,7 +290,7 @@ def _check_same_making(out: Path, manifest: dict[str, Any]) -> None:
         now = ", ".join(f"{k} {manifest[k]}" for k in differ)
         raise TranslatorError(
             f"{out}: its pairs were made with {was}, not {now}; mixing them would give an inconsistent dataset. "
-            "Choose another dataset folder, or overwrite the pairs")
+            "Choose another dataset folder, or remake them all (--overwrite)")
 
 
 def make_pairs(
