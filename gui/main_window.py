@@ -1,5 +1,5 @@
 """The main window: the side bar (model, images, settings) on the left, the work in tabs on the
-right (Preview, Batch, Fine-tune, Log), running jobs in the status bar.
+right (Preview, Sketch, Batch, Fine-tune, Log), running jobs in the status bar.
 
 State lives in the `Session`; panels are views of it. The window wires them together and runs
 the preview: whenever the image, the model, the compared model, the targets or any inference
@@ -25,6 +25,7 @@ from gui.widgets.job_status import JobStatus
 from gui.widgets.library_panel import LibraryPanel
 from gui.widgets.log_panel import LogPanel
 from gui.widgets.preview_panel import PreviewPanel
+from gui.widgets.sketch_panel import SketchPanel
 from gui.widgets.train_panel import TrainPanel
 from gui.widgets.zoo_dialog import ZooDialog
 from translator._fs import write_bytes_atomic
@@ -38,7 +39,7 @@ from translator.paths import user_models_dir
 log = logging.getLogger(__name__)
 
 SIDEBAR_WIDTH = 290
-TAB_PREVIEW, TAB_BATCH, TAB_FINETUNE, TAB_LOG = range(4)
+TAB_PREVIEW, TAB_SKETCH, TAB_BATCH, TAB_FINETUNE, TAB_LOG = range(5)
 
 
 def _scrolling(panel: QWidget) -> QScrollArea:
@@ -71,12 +72,14 @@ class MainWindow(QMainWindow):
         self.library = LibraryPanel(self.session)
         self.picker, self.strip, self.compare_with = self.library.picker, self.library.strip, self.library.compare_with
         self.preview = PreviewPanel()
+        self.sketch = SketchPanel(self.session, self.models.get, self.settings)
         self.batch = BatchPanel(self.session, self.models.get)
         self.train_panel = TrainPanel()
         self.log_panel = LogPanel()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.preview, "Preview")
+        self.tabs.addTab(self.sketch, "Sketch")
         self.tabs.addTab(_scrolling(self.batch), "Batch")
         # The fine-tune form scrolls rather than squeeze its curves on small (or high-DPI) screens.
         self.tabs.addTab(_scrolling(self.train_panel), "Fine-tune")
