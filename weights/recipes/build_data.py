@@ -10,6 +10,11 @@ never loaded here: `training_photos()` leaves them out before anything is read.
 
 - `demo-day2night` (pix2pix, paired): `A/<photo>_<i>.png` = a 256×256 crop, `B/` the same crop
   through the benchmark's night grading (darker midtones, less saturation, a blue cast).
+- `demo-sketch2photo` (pix2pix, paired): `translator pairs --kind lineart` (`translator.pairs.make_pairs`,
+  seed 0) on the whole training photos (written first to `<root>/demo-sketch2photo-photos/`):
+  `SKETCH_VARIANTS` crops of each photo (the centre square, then random squares of 60–100 % of
+  the short side) at 256², `A/` the made line art, `B/` the crop; `pairs.json` records the line
+  look, which training carries into the model card (`input_style`).
 - `demo-photo2painting` (CycleGAN, unpaired): `trainA/` = crops of the colour training photos,
   `trainB/` = the same photos' crops through OpenCV's `stylization` filter (`sigma_s=60,
   sigma_r=0.45`: edge-preserving smoothing with darkened edges, a painted look). Training draws
@@ -17,7 +22,7 @@ never loaded here: `training_photos()` leaves them out before anything is read.
   different photos on each side, the grey photos (moon, page, gravel, …) ended up mostly on the
   painting side and the model learnt "painting = grey" (BUILD_VERSION 1).
 
-Everything is deterministic (no random draw anywhere); a folder is rebuilt only when the way it
+Everything is deterministic (the sketch pairs' random crops and line widths are seeded); a folder is rebuilt only when the way it
 was built changes (its `.complete` file records that).
 """
 from __future__ import annotations
@@ -35,9 +40,12 @@ import numpy as np
 
 from bench.quality.tasks import PHOTOS, TEST_PHOTOS, TRAIN_SCALES, TRAIN_STRIDE, crops, load_photo, night
 from translator import imaging
+from translator.jobs import run_job
+from translator.pairs import make_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = ROOT / "out" / "demo-data"
+SKETCH_VARIANTS = 16  # sketch pairs per training photo (15 photos: 240 pairs, as many as the other demo datasets' crops)
 BUILD_VERSION = 2  # bump when a rendering changes, so cached folders are rebuilt
 
 
@@ -62,6 +70,13 @@ DATASETS: dict[str, DemoData] = {
         "demo-day2night", "pix2pix",
         "A: 256×256 crops of each photo at several scales; B: the same crops through a fixed night grading "
         "(darker midtones, 30 % less saturation, a blue cast; `night()` in bench/quality/tasks.py)",
+    ),
+    "demo-sketch2photo": DemoData(
+        "demo-sketch2photo", "pix2pix",
+        f"`translator pairs --kind lineart --variants {SKETCH_VARIANTS} --size 256 --seed 0` on each whole photo: "
+        "B = a 256×256 crop (the centre square, then random squares of 60-100 % of the short side), A = line art "
+        "made from it (Canny edges with thresholds from the crop's own gradients, specks removed, drawn 1-3 px "
+        "wide in black to dark grey on white)",
     ),
     "demo-photo2painting": DemoData(
         "demo-photo2painting", "cyclegan",
@@ -103,11 +118,17 @@ def build(name: str, root: Path = DEFAULT_ROOT, *, per_photo: int | None = None,
         raise ValueError(f"unknown demo dataset {name!r}: choose from {', '.join(DATASETS)}")
     out = Path(root) / name
     manifest = {"name": name, "version": BUILD_VERSION, "per_photo": per_photo, "photos": training_photos()}
+    if name == "demo-sketch2photo":
+        manifest["variants"] = SKETCH_VARIANTS
     done = out / ".complete"
     if done.exists() and json.loads(done.read_text()) == manifest:
         return out
     if out.exists():
         shutil.rmtree(out)  # built another way (or interrupted): start over
+    if name == "demo-sketch2photo":
+        _build_sketch_pairs(out, Path(root) / f"{name}-photos", per_photo, load)
+        done.write_text(json.dumps(manifest))
+        return out
     sides = photo_sides(name)
     for photo in training_photos():
         for stem, crop in _photo_crops(photo, per_photo, load):
@@ -121,6 +142,17 @@ def build(name: str, root: Path = DEFAULT_ROOT, *, per_photo: int | None = None,
                     imaging.write_image(out / "trainB" / f"{stem}.png", painting(crop))
     done.write_text(json.dumps(manifest))
     return out
+
+
+def _build_sketch_pairs(out: Path, photos: Path, per_photo: int | None, load: Callable[[str], np.ndarray]) -> None:
+    """Line-art pairs of the training photos, made by `translator pairs` (`per_photo`: variants)."""
+    if photos.exists():
+        shutil.rmtree(photos)
+    for photo in training_photos():
+        imaging.write_image(photos / f"{photo}.png", load(photo))
+    summary = run_job(make_pairs(photos, out, kind="lineart", size=256, variants=per_photo or SKETCH_VARIANTS, seed=0))
+    if summary.failed:
+        raise RuntimeError("; ".join(str(f.error) for f in summary.failed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,8 +45,22 @@ MAX_FILE_BYTES = 15 * 1024 * 1024  # what a shipped model may weigh
 TASKS: dict[str, tuple[str, tuple[str, str]]] = {
     "demo-day2night": ("day photo to night: the same scene darker, bluer and less saturated, as after dusk",
                   ("day photo", "night")),
+    "demo-sketch2photo": ("sketch to photo: dark line art on white (pencil-like lines) to a photo-like picture",
+                          ("sketch", "photo")),
     "demo-photo2painting": ("photo to painting (A→B) and painting to photo (B→A): the flat colours and dark "
                        "outlines of OpenCV's stylization filter", ("photo", "painting")),
+}
+
+# What a demo model cannot do, beyond being small and briefly trained (appended to its card's notes).
+LIMITS: dict[str, str] = {
+    "demo-sketch2photo": (
+        "It learnt from line art made by `translator pairs --kind lineart`, not from drawings: hand-drawn lines "
+        "(wobblier, sketchier, with shading or gaps) are outside what it saw and give muddier results. It knows "
+        "only the colours and textures of its {photos} training photos (a portrait, a rocket, a Chinese temple, "
+        "microscopy, a motorcycle, textures, text): it fills a drawing with those, it does not know what a "
+        "drawn cat or tree should look like. Low resolution: trained at 256×256; larger drawings work but "
+        "their detail does not grow."
+    ),
 }
 
 CREDITS = ("Training photos: scikit-image's sample images (public domain / CC0 / no known copyright "
@@ -106,7 +120,9 @@ def card_changes(name: str, config: TrainConfig, result: TrainResult, data: Path
         f"{config.kind} can do with more data and time. Trained from scratch for {result.steps_done} steps on crops "
         f"of {len(training_photos())} photos that ship with "
         f"scikit-image and scikit-learn ({DATASETS[name].rendering}). The photos in samples/ ({held_out}) were "
-        f"held out: no crop of them was trained on. {CREDITS}{quick_note}"
+        f"held out: no crop of them was trained on. Training took {seconds / 60:.0f} minutes on {training['device']} "
+        f"({training['threads']} thread(s)). {LIMITS.get(name, '').format(photos=len(training_photos()))} "
+        f"{CREDITS}{quick_note}"
     )
     return {
         "task": task,
