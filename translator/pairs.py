@@ -3,13 +3,15 @@
 pix2pix needs (input, target) pairs, and an artist has photos, not sketch/photo pairs. Each kind
 makes the input from the photo itself, so the pair lines up pixel for pixel:
 
-- `lineart`: clean dark lines on white, like a pencil sketch. Canny edges of the smoothed photo,
-  with thresholds from the photo's own gradient statistics (a percentile of the gradient
-  magnitude, so dim and contrasty photos both give lines), specks removed (small connected
-  components), then drawn anti-aliased with a width drawn per image (1–3 px at 256², scaled
-  with `size`) and a slightly varied darkness, so hand-drawn lines are in the range trained on.
-- `edges`: plain 1-px Canny edges (same thresholds, no cleaning), black on white like the
-  reference's edges2shoes (its edges are black lines on white).
+- `lineart`: clean dark lines on white, like a pencil sketch. Canny edges of the photo after an
+  edge-preserving smoothing, with thresholds from the photo's own gradient statistics (a
+  percentile of the gradient magnitude, so dim and contrasty photos both give lines, raised
+  until the edges cover at most 6 % of the picture, so fur and foliage do not fill the page),
+  specks removed (small connected components), then drawn anti-aliased with a width drawn per
+  image (1–3 px at 256², scaled with `size`) and a varied darkness (black to dark grey), so
+  hand-drawn lines are in the range trained on.
+- `edges`: plain 1-px Canny edges (the same smoothing and thresholds, no speck removal), black
+  on white like the reference's edges2shoes (its edges are black lines on white).
 - `gray`: the luminance as three channels, for colourising.
 - `blur`: a Gaussian blur, sigma drawn per image (1–3 px at 256²), for sharpening.
 - `downscale`: down by 4 (area) and back up (bicubic), for upscaling.
@@ -214,17 +216,17 @@ def _check_folders(photos: Path, out: Path) -> None:
             "next time. Choose a dataset folder outside it")
 
 
-def _stems(photos: Path, files: list[Path]) -> tuple[dict[Path, str], list[ItemResult]]:
+def _stems(photos: Path, files: list[Path]) -> tuple[dict[Path, str], dict[Path, ItemResult]]:
     """Each photo's pair name (its path under `photos` without suffix, sub-folders joined by
     `__`) and a failure for each photo whose name another photo already took."""
     names: dict[Path, str] = {}
     taken: dict[str, Path] = {}
-    clashes: list[ItemResult] = []
+    clashes: dict[Path, ItemResult] = {}
     for f in files:
         stem = "__".join(f.relative_to(photos).with_suffix("").parts)
         if stem in taken:
-            clashes.append(ItemResult(f, "failed", None, f"{f}: makes the same pair name ({stem}) as {taken[stem]}; "
-                                                         "rename one of them"))
+            clashes[f] = ItemResult(f, "failed", None, f"{f}: makes the same pair name ({stem}) as {taken[stem]}; "
+                                                      "rename one of them")
         else:
             taken[stem] = f
             names[f] = stem
@@ -312,8 +314,8 @@ def make_pairs(
     skipped unless `overwrite` (a rerun continues an interrupted one). A photo that cannot be read
     is a failed item naming the file and why; the job goes on. A and B of a pair are both
     written or neither: B is written only after A, and A is removed if B fails; a cancel (checked
-    between photos) raises `JobCancelled` leaving only complete pairs. A folder that cannot take
-    files stops the job with `OutputError`. Refuses (`TranslatorError`) a dataset folder equal to
+    between photos) raises `JobCancelled` leaving only complete pairs. A dataset folder that cannot
+    take files stops the job with `OutputError` before the first photo. Refuses (`TranslatorError`) a dataset folder equal to
     or inside `photos`, and a folder whose `pairs.json` says its pairs were made another way
     (unless `overwrite`). Writes `out/pairs.json` (atomic) before the first pair and, with the
     counts, at the end.
@@ -345,10 +347,9 @@ def make_pairs(
     clock = ProgressClock(len(files))
     for photo in files:
         token.raise_if_cancelled()
-        if photo not in names:
-            result = next(c for c in clashes if c.item == photo)
-            summary.failed.append(result)
-            yield clock.tick(photo, result)
+        if photo in clashes:
+            summary.failed.append(clashes[photo])
+            yield clock.tick(photo, clashes[photo])
             continue
         targets = [(a_dir / f"{n}.png", b_dir / f"{n}.png") for n in (_pair_name(names[photo], v) for v in range(variants))]
         todo = [v for v, (a, b) in enumerate(targets) if overwrite or not (_complete(a) and _complete(b))]
