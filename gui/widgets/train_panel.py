@@ -1,5 +1,9 @@
 """Fine-tune: train a model on a dataset folder, with live curves, samples, pause and resume.
 
+A folder of photos alone (images in no dataset layout) gets, in place, the offer to make training
+pairs from them (`gui.widgets.pairs_preview.PairsOffer`); once made, the dataset folder becomes
+the folder of pairs, so Start trains on them.
+
 The panel builds a `TrainConfig` from its widgets and runs `translator.training.train` on a
 `JobWorker`. Pause cancels the job (training saves a checkpoint and `RUN/model.safetensors`
 when cancelled) and remembers the run; Resume runs `train(config, resume=True)` on the same run
@@ -37,10 +41,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from gui.jobs import JobWorker, LatestOnly
 from gui.widgets.fold import Fold
+from gui.widgets.pairs_preview import PairsOffer, PhotoFolder, scan_or_photos
 from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
 from translator.choices import KINDS
-from translator.datasets import DatasetScan, scan_dataset
+from translator.datasets import DatasetScan
 from translator.errors import TranslatorError
 from translator.jobs import CancelToken, format_duration
 from translator.paths import user_models_dir
@@ -109,11 +114,12 @@ class TrainPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, or AB images)")
+        self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, AB images) or a folder of photos")
         browse = QPushButton("Browse…")
         self.data_info = QLabel("")
         self.data_info.setMinimumHeight(self.data_info.fontMetrics().lineSpacing() * 4)  # the whole report
         self.data_info.setWordWrap(True)
+        self.pairs = PairsOffer()  # shown for a folder of photos without pairs
         self.start_model_label = QLabel("no model selected")
         self.from_selected = QCheckBox("start from the selected model")
         self.kind = QComboBox()
@@ -156,6 +162,8 @@ class TrainPanel(QWidget):
                              ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Recipe", self.recipe),
                              ("Steps", self.steps), ("Run name", self.name_edit)):
             self.form.addRow(label, field)
+        self.form.insertRow(2, self.pairs)  # in place, under the report that offers it
+        self.form.setRowVisible(self.pairs, False)
         # The recipe sets these; a user rarely changes them, so they fold away ("Advanced").
         advanced_box = QWidget()
         self.advanced_form = QFormLayout(advanced_box)
@@ -190,6 +198,7 @@ class TrainPanel(QWidget):
         self.pause_button.clicked.connect(self._pause_or_resume)
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_run_button.clicked.connect(self._pick_run)
+        self.pairs.made.connect(self._use_pairs)
         self._scanner = LatestOnly(self, name="scan-dataset")
         self._scanner.failed.connect(partial(self._show_scan, None))
         self._worker: JobWorker | None = None
@@ -256,21 +265,38 @@ class TrainPanel(QWidget):
         return TrainConfig.from_preset(self.recipe.currentData(), kind, Path(data).expanduser(), runs_dir() / name, **values)
 
     def rescan(self) -> None:
-        """Scan the dataset folder on a worker and say what it holds (or what is wrong with it)."""
+        """Scan the dataset folder on a worker and say what it holds (or what is wrong with it);
+        a folder of photos without pairs gets the offer to make pairs from them."""
         text = self.data_edit.text().strip()
         if not text:
             self._show_scan(None, "")
             return
         root, paired = Path(text).expanduser(), self.training_kind() == "pix2pix"
+        start = self._start_path if self.from_selected.isChecked() else None
         self.data_info.setStyleSheet("")
         self.data_info.setText("scanning…")
-        self._scanner.submit(lambda: scan_dataset(root, paired=paired), partial(self._show_scan, root))
+        self._scanner.submit(lambda: scan_or_photos(root, paired=paired, start_model=start), partial(self._show_scan, root))
 
-    def _show_scan(self, root: Path | None, found: DatasetScan | str) -> None:
-        self.data_info.setStyleSheet("" if isinstance(found, DatasetScan) else "color: #c62828")
-        text = found.describe() if isinstance(found, DatasetScan) else found
+    def _show_scan(self, root: Path | None, found: DatasetScan | PhotoFolder | str) -> None:
+        self.data_info.setStyleSheet("color: #c62828" if isinstance(found, str) else "")
+        text = found if isinstance(found, str) else found.describe()
         self.data_info.setText(text)
         self.data_info.setToolTip(text)  # the whole report, when the panel is short of room
+        if isinstance(found, PhotoFolder):
+            self.pairs.set_photos(found.root, size=found.size)
+        # The offer stays while it makes pairs, and beside the pairs it made (its report, its failures).
+        made = root is not None and root == self.pairs.made_folder()
+        offer = isinstance(found, PhotoFolder) or self.pairs.running() or made
+        self.form.setRowVisible(self.pairs, offer)
+        if not offer:
+            self.pairs.forget_photos()
+
+    def _use_pairs(self, photos: Path, pairs: Path) -> None:
+        """Pairs were made: train on them (and say what they are now), unless the user has chosen
+        another folder meanwhile."""
+        text = self.data_edit.text().strip()
+        if text and Path(text).expanduser() in (photos, pairs):
+            self.set_data_folder(pairs)
 
     def _apply_recipe(self, *_: object) -> None:
         """Show the selected recipe's values (for the current kind) in the fields — only when the

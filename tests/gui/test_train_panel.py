@@ -119,6 +119,31 @@ def test_dataset_description_and_errors(qtbot: QtBot, tmp_path: Path, photos: di
     assert "dataset folder" in panel.error.text() and not panel.running()
 
 
+def test_the_pairs_offer_only_for_photos_without_a_layout(qtbot: QtBot, tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    """Photos alone get the offer; a dataset (or a broken one, whose error says what to fix) does not."""
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for name, rgb in photos.items():
+        Image.fromarray(rgb).resize((60, 40)).save(loose / f"{name}.png")
+    panel.set_data_folder(loose)
+    qtbot.waitUntil(lambda: panel.form.isRowVisible(panel.pairs), timeout=5000)
+    assert panel.data_info.text() == "3 photos, no pairs yet: make training pairs from them."
+    assert panel.pairs.photos() == loose
+    panel.set_data_folder(_dataset(tmp_path / "data", photos))
+    qtbot.waitUntil(lambda: "paired" in panel.data_info.text(), timeout=5000)
+    assert not panel.form.isRowVisible(panel.pairs)
+    half = tmp_path / "half"
+    (half / "A").mkdir(parents=True)
+    Image.fromarray(photos["coffee"]).save(half / "A" / "coffee.png")
+    panel.set_data_folder(half)
+    qtbot.waitUntil(lambda: "no B/" in panel.data_info.text(), timeout=5000)
+    assert "#c62828" in panel.data_info.styleSheet() and panel.pairs.photos() is None
+    assert not panel.form.isRowVisible(panel.pairs)
+    qtbot.waitUntil(lambda: not panel.pairs.running(), timeout=5000)
+
+
 def test_lambda_shown_follows_the_kind(qtbot: QtBot) -> None:
     panel = TrainPanel()
     qtbot.addWidget(panel)
