@@ -13,6 +13,7 @@ failed and why; `made(photos, folder)` then says where the pairs are.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
@@ -182,6 +183,9 @@ class PairsOffer(QGroupBox):
         self.failures_label = QLabel("Photos that failed:")
         self.failures = QListWidget()
         self.failures.setToolTip("photos no pair could be made from, and why")
+        self.failures.setWordWrap(True)  # the reason matters more than the folder: wrap, never scroll sideways
+        self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.failures.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.failures.setMaximumHeight(self.failures.fontMetrics().lineSpacing() * 4)
         self.preview = PairsPreview()
 
@@ -304,7 +308,7 @@ class PairsOffer(QGroupBox):
         self.progress.setValue(0)
         self.status.setText(f"making {kind} pairs in {out}…")
         worker = JobWorker(job, name="make-pairs", min_interval_s=0.05, keep=_is_failure)
-        worker.progress.connect(self._progress)
+        worker.progress.connect(partial(self._progress, photos))
         worker.result.connect(partial(self._done, photos, out))
         worker.failed.connect(self._failed)
         worker.cancelled.connect(self._cancelled)
@@ -319,13 +323,15 @@ class PairsOffer(QGroupBox):
         if self._worker is not None:
             self._worker.cancel()
 
-    def _progress(self, p: Progress) -> None:
+    def _progress(self, photos: Path, p: Progress) -> None:
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
         self.status.setText(progress_text(p, "photos"))
         if _is_failure(p):
             assert p.result is not None
-            self.failures.addItem(p.result.error or str(p.result.item))
+            full = p.result.error or str(p.result.item)
+            self.failures.addItem(full.removeprefix(f"{photos}{os.sep}"))  # "name.jpg: why": the folder is known
+            self.failures.item(self.failures.count() - 1).setToolTip(full)
             self._show_failures(True)
 
     def _done(self, photos: Path, out: Path, summary: PairsSummary) -> None:

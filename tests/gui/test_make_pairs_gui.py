@@ -123,7 +123,9 @@ def test_a_bad_photo_is_listed_with_its_reason_and_the_rest_are_made(qtbot: QtBo
         offer.make()
     out = made.args[1]
     assert offer.failures.isVisibleTo(panel) and offer.failures.count() == 1
-    assert "zz_broken.jpg" in offer.failures.item(0).text() and len(offer.failures.item(0).text()) > len("zz_broken.jpg") + 10
+    failed = offer.failures.item(0)
+    assert failed.text().startswith("zz_broken.jpg: ") and len(failed.text()) > len("zz_broken.jpg: ") + 10  # and why
+    assert failed.toolTip() == f"{photo_folder / 'zz_broken.jpg'}{failed.text().removeprefix('zz_broken.jpg')}"
     assert len(_names(out / "A")) == 12 and _names(out / "A") == _names(out / "B")  # 6 good photos × 2 variants
     assert "1 photo failed" in offer.status.text()
     qtbot.waitUntil(lambda: not offer.running(), timeout=TIMEOUT)
