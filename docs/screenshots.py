@@ -7,7 +7,8 @@ Run it under `../shared/tools/screenshot` (a virtual screen), e.g.
 
 It uses a throw-away settings file, the shipped demo models and `samples/`; it changes nothing
 of the user's. States: the preview (optionally comparing with a second model, with a changed
-precision), the Batch tab with a batch running, the Fine-tune tab.
+precision), the Sketch tab (with `--strokes`, a small drawing made with QTest mouse strokes),
+the Batch tab with a batch running, the Fine-tune tab.
 """
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gui.main_window import TAB_BATCH, TAB_FINETUNE, MainWindow  # noqa: E402
+from gui.main_window import TAB_BATCH, TAB_FINETUNE, TAB_SKETCH, MainWindow  # noqa: E402
+from gui.widgets.sketch_canvas import SketchCanvas  # noqa: E402
 from translator.checkpoint import resolve_model_path  # noqa: E402
 
 
@@ -46,6 +49,34 @@ def _night_pairs(root: Path, copies: int) -> Path:
     return root / "A"
 
 
+# A house on a hill under the sun, as polylines in fractions of the canvas (x, y).
+_DRAWING: list[list[tuple[float, float]]] = [
+    [(0.0, 0.78), (0.2, 0.72), (0.45, 0.7), (0.7, 0.73), (1.0, 0.8)],  # the hill
+    [(0.3, 0.71), (0.3, 0.48), (0.6, 0.48), (0.6, 0.7)],  # walls
+    [(0.26, 0.5), (0.45, 0.32), (0.64, 0.5)],  # roof
+    [(0.4, 0.7), (0.4, 0.58), (0.47, 0.58), (0.47, 0.7)],  # door
+    [(0.51, 0.53), (0.57, 0.53), (0.57, 0.59), (0.51, 0.59), (0.51, 0.53)],  # window
+    [(0.8, 0.12), (0.87, 0.15), (0.9, 0.22), (0.87, 0.29), (0.8, 0.32), (0.73, 0.29), (0.7, 0.22), (0.73, 0.15),
+     (0.8, 0.12)],  # the sun
+    [(0.05, 0.3), (0.12, 0.25), (0.2, 0.27), (0.27, 0.24), (0.33, 0.3)],  # a cloud
+]
+
+
+def draw(canvas: SketchCanvas, drawing: list[list[tuple[float, float]]]) -> None:
+    """Draw `drawing` with QTest mouse strokes, a few pointer moves per segment."""
+    r = canvas.image_rect()
+
+    def at(x: float, y: float) -> QPoint:
+        return QPoint(round(r.left() + x * r.width()), round(r.top() + y * r.height()))
+
+    for line in drawing:
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(*line[0]))
+        for (x0, y0), (x1, y1) in zip(line, line[1:]):
+            for k in range(1, 5):
+                QTest.mouseMove(canvas, at(x0 + (x1 - x0) * k / 4, y0 + (y1 - y0) * k / 4))
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(*line[-1]))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="1400x900", help="window size, WxH")
@@ -54,7 +85,8 @@ def main() -> int:
     p.add_argument("--compare-direction", default=None)
     p.add_argument("--image", default="chelsea.jpg", help="the sample shown")
     p.add_argument("--precision", help="change the precision after the first preview (the preview refreshes)")
-    p.add_argument("--tab", choices=["preview", "batch", "finetune"], default="preview")
+    p.add_argument("--tab", choices=["preview", "sketch", "batch", "finetune"], default="preview")
+    p.add_argument("--strokes", action="store_true", help="on the Sketch tab, draw a small house with mouse strokes")
     p.add_argument("--advanced", action="store_true", help="unfold the Advanced settings")
     p.add_argument("--targets", action="store_true",
                    help="open a copy of samples/ as A/ with night gradings of it as the targets in B/")
@@ -97,6 +129,10 @@ def main() -> int:
     window.show()
     if args.tab == "batch":
         window.tabs.setCurrentIndex(TAB_BATCH)
+    elif args.tab == "sketch":
+        window.tabs.setCurrentIndex(TAB_SKETCH)  # opens with a model that takes sketches, when there is one
+        if args.strokes:
+            QTimer.singleShot(500, lambda: draw(window.sketch.canvas, _DRAWING))
     return int(app.exec())
 
 

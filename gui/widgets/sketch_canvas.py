@@ -14,6 +14,7 @@ is shown under the lines at low opacity; it is never part of `sketch()`, what th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,8 @@ class SketchCanvas(QWidget):
         self.trace_opacity = TRACE_OPACITY
         self._before: QImage | None = None  # the drawing when the current stroke began
         self._dirty = QRectF()  # what the current stroke has touched, in canvas pixels
+        self._runs: list[tuple[float, QPainterPath]] = []  # the current stroke: (width, path) runs
+        self._colour = self._ink  # the current stroke's colour
         self._last = QPointF()
         self._mid = QPointF()
 
@@ -224,43 +227,56 @@ class SketchCanvas(QWidget):
         return now
 
     # ----- strokes ------------------------------------------------------------------------------
+    # A stroke is kept as runs of pieces of one width (all of it, without pressure) and drawn in one
+    # pass over the drawing as it was when the stroke began: pieces drawn one by one would overlap
+    # their anti-aliased ends and leave darker dots at every join. Each move repaints only around
+    # its new piece (a clip), so a move costs the same early and late in a long stroke.
     def _begin(self, pos: QPointF, pressure: float) -> None:
         self._before = self._image.copy()
+        self._colour = self._paper if self.eraser else self._ink
+        self._runs = []
         self._dirty = QRectF()
-        self._last = self._mid = self._to_canvas(pos)
-        path = QPainterPath(self._last)
-        path.lineTo(self._last + QPointF(0.01, 0))  # a dot: the round cap draws it
-        self._draw(path, pressure)
+        start = self._last = self._mid = self._to_canvas(pos)
+        self._add(pressure, lambda path: path.lineTo(start + QPointF(0.01, 0)))  # a dot: the round cap draws it
 
     def _extend(self, pos: QPointF, pressure: float) -> None:
-        point = self._to_canvas(pos)
-        mid = (self._last + point) / 2
-        path = QPainterPath(self._mid)
-        path.quadTo(self._last, mid)
-        self._draw(path, pressure)
+        point, last = self._to_canvas(pos), self._last
+        mid = (last + point) / 2
+        self._add(pressure, lambda path: path.quadTo(last, mid))
         self._last, self._mid = point, mid
 
     def _end(self, pos: QPointF, pressure: float) -> None:
-        point = self._to_canvas(pos)
-        path = QPainterPath(self._mid)
-        path.quadTo(self._last, point)
-        self._draw(path, pressure, moved=False)
-        before, self._before = self._before, None
+        point, last = self._to_canvas(pos), self._last
+        self._add(pressure, lambda path: path.quadTo(last, point), moved=False)
+        before, self._before, self._runs = self._before, None, []
         if before is not None:
             rect = self._dirty.toAlignedRect().intersected(self._image.rect())
             if not rect.isEmpty():
                 self._remember(_Step(rect, before.copy(rect)))
         self.changed.emit()
 
-    def _draw(self, path: QPainterPath, pressure: float, moved: bool = True) -> None:
-        width = self.pen_width * self.side() / self.base_size * max(MIN_PRESSURE, min(1.0, pressure))
-        pen = QPen(self._paper if self.eraser else self._ink, width, Qt.PenStyle.SolidLine,
-                   Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    def _add(self, pressure: float, piece: Callable[[QPainterPath], None], moved: bool = True) -> None:
+        """Add a piece (`piece(path)` extends a path by it) to the stroke and draw it."""
+        if self._before is None:
+            return
+        exact = self.pen_width * self.side() / self.base_size * max(MIN_PRESSURE, min(1.0, pressure))
+        width = max(0.25, round(exact * 4) / 4)  # quarter pixels: a steady pressure keeps one run
+        if not self._runs or self._runs[-1][0] != width:
+            self._runs.append((width, QPainterPath(self._mid)))
+        run = self._runs[-1][1]
+        alone = QPainterPath(run.currentPosition())
+        piece(alone)
+        piece(run)
+        touched = alone.boundingRect().adjusted(-width - 1, -width - 1, width + 1, width + 1)
         with _painting(self._image) as p:
+            p.setClipRect(touched)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+            p.drawImage(0, 0, self._before)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.setPen(pen)
-            p.drawPath(path)
-        touched = path.boundingRect().adjusted(-width, -width, width, width)
+            for w, path in self._runs:
+                p.setPen(QPen(self._colour, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+                p.drawPath(path)
         self._dirty = self._dirty.united(touched)
         self.update(self._to_widget(touched).toAlignedRect().adjusted(-2, -2, 2, 2))
         if moved:

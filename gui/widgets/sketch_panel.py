@@ -8,7 +8,10 @@ training size. The result is translated off the UI thread, for the latest drawin
   option change, at once: a running translation is cancelled (a tiled one stops at its next
   tile) and its result dropped;
 - during a stroke, at most every `THROTTLE_MS`; a translation already running then finishes and
-  is shown (it is the stroke as it was a moment ago: better than nothing while drawing).
+  is shown (it is the stroke as it was a moment ago: better than nothing while drawing). On a
+  canvas larger than the model's training size these are quick looks: the drawing translated at
+  the training size and the result scaled up, so that the one running when the stroke ends
+  finishes sooner.
 
 Nothing is translated while the tab is hidden; what changed meanwhile is translated when it shows.
 At most one translation runs at a time: a request made while one runs only marks the drawing as
@@ -25,9 +28,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QSlider,
@@ -49,9 +54,23 @@ THROTTLE_MS = 120  # during a stroke, a new translation starts at most this ofte
 KEY_DATASET = "sketch/dataset"
 DATASET_PREFIX = "sketch-"
 GetModel = Callable[[Path, Direction | None, InferenceOptions], Translator]
-Result = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # (sketch, result, compared model's result)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A drawing and what the model (and the compared model) made of it; `quick`: computed at the
+    model's training size and scaled up, during a stroke on a larger canvas."""
+
+    sketch: np.ndarray  # (H, W, 3) uint8, as drawn
+    result: np.ndarray
+    compared: np.ndarray | None
+    quick: bool
 
 _IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(imaging.IMAGE_EXTENSIONS)) + ")"
+
+
+def _resized(rgb: np.ndarray, side: int, how: Image.Resampling) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).resize((side, side), how))
 
 
 def next_dataset_name(folder: Path) -> str:
@@ -87,7 +106,7 @@ class SketchPanel(QWidget):
         self._since_start = QElapsedTimer()
         self._throttle = QTimer(self, singleShot=True)
         self._throttle.timeout.connect(self._start_if_due)
-        self._shown: Result | None = None
+        self._shown: Translation | None = None
         self._card: ModelCard | None = None
         self._chosen_for_sketching: Path | None = None  # the model this tab picked, while it is the model
         self._shown_before = False
@@ -290,25 +309,35 @@ class SketchPanel(QWidget):
             return
         sketch, options, compare, get = self.canvas.sketch(), self.session.options, self.session.compare, self._get_model
 
-        def job(token: CancelToken) -> Result:
-            first = translate_array(get(model[0], model[1], options), sketch, token=token)
+        # During a stroke on a canvas larger than the model's training size, a quick look: the
+        # drawing at the training size, the result scaled back up (a 512² canvas: 4× less work).
+        side, card = self.canvas.side(), self._card
+        quick = card is not None and self.canvas.stroking() and side > card.image_size and not options.resize
+        small = _resized(sketch, card.image_size, Image.Resampling.BOX) if quick and card is not None else sketch
+
+        def run(choice: tuple[Path, Direction | None], token: CancelToken) -> np.ndarray:
+            out = translate_array(get(choice[0], choice[1], options), small, token=token)
+            return _resized(out, side, Image.Resampling.BILINEAR) if quick else out
+
+        def job(token: CancelToken) -> Translation:
+            first = run(model, token)
             second = None
             if compare is not None:
                 token.raise_if_cancelled()
-                second = translate_array(get(compare[0], compare[1], options), sketch, token=token)
-            return sketch, first, second
+                second = run(compare, token)
+            return Translation(sketch, first, second, quick)
 
         self._since_start.start()
         self.translations_started += 1
         worker = self.jobs.submit(job, self._show_result)
         worker.finished.connect(self._start_if_due)
 
-    def _show_result(self, result: Result) -> None:
-        self._shown = result
+    def _show_result(self, shown: Translation) -> None:
+        self._shown = shown
         self.message.clear()
-        self.result_view.set_image(result[1])
+        self.result_view.set_image(shown.result)
         if self.session.compare is not None:
-            self.compare_view.set_image(result[2])
+            self.compare_view.set_image(shown.compared)
         self.resultShown.emit()
 
     def _failed(self, message: str) -> None:
@@ -318,10 +347,11 @@ class SketchPanel(QWidget):
         self._say(message)
 
     def result(self) -> np.ndarray | None:
-        """The result shown, when it is the translation of the drawing as it is now; else None."""
-        if self._shown is None or not np.array_equal(self._shown[0], self.canvas.sketch()):
+        """The result shown, when it is the full translation of the drawing as it is now; else None."""
+        shown = self._shown
+        if shown is None or shown.quick or not np.array_equal(shown.sketch, self.canvas.sketch()):
             return None
-        return self._shown[1]
+        return shown.result
 
     def _say(self, message: str) -> None:
         log.info("Sketch: %s", message)

@@ -5,10 +5,12 @@ What each test checks (none of it existed before the tab):
   session's options;
 - Ctrl+Z restores the earlier sketch pixel for pixel and its result; Ctrl+Shift+Z redoes;
 - a burst of 50 strokes never has more than one translation running, drops stale requests, and
-  ends with the output of the final sketch; a long stroke is translated while it is drawn;
+  ends with the output of the final sketch; a long stroke is translated while it is drawn, at the
+  model's training size on a larger canvas (then in full once it ends);
 - "Save…" never overwrites without asking (No: bytes unchanged; Yes: replaced);
 - "Add to dataset" writes A/ and B/ under the same, never colliding, names, both or neither, and
   remembers the folder;
+- a stroke is one smooth line (no darker dots where its pieces join);
 - the canvas takes the card's size, colours and line width, re-colours nothing drawn, and widths
   scale with the canvas size; tablet pressure thins the line;
 - a compare model shows a second result of the same sketch;
@@ -188,6 +190,23 @@ def test_a_long_stroke_is_translated_while_it_is_drawn(qtbot: QtBot, panel: Sket
     np.testing.assert_array_equal(settle(qtbot, panel), expected(panel, c.sketch()))
 
 
+def test_during_a_stroke_on_a_large_canvas_the_model_sees_its_training_size(qtbot: QtBot, panel: SketchPanel) -> None:
+    c = panel.canvas
+    c.set_side(128)  # the model was trained at 64²
+    settle(qtbot, panel)
+    QTest.mousePress(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(c, 0.1, 0.5))
+    QTest.mouseMove(c, at(c, 0.5, 0.3))
+    with qtbot.waitSignal(panel.resultShown, timeout=TIMEOUT):
+        pass
+    quick = panel._shown
+    assert quick is not None and quick.quick and panel.result() is None  # a quick look is never saved
+    small = np.asarray(Image.fromarray(quick.sketch).resize((64, 64), Image.Resampling.BOX))
+    look = np.asarray(Image.fromarray(expected(panel, small)).resize((128, 128), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(shown(panel.result_view), look)
+    QTest.mouseRelease(c, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(c, 0.9, 0.5))
+    np.testing.assert_array_equal(settle(qtbot, panel), expected(panel, c.sketch()))  # full size once it ends
+
+
 def test_save_never_overwrites_without_asking(qtbot: QtBot, panel: SketchPanel, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     stroke(panel.canvas, line(0.4))
@@ -294,6 +313,17 @@ def test_the_canvas_takes_the_cards_size_colours_and_width(qtbot: QtBot, panel: 
     assert (c.sketch() == 255).all()  # a clear starts on white paper
     stroke(c, [(0.1, 0.5), (0.9, 0.5)])
     assert (c.sketch() == 0).all(axis=2).any()  # black ink
+    settle(qtbot, panel)
+
+
+def test_a_stroke_is_one_smooth_line_without_darker_joins(qtbot: QtBot, panel: SketchPanel) -> None:
+    c = panel.canvas
+    c.set_side(128)
+    panel.width_box.setCurrentIndex(panel.width_box.findData(1.0))  # 2 px at 128²: joins would show most
+    stroke(c, [(0.5 + 0.12 * i / 59, 0.1 + 0.8 * i / 59) for i in range(60)])  # many short pieces, slanted
+    ink = (colour(PAPER).astype(float) - c.sketch()).clip(0).sum(axis=2)  # how much ink, per pixel
+    per_row = ink.sum(axis=1)[20:108]  # the middle of the line, away from its ends
+    assert per_row.min() > 0 and per_row.std() / per_row.mean() < 0.02  # pieces drawn one by one: 0.047
     settle(qtbot, panel)
 
 
