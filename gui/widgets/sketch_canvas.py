@@ -14,7 +14,6 @@ is shown under the lines at low opacity; it is never part of `sketch()`, what th
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +98,8 @@ class SketchCanvas(QWidget):
         self.trace_opacity = TRACE_OPACITY
         self._before: QImage | None = None  # the drawing when the current stroke began
         self._dirty = QRectF()  # what the current stroke has touched, in canvas pixels
-        self._runs: list[tuple[float, QPainterPath]] = []  # the current stroke: (width, path) runs
+        self._pieces: list[tuple[float, QPointF, QPointF | None, QPointF]] = []  # the stroke: (width, start, control, end)
+        self._boxes: list[tuple[float, float, float, float]] = []  # where each piece draws (x0, y0, x1, y1)
         self._colour = self._ink  # the current stroke's colour
         self._last = QPointF()
         self._mid = QPointF()
@@ -227,58 +227,75 @@ class SketchCanvas(QWidget):
         return now
 
     # ----- strokes ------------------------------------------------------------------------------
-    # A stroke is kept as runs of pieces of one width (all of it, without pressure) and drawn in one
-    # pass over the drawing as it was when the stroke began: pieces drawn one by one would overlap
-    # their anti-aliased ends and leave darker dots at every join. Each move repaints only around
-    # its new piece (a clip), so a move costs the same early and late in a long stroke.
+    # A stroke is a list of pieces (quadratic curves through the pointer's midpoints, each with its
+    # width). Each move draws, over the drawing as it was when the stroke began and clipped to
+    # around the new piece, every piece that reaches there, consecutive pieces of one width as one
+    # line: its outline is filled once, so there are no darker dots where pieces join (as drawing
+    # them one by one would leave), and a move costs about the same early and late in a long stroke.
     def _begin(self, pos: QPointF, pressure: float) -> None:
         self._before = self._image.copy()
         self._colour = self._paper if self.eraser else self._ink
-        self._runs = []
+        self._pieces.clear()
+        self._boxes.clear()
         self._dirty = QRectF()
         start = self._last = self._mid = self._to_canvas(pos)
-        self._add(pressure, lambda path: path.lineTo(start + QPointF(0.01, 0)))  # a dot: the round cap draws it
+        self._add(pressure, start, start + QPointF(0.01, 0))  # a dot: the round cap draws it
 
     def _extend(self, pos: QPointF, pressure: float) -> None:
-        point, last = self._to_canvas(pos), self._last
-        mid = (last + point) / 2
-        self._add(pressure, lambda path: path.quadTo(last, mid))
+        point = self._to_canvas(pos)
+        mid = (self._last + point) / 2
+        self._add(pressure, self._mid, mid, self._last)
         self._last, self._mid = point, mid
 
     def _end(self, pos: QPointF, pressure: float) -> None:
-        point, last = self._to_canvas(pos), self._last
-        self._add(pressure, lambda path: path.quadTo(last, point), moved=False)
-        before, self._before, self._runs = self._before, None, []
+        self._add(pressure, self._mid, self._to_canvas(pos), self._last, moved=False)
+        before, self._before = self._before, None
         if before is not None:
             rect = self._dirty.toAlignedRect().intersected(self._image.rect())
             if not rect.isEmpty():
                 self._remember(_Step(rect, before.copy(rect)))
         self.changed.emit()
 
-    def _add(self, pressure: float, piece: Callable[[QPainterPath], None], moved: bool = True) -> None:
-        """Add a piece (`piece(path)` extends a path by it) to the stroke and draw it."""
+    def _add(self, pressure: float, start: QPointF, end: QPointF, control: QPointF | None = None,
+             moved: bool = True) -> None:
+        """Add the piece start → end (a curve bent towards `control`, if given) and draw it."""
         if self._before is None:
             return
-        exact = self.pen_width * self.side() / self.base_size * max(MIN_PRESSURE, min(1.0, pressure))
-        width = max(0.25, round(exact * 4) / 4)  # quarter pixels: a steady pressure keeps one run
-        if not self._runs or self._runs[-1][0] != width:
-            self._runs.append((width, QPainterPath(self._mid)))
-        run = self._runs[-1][1]
-        alone = QPainterPath(run.currentPosition())
-        piece(alone)
-        piece(run)
-        touched = alone.boundingRect().adjusted(-width - 1, -width - 1, width + 1, width + 1)
-        with _painting(self._image) as p:
-            p.setClipRect(touched)
-            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-            p.drawImage(0, 0, self._before)
-            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            for w, path in self._runs:
-                p.setPen(QPen(self._colour, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-                p.drawPath(path)
-        self._dirty = self._dirty.united(touched)
-        self.update(self._to_widget(touched).toAlignedRect().adjusted(-2, -2, 2, 2))
+        width = self.pen_width * self.side() / self.base_size * max(MIN_PRESSURE, min(1.0, pressure))
+        width = max(0.25, round(width * 4) / 4)  # quarter pixels: pieces of about one pressure share a path
+        piece = QPainterPath(start)
+        if control is None:
+            piece.lineTo(end)
+        else:
+            piece.quadTo(control, end)
+        box = piece.boundingRect().adjusted(-width - 1, -width - 1, width + 1, width + 1)
+        self._pieces.append((width, start, control, end))
+        self._boxes.append((box.left(), box.top(), box.right(), box.bottom()))
+        b = np.asarray(self._boxes)
+        near = (b[:, 0] <= box.right()) & (b[:, 2] >= box.left()) & (b[:, 1] <= box.bottom()) & (b[:, 3] >= box.top())
+        paths: dict[float, QPainterPath] = {}
+        previous = (-2, 0.0)
+        for i in np.flatnonzero(near).tolist():
+            w, a, c, e = self._pieces[i]
+            path = paths.setdefault(w, QPainterPath())
+            if previous != (i - 1, w):  # pieces in a row go on as one line, so their joins are not drawn twice
+                path.moveTo(a)
+            if c is None:
+                path.lineTo(e)
+            else:
+                path.quadTo(c, e)
+            previous = (i, w)
+        with _painting(self._image) as painter:
+            painter.setClipRect(box)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+            painter.drawImage(0, 0, self._before)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            for w, path in paths.items():
+                painter.setPen(QPen(self._colour, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+                painter.drawPath(path)
+        self._dirty = self._dirty.united(box)
+        self.update(self._to_widget(box).toAlignedRect().adjusted(-2, -2, 2, 2))
         if moved:
             self.strokeMoved.emit()
 

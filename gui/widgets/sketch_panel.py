@@ -66,6 +66,7 @@ class Translation:
     compared: np.ndarray | None
     quick: bool
 
+
 _IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(imaging.IMAGE_EXTENSIONS)) + ")"
 
 
@@ -104,7 +105,7 @@ class SketchPanel(QWidget):
         self.translations_started = 0
         self._wanted = False  # the drawing has changed since the last translation started
         self._since_start = QElapsedTimer()
-        self._throttle = QTimer(self, singleShot=True)
+        self._throttle = QTimer(self, singleShot=True)  # the next start: after a burst of changes, or the throttle
         self._throttle.timeout.connect(self._start_if_due)
         self._shown: Translation | None = None
         self._card: ModelCard | None = None
@@ -287,10 +288,11 @@ class SketchPanel(QWidget):
     def request(self, during_stroke: bool = False) -> None:
         """Translate the drawing as it is now (see the module docstring for when)."""
         self._wanted = True
-        if not during_stroke:
-            self._throttle.stop()
+        if during_stroke:
+            self._start_if_due()
+        else:
             self.jobs.cancel()  # what it computes is already stale
-        self._start_if_due()
+            self._throttle.start(0)  # once per burst of changes (a new model also resets a blank canvas)
 
     def _start_if_due(self) -> None:
         if not self._wanted or self.jobs.is_busy() or not self.isVisible():

@@ -434,6 +434,7 @@ def test_the_sketch_tab_opens_with_a_model_that_takes_sketches(qtbot: QtBot, tmp
     assert "tiny-sketch" in w.sketch.hint.text() and "dark blue lines" in w.sketch.hint.text()
     assert w.sketch.canvas.side() == 64 and (w.sketch.canvas.sketch() == colour(PAPER)).all()
     qtbot.waitUntil(lambda: w.sketch.result() is not None, timeout=TIMEOUT)
+    assert w.sketch.translations_started == 1  # the model, its canvas and the tab shown: one translation
     w.picker.select(folder / "a-plain.safetensors")  # the user's choice stands
     w.tabs.setCurrentIndex(TAB_PREVIEW)
     w.tabs.setCurrentIndex(TAB_SKETCH)
