@@ -18,7 +18,7 @@ from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
-from gui.jobs import JobWorker, LatestOnly, cancel_all_and_wait
+from gui.jobs import LatestOnly, cancel_all_and_wait
 from gui.session import Session
 from gui.widgets.batch_panel import BatchPanel
 from gui.widgets.job_status import JobStatus
@@ -33,6 +33,7 @@ from translator.checkpoint import MODEL_SUFFIX, read_card
 from translator.errors import TranslatorError
 from translator.evaluation import Comparison, compare_image
 from translator.jobs import CancelToken
+from translator.inference import quick_look
 from translator.model_cache import ModelCache
 from translator.paths import user_models_dir
 
@@ -50,11 +51,12 @@ def _scrolling(panel: QWidget) -> QScrollArea:
     return area
 
 
-class _TileProgress(QObject):
-    """Carries one preview's progress inside its image (tile passes) from the worker thread to
-    the UI thread: emitted there, delivered here (queued)."""
+class _PreviewSignals(QObject):
+    """Carries one preview's news from the worker thread to the UI thread (queued): tile passes
+    done inside its image, and the quick look of a large image."""
 
     advanced = Signal(int, int)
+    quick = Signal(object)  # (input, output) (H, W, 3) uint8, a quick look (translator.inference.quick_look)
 
 
 class MainWindow(QMainWindow):
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self.models = ModelCache()
         self.preview_jobs = LatestOnly(self)
+        self._preview_news: _PreviewSignals | None = None
         self.previews_started = 0  # how many previews were computed (what "refreshes only when needed" counts)
 
         self.library = LibraryPanel(self.session)
@@ -113,6 +116,7 @@ class MainWindow(QMainWindow):
         self.preview_jobs.failed.connect(self.preview.show_error)
         self.batch.started.connect(lambda w: self.jobs.track(w, "Batch", "images"))
         self.train_panel.started.connect(lambda w: self.jobs.track(w, "Fine-tune", "steps"))
+        self.train_panel.pairs.started.connect(lambda w: self.jobs.track(w, "Make pairs", "photos"))
         self.train_panel.modelReady.connect(self.add_trained_model)
         self._make_actions()
         self._load_settings()
@@ -231,29 +235,31 @@ class MainWindow(QMainWindow):
         options, target, second = self.session.options, self.session.target_for(image), self.session.compare
         second_name = self.library.compare_name(second) or ""
         models = self.models
-        tiles = _TileProgress(self)  # parented: alive until its job has finished
+        news = self._preview_news = _PreviewSignals(self)  # parented: alive until its job has finished
+        news.advanced.connect(lambda done, total: self._show_if_current(news, self.preview.show_progress, done, total))
+        news.quick.connect(lambda pair: self._show_if_current(news, self.preview.show_quick, *pair, image.name))
         self.preview.show_busy(image)
         self.previews_started += 1
 
         def job(token: CancelToken) -> tuple[Comparison, Comparison | None]:
-            first = compare_image(models.get(model[0], model[1], options), image, target, token=token,
-                                  progress=tiles.advanced.emit)
+            tr = models.get(model[0], model[1], options)
+            if (quick := quick_look(tr, image, token)) is not None:
+                news.quick.emit(quick)
+            first = compare_image(tr, image, target, token=token, progress=news.advanced.emit)
             other = None
             if second is not None:
                 token.raise_if_cancelled()
                 other = compare_image(models.get(second[0], second[1], options), image, target, token=token,
-                                      progress=tiles.advanced.emit)
+                                      progress=news.advanced.emit)
             return first, other
 
         worker = self.preview_jobs.submit(job, lambda r: self.preview.show_comparisons(r[0], r[1], image.name, second_name))
-        tiles.advanced.connect(self._tile_progress_for(worker))
-        worker.finished.connect(tiles.deleteLater)
+        worker.finished.connect(news.deleteLater)
 
-    def _tile_progress_for(self, worker: JobWorker) -> Callable[[int, int], None]:
-        def show(done: int, total: int) -> None:
-            if self.preview_jobs.current() is worker:
-                self.preview.show_progress(done, total)
-        return show
+    def _show_if_current(self, news: _PreviewSignals, show: Callable[..., None], *args: object) -> None:
+        """Apply a preview's news only while it is the latest preview (a stale one's is dropped)."""
+        if news is self._preview_news:
+            show(*args)
 
     # batch -----------------------------------------------------------------------------------------
     def run_batch(self) -> None:

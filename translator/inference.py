@@ -359,6 +359,31 @@ def translate_array(
     return _uint8_of(translate_tensor(tr, x, token=token, progress=progress))
 
 
+QUICK_ABOVE = 512
+"""Images with more pixels than QUICK_ABOVE² get a quick look first (issue 28: within 0.3 s)."""
+QUICK_SIDE = 256
+"""The quick look's longer side: about the size a preview view shows an image at fit, and a
+quarter of a 512-pixel look's work (which took 0.8 s with demo-day2night and 1.4 s with
+demo-photo2painting on this 2-core CPU while another process ran; BENCHMARKS.md, "Quick look")."""
+
+
+def quick_look(tr: Translator, image: Path, token: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A downscaled (input, output) of a large image, for a preview to show at once while the full
+    resolution runs; None when the image is small enough to show at full resolution at once (or
+    the options `resize` it, or it cannot be probed: the full run then says why). The output is
+    the model on the downscaled image: a fair likeness of the full result, not the same pixels."""
+    if tr.options.resize:
+        return None
+    try:
+        width, height = imaging.probe_image(image)
+    except ImageError:
+        return None
+    if width * height <= QUICK_ABOVE * QUICK_ABOVE:
+        return None
+    small = imaging.read_thumbnail(image, QUICK_SIDE)  # JPEGs decode at reduced size: fast
+    return small, translate_array(tr, small, token=token)
+
+
 def translate_batch(tr: Translator, images: Sequence[np.ndarray], *, token: CancelToken | None = None) -> list[np.ndarray]:
     """Translate several images; same-sized ones share a forward pass in `eval` mode (in
     `reference` mode each image runs alone, since batch statistics would mix images). `token` is

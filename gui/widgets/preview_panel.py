@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -76,6 +78,7 @@ class PreviewPanel(QWidget):
         layout.addWidget(self.splitter)
         self.comparison: Comparison | None = None
         self.second: Comparison | None = None
+        self.quick_shown = 0  # quick looks shown (large images show one before their full result)
 
     def views(self) -> list[ImageView]:
         """The side-by-side views, left to right."""
@@ -98,6 +101,20 @@ class PreviewPanel(QWidget):
         self.status.setText(f"Translating {path.name}…")
         self.busy.setMaximum(0)  # busy until the first tile is done (if it tiles at all)
         self.busy.show()
+
+    def show_quick(self, small_input: np.ndarray, small_output: np.ndarray, name: str = "") -> None:
+        """A large image's quick look (translated downscaled) while its full resolution runs: the
+        input and output views show it; the other views and the scores wait for the full result."""
+        self.quick_shown += 1
+        self.comparison = self.second = None
+        self.input_view.set_image(small_input)
+        self.output_view.set_image(small_output)
+        for v in (self.second_view, self.target_view):
+            v.set_image(None)
+        self.wipe.set_images(small_input, small_output)
+        self.readouts.clear()
+        self.status.setText(f"{name}: quick look at {small_output.shape[1]}×{small_output.shape[0]}; "
+                            "full resolution coming…")
 
     def show_progress(self, done: int, total: int) -> None:
         """Tile passes done inside the image being translated."""

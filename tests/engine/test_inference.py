@@ -324,3 +324,23 @@ def test_tiled_instance_norm_model_matches_untiled(tiny_cyclegan: Path, photos: 
     fast = translate_array(load_translator(tiny_cyclegan, InferenceOptions(tile=96, tile_stats="fast")), rgb).astype(int)
     assert np.abs(whole - exact).mean() < 0.5
     assert np.abs(whole - fast).mean() > np.abs(whole - exact).mean()
+
+
+def test_quick_look_is_the_model_on_a_downscaled_copy_of_a_large_image(tmp_path: Path, tiny_pix2pix: Path) -> None:
+    """Large images get a quick look at most QUICK_SIDE a side; small ones (and `resize`) none."""
+    from skimage import data
+
+    from translator.inference import QUICK_SIDE, quick_look
+
+    big = np.tile(data.coffee(), (3, 2, 1))  # 1200×1200, a real photo
+    imaging.write_image(tmp_path / "big.png", big)
+    imaging.write_image(tmp_path / "small.png", data.coffee()[:256, :256])
+    tr = load_translator(tiny_pix2pix)
+    quick = quick_look(tr, tmp_path / "big.png")
+    assert quick is not None
+    small, out = quick
+    assert max(small.shape[:2]) == QUICK_SIDE and small.shape == out.shape
+    assert np.array_equal(out, translate_array(tr, small))
+    assert abs(small.astype(float).mean() - big.astype(float).mean()) < 3  # the same picture, smaller
+    assert quick_look(tr, tmp_path / "small.png") is None
+    assert quick_look(load_translator(tiny_pix2pix, InferenceOptions(resize=256)), tmp_path / "big.png") is None

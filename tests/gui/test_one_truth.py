@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 from gui.main_window import TAB_PREVIEW, MainWindow
 from translator import imaging
 from translator.evaluation import compare_image
-from translator.inference import InferenceOptions, load_translator, translate_array
+from translator.inference import QUICK_SIDE, InferenceOptions, load_translator, translate_array
 from translator.paths import user_models_dir
 
 TIMEOUT = 60_000
@@ -292,3 +292,29 @@ def test_no_thread_is_left_when_the_window_closes_mid_preview(qtbot: QtBot, mode
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < 10 and threading.active_count() <= before
+
+
+def test_a_large_image_shows_a_quick_look_then_its_full_resolution(qtbot: QtBot, models: Path, tmp_path: Path,
+                                                                   photos: dict[str, np.ndarray]) -> None:
+    folder = tmp_path / "large"
+    folder.mkdir()
+    Image.fromarray(np.tile(photos["chelsea"], (3, 2, 1))).save(folder / "big.png")  # 902×900, a real photo tiled
+    w = make_window(qtbot, tmp_path)
+    w.picker.select(models / "tiny-p2p.safetensors")
+    shown: list[tuple[int, ...]] = []
+    w.preview.output_view.imageChanged.connect(lambda: shown.append(
+        (w.preview.output_view.image_size().width(), w.preview.output_view.image_size().height())))
+    w.open_folder(folder, folder / "big.png")
+    qtbot.waitUntil(lambda: w.preview.comparison is not None, timeout=TIMEOUT)
+    settle(qtbot, w)
+    assert w.preview.quick_shown == 1
+    sizes = [s for s in shown if s != (0, 0)]
+    assert max(sizes[0]) == QUICK_SIDE and sizes[-1] == (902, 900), sizes  # quick look first, then the full result
+    assert w.preview.status.text().startswith("big.png (902×900)")
+    # A small image has no quick look.
+    Image.fromarray(photos["coffee"]).resize((300, 200)).save(folder / "small.png")
+    w.strip.set_folder(folder)
+    w.session.set_current_image(folder / "small.png")
+    qtbot.waitUntil(lambda: w.preview.status.text().startswith("small.png"), timeout=TIMEOUT)
+    assert w.preview.quick_shown == 1
+    settle(qtbot, w)
