@@ -113,6 +113,7 @@ def card_changes(name: str, config: TrainConfig, result: TrainResult, data: Path
     if result.last_validation:
         training["validation"] = {**result.last_validation, "on": (
             "a seeded holdout of the training crops (not trained on, but from the same photos)")}
+    limits = LIMITS[name].format(photos=len(training_photos())) + " " if name in LIMITS else ""
     quick_note = f" QUICK CHECK ({'; '.join(quick)}): not the shipped model." if quick else ""
     held_out = ", ".join(TEST_PHOTOS)
     notes = (
@@ -121,8 +122,7 @@ def card_changes(name: str, config: TrainConfig, result: TrainResult, data: Path
         f"of {len(training_photos())} photos that ship with "
         f"scikit-image and scikit-learn ({DATASETS[name].rendering}). The photos in samples/ ({held_out}) were "
         f"held out: no crop of them was trained on. Training took {seconds / 60:.0f} minutes on {training['device']} "
-        f"({training['threads']} thread(s)). {LIMITS.get(name, '').format(photos=len(training_photos()))} "
-        f"{CREDITS}{quick_note}"
+        f"({training['threads']} thread(s)). {limits}{CREDITS}{quick_note}"
     )
     return {
         "task": task,
