@@ -16,7 +16,7 @@ from sklearn.datasets import load_sample_images
 from skimage import data
 
 from translator import __version__, imaging
-from translator.checkpoint import InputStyle, load_model
+from translator.checkpoint import InputStyle, load_model, read_card
 from translator.choices import PAIR_KINDS, PairKind
 from translator.cli import main
 from translator.errors import JobCancelled, TranslatorError
@@ -321,3 +321,15 @@ def test_training_on_made_lineart_carries_the_input_look_into_the_card(
     # trained the other way round, the photo is the input: no line look
     result = run_job(train(TrainConfig("pix2pix", data_dir, tmp_path / "back", direction="BtoA", **common)))
     assert load_model(result.model_path).card.input_style is None
+
+
+def test_the_shipped_sketch_model_says_how_to_draw_and_what_it_learnt_from() -> None:
+    path = Path(__file__).resolve().parents[2] / "weights" / "demo-sketch2photo.safetensors"
+    assert path.stat().st_size <= 15 * 1024 * 1024
+    card = read_card(path)
+    assert card.kind == "pix2pix" and card.direction == "AtoB" and card.image_size == 256
+    assert card.input_style == input_style("lineart", 256)
+    assert card.training["pairs"]["kind"] == "lineart" and card.training["pairs"]["size"] == 256
+    assert "QUICK CHECK" not in card.notes and "not from drawings" in card.notes and "minutes" in card.notes
+    held_out = card.training["data"]["held_out"]
+    assert held_out and not set(held_out) & set(card.training["data"]["photos"])
