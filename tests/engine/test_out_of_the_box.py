@@ -37,7 +37,7 @@ def recipes() -> Iterator[types.SimpleNamespace]:
 
 @pytest.fixture(scope="module")
 def demo(recipes: types.SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
-    """Both demo models made by `make_weights.py` with 2 steps on one crop per photo, and the names
+    """The demo models made by `make_weights.py` with 2 steps on one crop per photo, and the names
     of the photos the data builder loaded on the way."""
     tmp = tmp_path_factory.mktemp("demo")
     loaded: list[str] = []
@@ -90,7 +90,7 @@ def test_demo_data_never_loads_a_held_out_photo(recipes: types.SimpleNamespace, 
 # --- make weights ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["demo-day2night", "demo-photo2painting"])
+@pytest.mark.parametrize("name", ["demo-day2night", "demo-photo2painting", "demo-sketch2photo"])
 def test_make_weights_writes_a_small_fp16_model_with_a_full_card(
     recipes: types.SimpleNamespace, demo: types.SimpleNamespace, name: str
 ) -> None:
@@ -115,6 +115,8 @@ def test_make_weights_writes_a_small_fp16_model_with_a_full_card(
     if card.kind == "pix2pix":  # paired: validation PSNR/SSIM
         assert math.isfinite(card.training["validation"]["psnr"]) and 0 < card.training["validation"]["ssim"] <= 1
     assert "QUICK CHECK" in card.notes  # a model made with --steps says it is not the shipped one
+    # the sketch model says how its input looks (the Sketch tab draws that way); the others do not
+    assert (card.input_style is not None) == (name == "demo-sketch2photo")
 
 
 # --- make run ----------------------------------------------------------------------------------
