@@ -41,8 +41,9 @@ import numpy as np
 
 from translator import __version__, imaging
 from translator._fs import check_writable, is_stale_partial, write_bytes_atomic
-from translator.checkpoint import InputStyle
+from translator.checkpoint import InputStyle, read_card
 from translator.choices import PAIR_KINDS, PairKind, check_choice
+from translator.datasets import DatasetScan, scan_dataset
 from translator.errors import ImageError, OutputError, TranslatorError
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
 
@@ -412,3 +413,42 @@ def preview_pairs(photos: Path, kind: PairKind, size: int = 256, count: int = 4,
             continue
         out.append(make_pair(rgb, kind, size=size, variant=0, seed=seed, name=names[photo]))
     return out
+
+
+# --- a folder of photos, for the app's Fine-tune tab -------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoFolder:
+    """A folder that holds photos but no dataset layout: pairs can be made from it."""
+
+    root: Path
+    count: int  # images directly inside
+    size: int  # the pair size to offer: the starting model's training size, else 256
+
+    def describe(self) -> str:
+        return f"{self.count} photo{'' if self.count == 1 else 's'}, no pairs yet: make training pairs from them."
+
+
+def scan_or_photos(root: Path, *, paired: bool, start_model: Path | None) -> DatasetScan | PhotoFolder:
+    """`scan_dataset(root)`, or, when `root` holds images in no layout it recognises, a `PhotoFolder`
+    (its pair size read from `start_model`'s card). Raises the scan's `TranslatorError` otherwise.
+    Reads files: call it on a worker."""
+    try:
+        return scan_dataset(root, paired=paired)
+    except TranslatorError:
+        count = len(imaging.list_images(root)) if root.is_dir() else 0
+        if count == 0:
+            raise
+    size = 256
+    if start_model is not None:
+        try:
+            size = read_card(start_model).image_size
+        except (TranslatorError, OSError) as exc:
+            log.warning("%s: cannot read its training size, offering %d: %s", start_model, size, exc)
+    return PhotoFolder(root, count, size)
+
+
+def default_pairs_folder(photos: Path, kind: str) -> Path:
+    """Where pairs go unless the user picks a folder: `<photos>_<kind>_pairs` beside the photo folder."""
+    return photos.parent / f"{photos.name}_{kind}_pairs"

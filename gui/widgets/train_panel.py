@@ -1,7 +1,7 @@
 """Fine-tune: train a model on a dataset folder, with live curves, samples, pause and resume.
 
 A folder of photos alone (images in no dataset layout) gets, in place, the offer to make training
-pairs from them (`gui.widgets.pairs_preview.PairsOffer`); once made, the dataset folder becomes
+pairs from them (`gui.widgets.pairs_offer.PairsOffer`); once made, the dataset folder becomes
 the folder of pairs, so Start trains on them.
 
 The panel builds a `TrainConfig` from its widgets and runs `translator.training.train` on a
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from gui.jobs import JobWorker, LatestOnly
 from gui.widgets.fold import Fold
-from gui.widgets.pairs_preview import PairsOffer, PhotoFolder, scan_or_photos
+from gui.widgets.pairs_offer import PairsOffer
 from gui.widgets.train_monitor import TrainMonitor
 from translator import imaging
 from translator.choices import KINDS
@@ -49,6 +49,7 @@ from translator.datasets import DatasetScan
 from translator.errors import TranslatorError
 from translator.jobs import CancelToken, format_duration
 from translator.paths import user_models_dir
+from translator.pairs import PhotoFolder, scan_or_photos
 from translator.presets import preset_settings
 from translator.training import TrainConfig, TrainProgress, TrainResult, train
 

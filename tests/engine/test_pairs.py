@@ -333,3 +333,22 @@ def test_the_shipped_sketch_model_says_how_to_draw_and_what_it_learnt_from() -> 
     assert "QUICK CHECK" not in card.notes and "not from drawings" in card.notes and "minutes" in card.notes
     held_out = card.training["data"]["held_out"]
     assert held_out and not set(held_out) & set(card.training["data"]["photos"])
+
+
+def test_a_folder_of_photos_is_offered_pairs_at_the_models_size(photo_dir: Path, tmp_path: Path,
+                                                               tiny_pix2pix: Path) -> None:
+    """What the Fine-tune tab asks: a dataset, or photos to make pairs from (at the starting
+    model's training size), or the scan's own error for a folder with nothing to offer."""
+    from translator.datasets import DatasetScan
+    from translator.pairs import PhotoFolder, default_pairs_folder, scan_or_photos
+
+    found = scan_or_photos(photo_dir, paired=True, start_model=tiny_pix2pix)
+    assert isinstance(found, PhotoFolder) and found.count == len(imaging.list_images(photo_dir))
+    assert found.size == read_card(tiny_pix2pix).image_size and f"{found.count} photos" in found.describe()
+    assert scan_or_photos(photo_dir, paired=True, start_model=None).size == 256
+    out = default_pairs_folder(photo_dir, "lineart")
+    _run(make_pairs(photo_dir, out, kind="lineart", size=64))
+    assert isinstance(scan_or_photos(out, paired=True, start_model=None), DatasetScan)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TranslatorError):
+        scan_or_photos(tmp_path / "empty", paired=True, start_model=None)

@@ -14,7 +14,7 @@ from skimage import data
 
 from gui.jobs import JobWorker
 from gui.main_window import MainWindow
-from gui.widgets.pairs_preview import default_pairs_folder
+from translator.pairs import default_pairs_folder
 from gui.widgets.train_panel import TrainPanel
 from translator import imaging
 
