@@ -390,10 +390,11 @@ def _write_pair(paths: tuple[Path, Path], a: np.ndarray, b: np.ndarray) -> None:
 
 
 def preview_pairs(photos: Path, kind: PairKind, size: int = 256, count: int = 4, seed: int = 0,
-                  *, recursive: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+                  *, recursive: bool = False, token: CancelToken | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Up to `count` (A, B) pairs as `make_pairs` makes them (variant 0), in memory, nothing
     written: for the app to show before training. Photos are taken evenly across the folder;
-    unreadable ones are passed over."""
+    unreadable ones are passed over. `token` is checked before each photo (a superseded preview
+    of large photos stops early)."""
     check_choice("kind", kind, PAIR_KINDS)
     photos = Path(photos)
     files = imaging.list_images(photos, recursive=recursive)
@@ -404,6 +405,8 @@ def preview_pairs(photos: Path, kind: PairKind, size: int = 256, count: int = 4,
     for photo in order:
         if len(out) >= count:
             break
+        if token is not None:
+            token.raise_if_cancelled()
         if photo not in names:
             continue
         try:

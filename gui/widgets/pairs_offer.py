@@ -181,7 +181,8 @@ class PairsOffer(QGroupBox):
             return
         kind, size = self.pair_kind(), self.pair_size.value()
         self.preview.show_message("making a few pairs to show…")
-        self._previews.submit(lambda: preview_pairs(photos, kind, size, count=PREVIEW_COUNT), self.preview.set_pairs)
+        self._previews.submit(lambda token: preview_pairs(photos, kind, size, count=PREVIEW_COUNT, token=token),
+                             self.preview.set_pairs)
 
     def _on_kind_changed(self, *_: object) -> None:
         self._show_folder()
