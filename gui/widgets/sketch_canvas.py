@@ -71,10 +71,12 @@ class _painting:
 class SketchCanvas(QWidget):
     """A drawing with pen, eraser, undo/redo, clear, open and a trace underlay; see the module docstring.
 
-    `strokeMoved` is emitted while a stroke is drawn; `changed` when the drawing has settled into
+    `strokeStarted` is emitted when a stroke begins, `strokeMoved` as it is drawn; `changed` when
+    the drawing has settled into
     a new state (a stroke finished, undo, redo, clear, open, resize).
     """
 
+    strokeStarted = Signal()
     strokeMoved = Signal()
     changed = Signal()
 
@@ -239,7 +241,8 @@ class SketchCanvas(QWidget):
         self._boxes.clear()
         self._dirty = QRectF()
         start = self._last = self._mid = self._to_canvas(pos)
-        self._add(pressure, start, start + QPointF(0.01, 0))  # a dot: the round cap draws it
+        self._add(pressure, start, start + QPointF(0.01, 0), moved=False)  # a dot: the round cap draws it
+        self.strokeStarted.emit()
 
     def _extend(self, pos: QPointF, pressure: float) -> None:
         point = self._to_canvas(pos)

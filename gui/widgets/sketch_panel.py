@@ -7,7 +7,8 @@ training size. The result is translated off the UI thread, for the latest drawin
 - after each finished change (stroke, undo, redo, clear, open) and after a model, compare or
   option change, at once: a running translation is cancelled (a tiled one stops at its next
   tile) and its result dropped;
-- during a stroke, at most every `THROTTLE_MS`; a translation already running then finishes and
+- during a stroke, at most every `THROTTLE_MS`, the first `THROTTLE_MS` after it began (a short
+  stroke is translated once, when it ends); a translation already running then finishes and
   is shown (it is the stroke as it was a moment ago: better than nothing while drawing). On a
   canvas larger than the model's training size these are quick looks: the drawing translated at
   the training size and the result scaled up, so that the one running when the stroke ends
@@ -104,7 +105,7 @@ class SketchPanel(QWidget):
         self.jobs = LatestOnly(self, name="sketch")
         self.translations_started = 0
         self._wanted = False  # the drawing has changed since the last translation started
-        self._since_start = QElapsedTimer()
+        self._since_update = QElapsedTimer()  # since a translation started or, later, a stroke began
         self._throttle = QTimer(self, singleShot=True)  # the next start: after a burst of changes, or the throttle
         self._throttle.timeout.connect(self._start_if_due)
         self._shown: Translation | None = None
@@ -127,6 +128,7 @@ class SketchPanel(QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.message)
 
+        self.canvas.strokeStarted.connect(self._since_update.start)  # a dot alone is not worth a translation
         self.canvas.strokeMoved.connect(lambda: self.request(during_stroke=True))
         self.canvas.changed.connect(self.request)
         self.canvas.changed.connect(self._show_history)
@@ -231,7 +233,7 @@ class SketchPanel(QWidget):
                        style.line_width if style else 2.0, lambda w: f"{w:g} px")
         self.result_view.set_caption(f"result · {card.name}" if card else "result")
         note = f"Switched to {card.name}, a model that takes sketches." if card and self._chosen_for_sketching else ""
-        self.hint.setText(" ".join(t for t in (note, style.description if style else "") if t))
+        self.hint.setText(" ".join(t for t in (note, f"Its inputs: {style.description}" if style else "") if t))
         self._show_sizes()
         if self.canvas.is_blank():
             self.canvas.reset(base)  # nothing drawn yet: the new model's size and paper (translated when it says so)
@@ -297,8 +299,8 @@ class SketchPanel(QWidget):
     def _start_if_due(self) -> None:
         if not self._wanted or self.jobs.is_busy() or not self.isVisible():
             return  # a running job's `finished` calls back here, and so does showing the tab
-        if self.canvas.stroking() and self._since_start.isValid():
-            wait = THROTTLE_MS - self._since_start.elapsed()
+        if self.canvas.stroking() and self._since_update.isValid():
+            wait = THROTTLE_MS - self._since_update.elapsed()
             if wait > 0:
                 if not self._throttle.isActive():
                     self._throttle.start(int(wait))
@@ -329,7 +331,7 @@ class SketchPanel(QWidget):
                 second = run(compare, token)
             return Translation(sketch, first, second, quick)
 
-        self._since_start.start()
+        self._since_update.start()
         self.translations_started += 1
         worker = self.jobs.submit(job, self._show_result)
         worker.finished.connect(self._start_if_due)
