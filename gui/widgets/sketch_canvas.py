@@ -131,12 +131,6 @@ class SketchCanvas(QWidget):
         (a clear starts on the new paper)."""
         self._ink, self._paper = QColor(ink), QColor(paper)
 
-    def ink(self) -> QColor:
-        return QColor(self._ink)
-
-    def paper(self) -> QColor:
-        return QColor(self._paper)
-
     def can_undo(self) -> bool:
         return bool(self._undo)
 
