@@ -160,7 +160,7 @@ def test_undo_restores_the_earlier_sketch_and_result_and_redo_brings_them_back(q
 
 def test_a_burst_of_strokes_runs_one_translation_at_a_time_and_ends_with_the_last_sketch(
         qtbot: QtBot, panel: SketchPanel) -> None:
-    panel.canvas.set_side(256)  # 16× the pixels: translations take long enough to overlap the strokes
+    panel.canvas.set_side(512)  # 64× the pixels: translations take long enough to overlap the strokes
     settle(qtbot, panel)
     started = panel.translations_started
     running: list[int] = []
