@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
 
         self._preview_timer = QTimer(self, singleShot=True, interval=0)  # one refresh per burst of changes
         self._preview_timer.timeout.connect(self.refresh_preview)
+        self._preview_stale = False  # a change came while the Preview tab was hidden
+        self.tabs.currentChanged.connect(self._tab_shown)
         s = self.session
         for signal in (s.modelChanged, s.directionChanged, s.compareChanged, s.currentImageChanged,
                        s.targetFolderChanged, s.optionsChanged):
@@ -224,10 +226,21 @@ class MainWindow(QMainWindow):
         self.picker.select(dst)
 
     # the preview ---------------------------------------------------------------------------------
+    def _tab_shown(self, index: int) -> None:
+        if index == TAB_PREVIEW and self._preview_stale:
+            self._preview_timer.start()
+
     def refresh_preview(self) -> None:
         """Translate the current image with the model (and the compared model) off the UI thread;
-        a newer request cancels an older one, whose result is dropped."""
+        a newer request cancels an older one, whose result is dropped. While another tab is shown
+        the preview waits (it would only compete for the cores with the Sketch tab or a batch)
+        and runs when the Preview tab is shown again."""
         self._preview_timer.stop()
+        if self.tabs.currentIndex() != TAB_PREVIEW:
+            self._preview_stale = True
+            self.preview_jobs.cancel()
+            return
+        self._preview_stale = False
         image, model = self.session.current_image, self.session.model
         if image is None or model is None:
             self.preview_jobs.cancel()

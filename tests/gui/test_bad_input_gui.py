@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from gui.main_window import MainWindow
+from gui.main_window import TAB_PREVIEW, MainWindow
 
 
 def _load_make_bad() -> ModuleType:
@@ -67,7 +67,9 @@ def test_batch_thumbnails_and_preview_over_the_bad_folder(qtbot: QtBot, window: 
         else:
             assert tip == str(path) and path in thumbs._pixmaps, path.name
 
-    # The preview: a bad file shows its error; the 1×1 image (too small for D's verdict) its output.
+    # The preview (its tab shown again: the batch switched to its own): a bad file shows its
+    # error; the 1×1 image (too small for D's verdict) its output.
+    window.tabs.setCurrentIndex(TAB_PREVIEW)
     window.strip.select(folder / "webpage.jpg")
     qtbot.waitUntil(lambda: "it looks like an HTML web page" in window.preview.status.text(), timeout=20000)
     _assert_reason(window.preview.status.text(), folder / "webpage.jpg")

@@ -15,7 +15,7 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from gui.main_window import TAB_PREVIEW, MainWindow
+from gui.main_window import TAB_BATCH, TAB_PREVIEW, MainWindow
 from translator import imaging
 from translator.evaluation import compare_image
 from translator.inference import QUICK_SIDE, InferenceOptions, load_translator, translate_array
@@ -84,6 +84,25 @@ def test_preview_refreshes_when_its_inputs_change_and_only_then(qtbot: QtBot, mo
     expected = compare_image(load_translator(models / "tiny-cycle.safetensors", o, "BtoA"), pairs / "coffee.png")
     assert w.preview.comparison is not None
     assert np.array_equal(w.preview.comparison.output, expected.output)
+
+
+def test_the_preview_waits_while_another_tab_is_shown(qtbot: QtBot, models: Path, pairs: Path, tmp_path: Path) -> None:
+    """On the Sketch or Batch tab, changes do not run previews (they would compete for the
+    cores); showing the Preview tab again runs one, for what was chosen meanwhile."""
+    w = make_window(qtbot, tmp_path)
+    w.picker.select(models / "tiny-p2p.safetensors")
+    w.open_folder(pairs, pairs / "chelsea.png")
+    settle(qtbot, w)
+    n = w.previews_started
+    w.tabs.setCurrentIndex(TAB_BATCH)
+    for seed in (4, 5, 6):
+        w.library.options.seed.setValue(seed)
+    w.session.set_current_image(pairs / "coffee.png")
+    settle(qtbot, w)
+    assert w.previews_started == n
+    w.tabs.setCurrentIndex(TAB_PREVIEW)
+    settle(qtbot, w)
+    assert w.previews_started == n + 1 and w.preview.status.text().startswith("coffee")
 
 
 def test_changing_seed_or_tiling_never_reloads_the_model(qtbot: QtBot, models: Path, pairs: Path, tmp_path: Path) -> None:
@@ -170,6 +189,7 @@ def test_a_preview_and_a_batch_on_one_model_give_what_each_gives_alone(qtbot: Qt
     out = tmp_path / "out"
     w.session.set_output_folder(out)
     w.run_batch()  # runs while previews of other images run on the same cached model
+    w.tabs.setCurrentIndex(TAB_PREVIEW)
     for i in (1, 2, 3, 4, 5):
         w.session.set_current_image(folder / f"{i:02d}.png")
         qtbot.wait(150)
