@@ -364,7 +364,8 @@ QUICK_ABOVE = 512
 QUICK_SIDE = 256
 """The quick look's longer side: about the size a preview view shows an image at fit, and a
 quarter of a 512-pixel look's work (which took 0.8 s with demo-day2night and 1.4 s with
-demo-photo2painting on this 2-core CPU while another process ran; BENCHMARKS.md, "Quick look")."""
+demo-photo2painting on this 2-core CPU while another process ran). At 256 the look is painted
+within 0.05–0.15 s (BENCHMARKS.md, "The app's responsiveness")."""
 
 
 def quick_look(tr: Translator, image: Path, token: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray] | None:
