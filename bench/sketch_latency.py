@@ -36,6 +36,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QSettings, Qt, Q
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.common import timed  # noqa: E402
 from bench.ui_stall import Ticker  # noqa: E402
 
 MOVE_MS = 16  # a 60 Hz mouse
@@ -158,13 +159,7 @@ def profile(app: QApplication, window: object, model: Path, side: int, repeats: 
     result = translate_array(tr, sketch)
 
     def median_ms(fn: Callable[[], object]) -> float:
-        fn()
-        samples = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        return statistics.median(samples) * 1000
+        return timed(fn, repeats=repeats).median * 1000
 
     return {
         "network": median_ms(lambda: translate_array(tr, sketch)),

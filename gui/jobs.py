@@ -225,6 +225,16 @@ class JobWorker(QObject):
         self._thread: _JobThread | None = None  # kept until deleteLater has run
         self._started = False
 
+    def on(self, *, progress: Callable[..., Any] | None = None, result: Callable[..., Any] | None = None,
+           failed: Callable[..., Any] | None = None, cancelled: Callable[..., Any] | None = None,
+           finished: Callable[..., Any] | None = None) -> JobWorker:
+        """Connect the given slots to the signals of the same names; returns the worker (for chaining)."""
+        for signal, slot in ((self.progress, progress), (self.result, result), (self.failed, failed),
+                             (self.cancelled, cancelled), (self.finished, finished)):
+            if slot is not None:
+                signal.connect(slot)
+        return self
+
     def start(self) -> None:
         """Start the job on a new thread. Must be called on the thread the worker lives in (the UI)."""
         if self._started:

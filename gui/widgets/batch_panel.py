@@ -169,11 +169,8 @@ class BatchPanel(QWidget):
         self.progress.setValue(0)
         self.rate.setText("starting…")
         worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=_is_failure)
-        worker.progress.connect(self._progress)
-        worker.result.connect(self._done)
-        worker.failed.connect(self._failed)
-        worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(self._finished)
+        worker.on(progress=self._progress, result=self._done, failed=self._failed, cancelled=self._cancelled,
+                  finished=self._finished)
         self.worker = worker
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

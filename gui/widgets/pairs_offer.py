@@ -212,11 +212,8 @@ class PairsOffer(QGroupBox):
         self.progress.setValue(0)
         self.status.setText(f"making {kind} pairs in {out}…")
         worker = JobWorker(job, name="make-pairs", min_interval_s=0.05, keep=_is_failure)
-        worker.progress.connect(partial(self._progress, photos))
-        worker.result.connect(partial(self._done, photos, out))
-        worker.failed.connect(self._failed)
-        worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(self._finished)
+        worker.on(progress=partial(self._progress, photos), result=partial(self._done, photos, out), failed=self._failed,
+                  cancelled=self._cancelled, finished=self._finished)
         self._worker = worker
         worker.start()
         self._update_buttons()

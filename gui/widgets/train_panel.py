@@ -389,11 +389,8 @@ class TrainPanel(QWidget):
         self.error.setText("")
         self.status.setText("resuming…" if resume else "starting…")
         worker = JobWorker(partial(_observed, config, resume, events), name="train", min_interval_s=0.1)
-        worker.progress.connect(self._drain)
-        worker.result.connect(self._done)
-        worker.failed.connect(self._failed)
-        worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(self._finished)
+        worker.on(progress=self._drain, result=self._done, failed=self._failed, cancelled=self._cancelled,
+                  finished=self._finished)
         self._worker = worker
         worker.start()
         self._update_buttons()

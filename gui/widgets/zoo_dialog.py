@@ -163,11 +163,8 @@ class ZooDialog(QDialog):
             return get_model(entry, overwrite=overwrite, timeout_s=timeout_s, token=token)
 
         worker = JobWorker(job, name=f"zoo:{entry.name}", min_interval_s=0.05)
-        worker.progress.connect(self._progress)
-        worker.result.connect(self._done)
-        worker.failed.connect(self._failed)
-        worker.cancelled.connect(self._cancelled)
-        worker.finished.connect(self._finished)
+        worker.on(progress=self._progress, result=self._done, failed=self._failed, cancelled=self._cancelled,
+                  finished=self._finished)
         self.worker = worker
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
