@@ -52,6 +52,11 @@ FORMAT_SUFFIXES: dict[str, str] = {
     "bmp": ".bmp",
 }
 
+PEN_WIDTHS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+"""The Sketch tab's pen widths, in pixels at the model's training size."""
+SKETCH_SIZE_FACTORS: tuple[int, ...] = (1, 2, 4)
+"""The Sketch tab's canvas sizes: the model's training size times these."""
+
 Preset = Literal["default", "classic"]
 PRESETS: tuple[Preset, ...] = get_args(Preset)
 

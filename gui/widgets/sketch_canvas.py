@@ -25,10 +25,6 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from gui.qimage import to_qimage
 
 UNDO_LIMIT = 50
-PEN_WIDTHS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
-"""Widths offered, in pixels at the model's training size."""
-SIZE_FACTORS: tuple[int, ...] = (1, 2, 4)
-"""Canvas sizes offered: the model's training size times these."""
 MIN_PRESSURE = 0.1  # the lightest touch still draws a tenth of the width
 TRACE_OPACITY = 0.35
 BACKGROUND = QColor(48, 48, 48)  # around the drawing, as the image views' background

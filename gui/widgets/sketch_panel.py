@@ -42,9 +42,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMes
 from gui.jobs import JobWorker, LatestOnly
 from gui.session import Session
 from gui.widgets.image_view import ImageView
-from gui.widgets.sketch_canvas import PEN_WIDTHS, SIZE_FACTORS, SketchCanvas
+from gui.widgets.sketch_canvas import SketchCanvas
 from translator import imaging
 from translator.checkpoint import Direction, InputStyle, ModelCard, find_models, read_card
+from translator.choices import PEN_WIDTHS, SKETCH_SIZE_FACTORS
 from translator.errors import TranslatorError
 from translator.inference import InferenceOptions, Translator, translate_array
 from translator.jobs import CancelToken
@@ -243,7 +244,7 @@ class SketchPanel(QWidget):
 
     def _show_sizes(self) -> None:
         base = self.canvas.base_size
-        self._fill_box(self.size_box, [base * f for f in SIZE_FACTORS] + [self.canvas.side()], self.canvas.side(),
+        self._fill_box(self.size_box, [base * f for f in SKETCH_SIZE_FACTORS] + [self.canvas.side()], self.canvas.side(),
                        lambda s: f"{s} × {s}")
 
     @staticmethod
