@@ -77,9 +77,8 @@ class ProgressBar:
         self.close()
 
     def update(self, p: Progress) -> None:
-        r = p.result
-        if r is not None and r.status == "failed":
-            self.note(f"failed: {r.error}")
+        if p.failed and p.result is not None:
+            self.note(f"failed: {p.result.error}")
         self.show(p, self.describe(p))
 
     def counts(self, p: Progress) -> str:

@@ -43,6 +43,11 @@ class Progress:
     rate: float = 0.0  # items per second over the items actually processed (not skipped)
     eta_s: float | None = None
 
+    @property
+    def failed(self) -> bool:
+        """Whether this event reports an item that failed (its result says why)."""
+        return self.result is not None and self.result.status == "failed"
+
 
 class CancelToken:
     """A thread-safe flag a caller sets to stop a job at its next item boundary."""

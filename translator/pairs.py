@@ -362,7 +362,7 @@ def make_pairs(
             rgb = imaging.read_image(photo).rgb
             for v in todo:
                 a_img, b_img = make_pair(rgb, kind, size=size, variant=v, seed=seed, name=names[photo])
-                _write_pair(targets[v], a_img, b_img)
+                write_pair(targets[v], a_img, b_img)
                 summary.written.append(targets[v][0])
         except (ImageError, OSError, ValueError, cv2.error) as exc:
             text = str(exc)
@@ -378,12 +378,13 @@ def make_pairs(
     return summary
 
 
-def _write_pair(paths: tuple[Path, Path], a: np.ndarray, b: np.ndarray) -> None:
-    """Write A, then B; if B fails, remove A: a pair is complete or absent."""
+def write_pair(paths: tuple[Path, Path], a: np.ndarray, b: np.ndarray, *, make_parents: bool = False) -> None:
+    """Write A, then B (each atomically); if B fails, remove A: a pair is complete or absent.
+    Used by `make_pairs` and by the Sketch tab's "Add to dataset"."""
     a_path, b_path = paths
-    imaging.write_image(a_path, a, make_parents=False)
+    imaging.write_image(a_path, a, make_parents=make_parents)
     try:
-        imaging.write_image(b_path, b, make_parents=False)
+        imaging.write_image(b_path, b, make_parents=make_parents)
     except BaseException:
         a_path.unlink(missing_ok=True)
         raise

@@ -43,10 +43,6 @@ TranslatorFor = Callable[[Path, Direction | None, InferenceOptions], Translator]
 SAME_FORMAT = "same as input"
 
 
-def _is_failure(event: Progress) -> bool:
-    return event.result is not None and event.result.status == "failed"
-
-
 class BatchPanel(QWidget):
     """The Batch tab. `start()` runs the session's folder through the session's model."""
 
@@ -168,7 +164,7 @@ class BatchPanel(QWidget):
         self._show_failures(False)
         self.progress.setValue(0)
         self.rate.setText("starting…")
-        worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=_is_failure)
+        worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=lambda event: event.failed)
         worker.on(progress=self._progress, result=self._done, failed=self._failed, cancelled=self._cancelled,
                   finished=self._finished)
         self.worker = worker
@@ -185,7 +181,7 @@ class BatchPanel(QWidget):
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
         self.rate.setText(progress_text(p, "images"))
-        if _is_failure(p):
+        if p.failed:
             assert p.result is not None
             self.failures.addItem(p.result.error or str(p.result.item))
             self._show_failures(True)

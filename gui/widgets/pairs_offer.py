@@ -47,10 +47,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _is_failure(event: Progress) -> bool:
-    return event.result is not None and event.result.status == "failed"
-
-
 class PairsOffer(QGroupBox):
     """Offer to make training pairs from a folder of photos; see the module docstring."""
 
@@ -211,7 +207,7 @@ class PairsOffer(QGroupBox):
         self._show_failures(False)
         self.progress.setValue(0)
         self.status.setText(f"making {kind} pairs in {out}…")
-        worker = JobWorker(job, name="make-pairs", min_interval_s=0.05, keep=_is_failure)
+        worker = JobWorker(job, name="make-pairs", min_interval_s=0.05, keep=lambda event: event.failed)
         worker.on(progress=partial(self._progress, photos), result=partial(self._done, photos, out), failed=self._failed,
                   cancelled=self._cancelled, finished=self._finished)
         self._worker = worker
@@ -228,7 +224,7 @@ class PairsOffer(QGroupBox):
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
         self.status.setText(progress_text(p, "photos"))
-        if _is_failure(p):
+        if p.failed:
             assert p.result is not None
             full = p.result.error or str(p.result.item)
             self.failures.addItem(full.removeprefix(f"{photos}{os.sep}"))  # "name.jpg: why": the folder is known

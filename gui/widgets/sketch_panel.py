@@ -49,6 +49,7 @@ from translator.choices import PEN_WIDTHS, SKETCH_SIZE_FACTORS
 from translator.errors import TranslatorError
 from translator.inference import InferenceOptions, Translator, translate_array
 from translator.jobs import CancelToken
+from translator.pairs import write_pair
 
 log = logging.getLogger(__name__)
 
@@ -451,12 +452,7 @@ class SketchPanel(QWidget):
         name = next_dataset_name(folder)
         a, b = folder / "A" / f"{name}.png", folder / "B" / f"{name}.png"
         try:
-            imaging.write_image(a, self.canvas.sketch())
-            try:
-                imaging.write_image(b, target)
-            except BaseException:
-                a.unlink(missing_ok=True)  # both or neither
-                raise
+            write_pair((a, b), self.canvas.sketch(), target, make_parents=True)  # both or neither
         except (TranslatorError, ValueError, OSError) as exc:
             self._say(str(exc))
             return None
