@@ -111,8 +111,8 @@ class LibraryPanel(QWidget):
     # showing the session --------------------------------------------------------------------------
     def _show_model(self, *_args: object) -> None:
         model = self.session.model
-        if model is not None and self.picker.current() != model and model in self.picker.entries():
-            self.picker.select(*model)
+        if model is not None and self.picker.current() != model:
+            self.picker.show_entry(*model)
 
     def _fill_compare_with(self) -> None:
         self._compare_entries = [None, *((p, cast(Direction | None, d)) for p, d in self.picker.entries())]

@@ -117,7 +117,16 @@ class ModelPicker(QWidget):
         return self._entries[i][2] if 0 <= i < len(self._entries) else None
 
     def select(self, path: Path, direction: str | None = None) -> None:
+        """Re-read the model folders (a new or rewritten file), then select `path`."""
         self.refresh(select=path, direction=direction)
+
+    def show_entry(self, path: Path, direction: str | None) -> None:
+        """Select an entry the picker already lists, without re-reading the folders (the choice
+        was made elsewhere: a restored setting, the Sketch tab); unknown entries are ignored."""
+        for i, (p, d, _card) in enumerate(self._entries):
+            if p == path and d == direction:
+                self.combo.setCurrentIndex(i)  # emits modelChosen through _changed when it moves
+                return
 
     def _changed(self, index: int) -> None:
         if 0 <= index < len(self._entries):
