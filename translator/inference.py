@@ -458,6 +458,8 @@ def plan_outputs(
                 rel = f.relative_to(inp)
                 items.append(WorkItem(f, imaging.output_path_for(f, output_dir / rel.parent, fmt)))
         elif inp.is_file() or inp.is_symlink():  # a broken link or a loop fails as an item, with its reason
+            if _resolved(inp.absolute().parent) == out_resolved:
+                raise TranslatorError(f"{output_dir}: the output folder is the folder of the input {inp}; outputs may not be written among the inputs. Choose another --output folder")
             items.append(WorkItem(inp, imaging.output_path_for(inp, output_dir, fmt)))
         else:
             raise TranslatorError(f"{inp}: no such file or folder")

@@ -15,6 +15,7 @@ from PIL import Image
 from translator import imaging
 from translator._fs import PARTIAL_PREFIX, _host_tag
 from translator.checkpoint import Model, ModelCard, load_model
+from translator.cli import main
 from translator.errors import JobCancelled, TranslatorError
 from translator.inference import (
     InferenceOptions,
@@ -211,6 +212,20 @@ def test_output_may_not_overwrite_input(tmp_path: Path, photos: dict[str, np.nda
         plan_outputs([src], src)
     with pytest.raises(TranslatorError, match="no such file"):
         plan_outputs([tmp_path / "missing"], tmp_path / "out")
+
+
+def test_a_file_is_not_translated_into_its_own_folder(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
+    """`translate one.png --format jpg -o <its folder>` would add one.jpg among the inputs: refused,
+    whichever way the folder is spelled, and nothing is written."""
+    src = _photo_dir(tmp_path, photos)
+    one = sorted(src.iterdir())[0]
+    before = sorted(p.name for p in src.iterdir())
+    for out in (src, src / ".", Path(str(src) + "/sub/..")):
+        with pytest.raises(TranslatorError, match="folder of the input"):
+            plan_outputs([one], out, fmt="jpg")
+    assert main(["translate", str(one), "--format", "jpg", "-o", str(src), "-m", "demo-sketch2photo", "-q"]) == 2
+    assert sorted(p.name for p in src.iterdir()) == before
+    assert plan_outputs([one], tmp_path / "elsewhere", fmt="jpg")[0].dst.parent == tmp_path / "elsewhere"
 
 
 def test_alpha_and_16_bit_survive_a_job(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
