@@ -204,7 +204,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     tr = load_translator(args.model, opts, args.direction)
     print(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
     with progress_bar(args.quiet) as on_progress:
-        summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality), on_progress)
+        summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality,
+                                          strength=args.strength), on_progress)
     print(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
     for f in summary.failed:
         print(f"  {f.error}")
@@ -397,6 +398,16 @@ def _tile(text: str) -> TileSetting:
 
 
 
+def _strength(text: str) -> float:
+    """`--strength`: a number from 0 to 1 (`translator.blend.check_strength`)."""
+    from translator.blend import check_strength
+
+    try:
+        return check_strength(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inference")
     g.add_argument("--model", "-m", required=True, help="model file, or the name of one in weights/ or your models folder")
@@ -431,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=tuple(FORMAT_SUFFIXES), help="output format (default: same as each input)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.add_argument("--strength", type=_strength, default=1.0, metavar="S",
+                   help="how much of the translation to keep, 0 to 1, blended with the input in linear light (default 1)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_translate)
 

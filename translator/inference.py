@@ -37,6 +37,7 @@ from torch import nn
 
 from translator import imaging
 from translator._fs import check_writable, is_stale_partial
+from translator.blend import blend, check_strength
 from translator.checkpoint import Direction, Model, load_model, resolve_model_path
 from translator.choices import MODES as MODES  # MODES, Mode, TileSetting: the app and the CLI import them from here too
 from translator.choices import TILE_STATS, TileStats, check_choice
@@ -517,9 +518,12 @@ def translate_files(
     *,
     overwrite: bool = False,
     quality: int = 95,
+    strength: float = 1.0,
     token: CancelToken | None = None,
 ) -> Generator[Progress, None, JobSummary]:
     """Translate each item's source into its destination: a job (see `translator.jobs`).
+
+    `strength` below 1 blends each output with its input in linear light (`translator.blend`).
 
     Existing outputs are skipped unless `overwrite`; a bad file (or an image the model fails on,
     e.g. out of memory) is reported in its event and the summary, with the reason, and the job
@@ -532,6 +536,7 @@ def translate_files(
     that failed; every output finished before it is complete and kept.
     """
     token = token or CancelToken()
+    strength = check_strength(strength)
     summary: JobSummary = JobSummary()
     _remove_stale_partials(items)
     clock = ProgressClock(len(items))
@@ -626,7 +631,8 @@ def translate_files(
                     for (n, loaded), rgb in zip(group, outputs):
                         if n in todo:
                             like = loaded if not tr.options.resize else None
-                            writes.append((items[n], writers.submit(_write_output, items[n].dst, rgb, like, quality)))
+                            writes.append((items[n], writers.submit(_write_output, items[n].dst, rgb, like, quality,
+                                                                    loaded.rgb, strength)))
                     yield from drain(block=False)
                 # Back-pressure: when encoding is slower than the model, outputs must not pile up in memory.
                 yield from drain(block=True, keep=lookahead)
@@ -640,7 +646,10 @@ def translate_files(
     return summary
 
 
-def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int) -> Path:
+def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int,
+                  source: np.ndarray, strength: float) -> Path:
+    """Blend (on the encoding thread, beside the model) and write one output."""
+    rgb = blend(source, rgb, strength)
     # The folders were made before the job; one that disappears is reported, not silently remade.
     if like is None:
         return imaging.write_image(dst, rgb, quality=quality, make_parents=False)
