@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
@@ -19,7 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from gui.jobs import LatestOnly, cancel_all_and_wait
-from gui.session import Session
+from gui.session import ModelChoice, Session
 from gui.widgets.batch_panel import BatchPanel
 from gui.widgets.job_status import JobStatus
 from gui.widgets.library_panel import LibraryPanel
@@ -29,9 +30,10 @@ from gui.widgets.sketch_panel import SketchPanel
 from gui.widgets.train_panel import TrainPanel
 from gui.widgets.zoo_dialog import ZooDialog
 from translator._fs import write_bytes_atomic
+from translator.blend import reblend
 from translator.checkpoint import MODEL_SUFFIX, read_card
 from translator.errors import TranslatorError
-from translator.evaluation import Comparison, compare_image
+from translator.evaluation import Comparison, Judge, compare_image
 from translator.jobs import CancelToken
 from translator.inference import quick_look
 from translator.model_cache import ModelCache
@@ -49,6 +51,27 @@ def _scrolling(panel: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     return area
+
+
+@dataclass(frozen=True)
+class _RawPreview:
+    """A preview at full strength: the model's comparison, the compared model's, and what scores a blend."""
+
+    name: str
+    second_name: str
+    first: Comparison
+    second: Comparison | None
+    judge: Callable[[ModelChoice], Judge]  # the discriminator of a model, to score a new blend
+    model: ModelChoice
+    second_model: ModelChoice | None
+
+    def at(self, strength: float) -> tuple[Comparison, Comparison | None]:
+        """Both comparisons blended at `strength` (runs discriminators, not generators: a worker's job)."""
+        first = reblend(self.first, strength, self.judge(self.model) if strength < 1 else None)
+        second = None
+        if self.second is not None and self.second_model is not None:
+            second = reblend(self.second, strength, self.judge(self.second_model) if strength < 1 else None)
+        return first, second
 
 
 class _PreviewSignals(QObject):
@@ -69,6 +92,8 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self.models = ModelCache()
         self.preview_jobs = LatestOnly(self)
+        self.reblend_jobs = LatestOnly(self, name="strength")
+        self._raw_preview: _RawPreview | None = None  # the latest preview at full strength, to re-blend
         self._preview_news: _PreviewSignals | None = None
         self.previews_started = 0  # how many previews were computed (what "refreshes only when needed" counts)
 
@@ -110,6 +135,7 @@ class MainWindow(QMainWindow):
         for signal in (s.modelChanged, s.directionChanged, s.compareChanged, s.currentImageChanged,
                        s.targetFolderChanged, s.optionsChanged):
             signal.connect(self._preview_timer.start)
+        s.strengthChanged.connect(lambda _s: self._reblend_preview())
         s.modelChanged.connect(self._show_start_model)
         s.compareChanged.connect(lambda _c: self._show_model_names())
         s.modelChanged.connect(lambda _m: self._show_model_names())
@@ -253,8 +279,11 @@ class MainWindow(QMainWindow):
         news.quick.connect(lambda pair: self._show_if_current(news, self.preview.show_quick, *pair, image.name))
         self.preview.show_busy(image)
         self.previews_started += 1
+        self.reblend_jobs.cancel()
+        self._raw_preview = None
+        strength = self.session.strength
 
-        def job(token: CancelToken) -> tuple[Comparison, Comparison | None]:
+        def job(token: CancelToken) -> tuple[_RawPreview, tuple[Comparison, Comparison | None]]:
             tr = models.get(model[0], model[1], options)
             if (quick := quick_look(tr, image, token)) is not None:
                 news.quick.emit(quick)
@@ -264,10 +293,24 @@ class MainWindow(QMainWindow):
                 token.raise_if_cancelled()
                 other = compare_image(models.get(second[0], second[1], options), image, target, token=token,
                                       progress=news.advanced.emit)
-            return first, other
+            raw = _RawPreview(image.name, second_name, first, other, lambda c: Judge(models.get(*c, options)), model, second)
+            return raw, raw.at(strength)
 
-        worker = self.preview_jobs.submit(job, lambda r: self.preview.show_comparisons(r[0], r[1], image.name, second_name))
+        worker = self.preview_jobs.submit(job, self._show_preview)
         worker.finished.connect(news.deleteLater)
+
+    def _show_preview(self, raw_and_shown: tuple[_RawPreview, tuple[Comparison, Comparison | None]]) -> None:
+        raw, (first, second) = raw_and_shown
+        self._raw_preview = raw
+        self.preview.show_comparisons(first, second, raw.name, raw.second_name)
+
+    def _reblend_preview(self) -> None:
+        """A new strength: blend the latest preview again and measure what it now shows; the
+        generator does not run (`translator.blend.reblend`)."""
+        raw, strength = self._raw_preview, self.session.strength
+        if raw is None:
+            return
+        self.reblend_jobs.submit(lambda _token: (raw, raw.at(strength)), self._show_preview)
 
     def _show_if_current(self, news: _PreviewSignals, show: Callable[..., None], *args: object) -> None:
         """Apply a preview's news only while it is the latest preview (a stale one's is dropped)."""

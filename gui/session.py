@@ -26,6 +26,10 @@ Settings (QSettings, keys in `SETTINGS_KEYS`; stored as strings):
     engine/precision      one of `translator.choices.PRECISIONS`
     engine/tile           one of `translator.choices.TILE_CHOICES` (or a size in pixels)
     engine/tile_stats     one of `translator.choices.TILE_STATS`
+    look/strength         how much of the translation to keep, 0–1 (`translator.blend`)
+
+Strength is not an inference option: changing it re-blends the outputs already computed, so it
+has its own signal and the network does not run again.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal, SignalInstance
 
+from translator.blend import check_strength
 from translator.choices import DIRECTIONS, OUTPUT_FORMATS, PRECISIONS, TILE_STATS, Direction, check_choice, parse_tile
 from translator.imaging import IMAGE_EXTENSIONS
 from translator.inference import InferenceOptions
@@ -57,9 +62,10 @@ KEY_DEVICE = "engine/device"
 KEY_PRECISION = "engine/precision"
 KEY_TILE = "engine/tile"
 KEY_TILE_STATS = "engine/tile_stats"
+KEY_STRENGTH = "look/strength"
 SETTINGS_KEYS: tuple[str, ...] = (KEY_MODEL, KEY_DIRECTION, KEY_COMPARE, KEY_COMPARE_DIRECTION, KEY_INPUT_FOLDER,
                                   KEY_TARGET_FOLDER, KEY_OUTPUT_FOLDER, KEY_FORMAT, KEY_DEVICE, KEY_PRECISION, KEY_TILE,
-                                  KEY_TILE_STATS)
+                                  KEY_TILE_STATS, KEY_STRENGTH)
 
 # Input folder name -> target folder names to try, in order (case as written; see _candidates).
 _NAME_PAIRS: dict[str, tuple[str, ...]] = {
@@ -142,6 +148,7 @@ class Session(QObject):
     outputFolderChanged = Signal(object)  # Path | None
     outputFormatChanged = Signal(object)  # str | None (None: same as each input)
     optionsChanged = Signal(object)  # InferenceOptions
+    strengthChanged = Signal(float)  # 0–1
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +163,7 @@ class Session(QObject):
         self._output_chosen = False  # True: the user picked the output folder
         self._output_format: str | None = None
         self._options = InferenceOptions()
+        self._strength = 1.0
 
     def _update(self, attribute: str, value: object, changed: SignalInstance) -> None:
         """Set `attribute` and emit `changed` with the new value, only when the value differs."""
@@ -307,6 +315,16 @@ class Session(QObject):
         """`dataclasses.replace` the options (validated by InferenceOptions); emits if they differ."""
         self.options = dataclasses.replace(self._options, **changes)
 
+    # --- strength ---------------------------------------------------------------------------
+
+    @property
+    def strength(self) -> float:
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self._update("_strength", check_strength(value), self.strengthChanged)
+
     # --- setters as slots (connect widget signals straight to these) -----------------------
 
     def set_model(self, path: Path | str | None, direction: str | None = None) -> None:
@@ -339,6 +357,9 @@ class Session(QObject):
     def set_options(self, options: InferenceOptions) -> None:
         self.options = options
 
+    def set_strength(self, strength: float) -> None:
+        self.strength = strength
+
     # --- persistence -----------------------------------------------------------------------
 
     def settings_save(self, settings: QSettings) -> None:
@@ -357,6 +378,7 @@ class Session(QObject):
         settings.setValue(KEY_PRECISION, self._options.precision)
         settings.setValue(KEY_TILE, str(self._options.tile))
         settings.setValue(KEY_TILE_STATS, self._options.tile_stats)
+        settings.setValue(KEY_STRENGTH, f"{self._strength:g}")
         settings.sync()
 
     def settings_load(self, settings: QSettings) -> None:
@@ -394,6 +416,12 @@ class Session(QObject):
                 log.warning("settings: ignoring %s=%r (%s)", KEY_TILE, tile, exc)
         if changes:
             self.update_options(**changes)
+        strength = settings.value(KEY_STRENGTH)
+        if strength is not None:
+            try:
+                self.strength = float(str(strength))
+            except ValueError as exc:
+                log.warning("settings: ignoring %s=%r (%s)", KEY_STRENGTH, strength, exc)
 
 
 def _optional_choice(name: str, value: Any, choices: tuple[str, ...]) -> Any:

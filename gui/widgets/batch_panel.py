@@ -153,12 +153,13 @@ class BatchPanel(QWidget):
         if out is None:
             self.rate.setText("Choose an output folder first.")
             return
-        fmt, recursive, options = s.output_format, self.recursive.isChecked(), s.options
+        fmt, recursive, options, strength = s.output_format, self.recursive.isChecked(), s.options, s.strength
         translator_for = self._translator_for
 
         def job(token: CancelToken) -> Generator[Progress, None, JobSummary]:
             items = plan_outputs([folder], out, recursive=recursive, fmt=fmt)
-            return (yield from translate_files(translator_for(model[0], model[1], options), items, token=token))
+            return (yield from translate_files(translator_for(model[0], model[1], options), items, strength=strength,
+                                               token=token))
 
         self.failures.clear()
         self._show_failures(False)

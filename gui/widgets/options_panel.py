@@ -1,13 +1,13 @@
-"""How images are translated: device and precision up front, the rest behind "Advanced".
+"""How images are translated: strength, device and precision up front, the rest behind "Advanced".
 
-A view of `Session.options`: each widget change asks the session to change (`update_options`),
+A view of `Session.options` and `Session.strength`: each widget change asks the session to change (`update_options`),
 and every session change is shown here, so the preview, the sketch canvas and batches all run
 with what this panel shows. The choices come from `translator.choices`, as the CLI's do.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from gui.session import Session
 from gui.widgets.fold import Fold
@@ -28,8 +28,37 @@ def _show_text(combo: QComboBox, text: str) -> None:
     combo.setCurrentIndex(combo.findText(text))
 
 
+class StrengthSlider(QWidget):
+    """0–100 % of the translation, blended with the input; a view of `Session.strength`."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setPageStep(10)
+        self.slider.setAccessibleName("Strength")
+        self.percent = QLabel()
+        self.percent.setMinimumWidth(self.percent.fontMetrics().horizontalAdvance("100 %"))
+        self.setToolTip("How much of the translation to keep: 100 % is the model's picture, 0 % your input; in "
+                        "between they are mixed as light mixes. Moving it does not run the model again.")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.percent)
+        self.show_strength(session.strength)
+        session.strengthChanged.connect(self.show_strength)
+        self.slider.valueChanged.connect(lambda v: session.set_strength(v / 100))
+
+    def show_strength(self, strength: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(strength * 100))
+        self.slider.blockSignals(False)
+        self.percent.setText(f"{round(strength * 100)} %")
+
+
 class OptionsPanel(QWidget):
-    """Device, precision; Advanced: mode, seed, tiles, tile statistics."""
+    """Strength, device, precision; Advanced: mode, seed, tiles, tile statistics."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,7 +84,9 @@ class OptionsPanel(QWidget):
         self.tile_stats.addItems(list(TILE_STATS))
         self.tile_stats.setToolTip(_STATS_HELP)
 
+        self.strength = StrengthSlider(session)
         basic = QFormLayout()
+        basic.addRow("Strength", self.strength)
         basic.addRow("Device", self.device)
         basic.addRow("Precision", self.precision)
         advanced_box = QWidget()

@@ -44,6 +44,7 @@ from gui.session import Session
 from gui.widgets.image_view import ImageView
 from gui.widgets.sketch_canvas import SketchCanvas
 from translator import imaging
+from translator.blend import blend
 from translator.checkpoint import Direction, InputStyle, ModelCard, find_models, read_card
 from translator.choices import PEN_WIDTHS, SKETCH_SIZE_FACTORS
 from translator.errors import TranslatorError
@@ -139,6 +140,7 @@ class SketchPanel(QWidget):
         session.directionChanged.connect(self._show_model)
         session.compareChanged.connect(self._show_compare)
         session.optionsChanged.connect(lambda _o: self.request())
+        session.strengthChanged.connect(lambda _s: self._show_result(self._shown) if self._shown is not None else None)
         self._show_model()
         self._show_compare(session.compare)
 
@@ -339,12 +341,16 @@ class SketchPanel(QWidget):
         worker.finished.connect(self._start_if_due)
 
     def _show_result(self, shown: Translation) -> None:
+        """Show a translation at the session's strength (a new strength re-blends, no model runs)."""
         self._shown = shown
         self.message.clear()
-        self.result_view.set_image(shown.result)
+        self.result_view.set_image(self._blended(shown.result))
         if self.session.compare is not None:
-            self.compare_view.set_image(shown.compared)
+            self.compare_view.set_image(None if shown.compared is None else self._blended(shown.compared))
         self.resultShown.emit()
+
+    def _blended(self, result: np.ndarray) -> np.ndarray:
+        return blend(self._shown.sketch, result, self.session.strength) if self._shown is not None else result
 
     def _failed(self, message: str) -> None:
         self._shown = None
@@ -353,11 +359,12 @@ class SketchPanel(QWidget):
         self._say(message)
 
     def result(self) -> np.ndarray | None:
-        """The result shown, when it is the full translation of the drawing as it is now; else None."""
+        """The result shown (at the session's strength), when it is the full translation of the
+        drawing as it is now; else None."""
         shown = self._shown
         if shown is None or shown.quick or not np.array_equal(shown.sketch, self.canvas.sketch()):
             return None
-        return shown.result
+        return self._blended(shown.result)
 
     def _say(self, message: str) -> None:
         log.info("Sketch: %s", message)
