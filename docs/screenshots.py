@@ -88,6 +88,7 @@ def main() -> int:
     p.add_argument("--tab", choices=["preview", "sketch", "batch", "finetune"], default="preview")
     p.add_argument("--strokes", action="store_true", help="on the Sketch tab, draw a small house with mouse strokes")
     p.add_argument("--advanced", action="store_true", help="unfold the Advanced settings")
+    p.add_argument("--strength", type=int, default=100, help="the strength slider, in percent")
     p.add_argument("--targets", action="store_true",
                    help="open a copy of samples/ as A/ with night gradings of it as the targets in B/")
     p.add_argument("--heatmap", action="store_true", help="show the discriminator's heat-map")
@@ -111,6 +112,7 @@ def main() -> int:
     if args.heatmap:
         window.preview.readouts.heatmap.setChecked(True)
     window.library.options.advanced.set_expanded(args.advanced)
+    window.library.options.strength.slider.setValue(args.strength)
     if args.precision:
         QTimer.singleShot(4000, lambda: window.library.options.precision.setCurrentText(args.precision))
     if args.tab == "batch":

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
                        s.targetFolderChanged, s.optionsChanged):
             signal.connect(self._preview_timer.start)
         s.strengthChanged.connect(lambda _s: self._reblend_preview())
+        s.strengthChanged.connect(lambda _s: self._show_model_names())
         s.modelChanged.connect(self._show_start_model)
         s.compareChanged.connect(lambda _c: self._show_model_names())
         s.modelChanged.connect(lambda _m: self._show_model_names())
@@ -237,7 +238,8 @@ class MainWindow(QMainWindow):
 
     def _show_model_names(self) -> None:
         model = self.session.model
-        self.preview.set_model_names(self.library.compare_name(model), self.library.compare_name(self.session.compare))
+        self.preview.set_model_names(self.library.compare_name(model), self.library.compare_name(self.session.compare),
+                                     self.session.strength)
 
     def add_trained_model(self, model_file: Path) -> None:
         """A run's model (finished, paused or cancelled) goes into the user models folder, under

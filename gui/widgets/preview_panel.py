@@ -87,10 +87,12 @@ class PreviewPanel(QWidget):
     def shown_views(self) -> list[ImageView]:
         return [v for v in self.views() if not v.isHidden()]
 
-    def set_model_names(self, model: str | None, second: str | None) -> None:
-        """Caption the output views with the models' names (the second view shows only with one)."""
-        self.output_view.set_caption(f"output · {model}" if model else "output")
-        self.second_view.set_caption(f"output · {second}" if second else "compared model")
+    def set_model_names(self, model: str | None, second: str | None, strength: float = 1.0) -> None:
+        """Caption the output views with the models' names, and the strength when it is not 100 %
+        (the second view shows only with a second model)."""
+        at = f" · {round(strength * 100)} %" if strength < 1 else ""
+        self.output_view.set_caption(f"output · {model}{at}" if model else "output")
+        self.second_view.set_caption(f"output · {second}{at}" if second else "compared model")
         self.second_view.setVisible(second is not None)
         if second is None:
             self.second = None

@@ -113,6 +113,7 @@ class SketchPanel(QWidget):
         self._throttle.timeout.connect(self._start_if_due)
         self._shown: Translation | None = None
         self._card: ModelCard | None = None
+        self._compare_name: str | None = None
         self._chosen_for_sketching: Path | None = None  # the model this tab picked, while it is the model
         self._shown_before = False
         self._reader: JobWorker | None = None
@@ -140,7 +141,7 @@ class SketchPanel(QWidget):
         session.directionChanged.connect(self._show_model)
         session.compareChanged.connect(self._show_compare)
         session.optionsChanged.connect(lambda _o: self.request())
-        session.strengthChanged.connect(lambda _s: self._show_result(self._shown) if self._shown is not None else None)
+        session.strengthChanged.connect(self._show_strength)
         self._show_model()
         self._show_compare(session.compare)
 
@@ -235,7 +236,7 @@ class SketchPanel(QWidget):
         self.canvas.base_size = base
         self._fill_box(self.width_box, [*PEN_WIDTHS, style.line_width if style else 2.0],
                        style.line_width if style else 2.0, lambda w: f"{w:g} px")
-        self.result_view.set_caption(f"result · {card.name}" if card else "result")
+        self._captions()
         note = f"Switched to {card.name}, a model that takes sketches." if card and self._chosen_for_sketching else ""
         self.hint.setText(" ".join(t for t in (note, f"Its inputs: {style.description}" if style else "") if t))
         self._show_sizes()
@@ -262,14 +263,23 @@ class SketchPanel(QWidget):
 
     def _show_compare(self, choice: tuple[Path, Direction | None] | None) -> None:
         self.compare_view.setVisible(choice is not None)
+        self._compare_name = None
         if choice is None:
             self.compare_view.set_image(None)
         else:
             try:
-                self.compare_view.set_caption(f"compared · {read_card(choice[0]).name}")
+                self._compare_name = read_card(choice[0]).name
             except (TranslatorError, OSError, ValueError):
-                self.compare_view.set_caption(f"compared · {choice[0].stem}")
+                self._compare_name = choice[0].stem
+        self._captions()
         self.request()
+
+    def _captions(self) -> None:
+        """Name the models over their results, with the strength when it is not 100 %."""
+        card, strength = self._card, self.session.strength
+        at = f" · {round(strength * 100)} %" if strength < 1 else ""
+        self.result_view.set_caption(f"result · {card.name}{at}" if card else "result")
+        self.compare_view.set_caption(f"compared · {self._compare_name}{at}" if self._compare_name else "compared model")
 
     def showEvent(self, event: QShowEvent) -> None:
         """Translate what changed while hidden; the first time, prefer a model made for sketches."""
@@ -348,6 +358,11 @@ class SketchPanel(QWidget):
         if self.session.compare is not None:
             self.compare_view.set_image(None if shown.compared is None else self._blended(shown.compared))
         self.resultShown.emit()
+
+    def _show_strength(self, _strength: float) -> None:
+        self._captions()
+        if self._shown is not None:
+            self._show_result(self._shown)
 
     def _blended(self, result: np.ndarray) -> np.ndarray:
         return blend(self._shown.sketch, result, self.session.strength) if self._shown is not None else result

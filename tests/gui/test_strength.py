@@ -73,6 +73,7 @@ def test_the_slider_re_blends_the_preview_without_running_the_generator(qtbot: Q
         QTest.keyClick(slider, Qt.Key.Key_PageDown)
     assert w.session.strength == pytest.approx(0.4)
     assert w.library.options.strength.percent.text() == "40 %"
+    assert w.preview.output_view.caption().endswith("· 40 %")
     qtbot.waitUntil(lambda: w.preview.comparison is not None and w.preview.comparison is not full, timeout=TIMEOUT)
     settle(qtbot, w)
     now = w.preview.comparison
@@ -110,6 +111,7 @@ def test_the_sketch_tab_and_the_batch_use_the_same_strength(qtbot: QtBot, w: Mai
     now = sk.result()
     assert now is not None
     np.testing.assert_array_equal(now, blend(drawing, raw, 0.8))
+    assert sk.result_view.caption().endswith("· 80 %")
 
     w.open_folder(pairs)
     out = tmp_path / "out"
