@@ -75,6 +75,7 @@ class Startup:
             logging.getLogger(__name__).error("the engine could not be loaded", exc_info=self.error)
             label = self.splash.centralWidget()
             assert isinstance(label, QLabel)
+            label.setTextFormat(Qt.TextFormat.PlainText)  # an exception's text may quote anything
             label.setText(f"The engine could not be loaded:\n{self.error}\n\nSee the terminal for details.")
             return
         self.window = _open_main_window(self._module, self.args, self.splash)

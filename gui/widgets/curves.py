@@ -13,14 +13,15 @@ The plot follows the data: mouse pan and zoom are off, so the wheel scrolls the 
 """
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
 import pyqtgraph as pg  # type: ignore[import-untyped]
-from PySide6.QtCore import QSize, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gui.plain import escaped
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 """Series colours, in the order the series first receive a point."""
@@ -87,6 +88,7 @@ class CurvePlot(QWidget):
         self._plot.setMenuEnabled(False)
         self._plot.hideButtons()
         self.header = QLabel()  # the title, then the legend: a coloured square and a name per series
+        self.header.setTextFormat(Qt.TextFormat.RichText)  # the app's own markup; series names (a log's keys) escaped
         self.header.setWordWrap(True)
         self.header.setContentsMargins(4, 2, 4, 0)
         self._update_header()
@@ -171,8 +173,8 @@ class CurvePlot(QWidget):
 
     # drawing --------------------------------------------------------------------------------
     def _update_header(self) -> None:
-        title = f"<b>{html.escape(self._title)}</b>&nbsp;&nbsp; " if self._title else ""
-        keys = [f'<span style="color:{s.colour.name()}">&#9632;</span>&nbsp;{html.escape(name)}'
+        title = f"<b>{escaped(self._title)}</b>&nbsp;&nbsp; " if self._title else ""
+        keys = [f'<span style="color:{s.colour.name()}">&#9632;</span>&nbsp;{escaped(name)}'
                 for name, s in self._series.items()]
         self.header.setText(title + " &nbsp; ".join(keys))
 

@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from gui.plain import visible
 from gui.qimage import to_pixmap
 
 WHEEL_STEP = 1.25  # zoom factor per wheel notch (120 units of angleDelta)
@@ -237,13 +238,16 @@ class ImageView(QGraphicsView):
         if not self.has_image() and self._placeholder:
             painter.setPen(QColor(170, 170, 170))
             text_area = area.adjusted(12, 12, -12, -12)
-            painter.drawText(text_area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+            painter.drawText(text_area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             visible(self._placeholder, lines=True))
         if self._caption:
             font = QFont(painter.font())
             font.setBold(True)
             painter.setFont(font)
-            # a caption longer than a narrow view is elided (…), never cut mid-letter at the edge
-            caption = painter.fontMetrics().elidedText(self._caption, Qt.TextElideMode.ElideRight, max(20, int(area.width()) - 24))
+            # a caption longer than a narrow view is elided (…), never cut mid-letter at the edge; a
+            # file name's hidden characters (a bidi override faking its suffix) show as escapes
+            caption = painter.fontMetrics().elidedText(visible(self._caption), Qt.TextElideMode.ElideRight,
+                                                       max(20, int(area.width()) - 24))
             box = painter.fontMetrics().boundingRect(caption).adjusted(-6, -3, 6, 3)
             box.moveTopLeft(area.topLeft().toPoint() + QPointF(6, 6).toPoint())
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)

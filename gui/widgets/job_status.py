@@ -13,6 +13,7 @@ from functools import partial
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
 from gui.jobs import JobWorker
+from gui.plain import visible
 from translator.jobs import Progress, format_duration
 
 SUMMARY_MS = 15_000  # how long the outcome stays in the status bar
@@ -70,7 +71,8 @@ class JobStatus(QWidget):
         self._layout.addWidget(line)
         self.show()
         worker.progress.connect(line.show_event)
-        worker.failed.connect(lambda message: self._status_bar.showMessage(f"{title}: {message}", SUMMARY_MS))
+        worker.failed.connect(
+            lambda message: self._status_bar.showMessage(visible(f"{title}: {message}", lines=True), SUMMARY_MS))
         worker.cancelled.connect(lambda: self._status_bar.showMessage(
             f"{title}: cancelled; finished outputs are kept", SUMMARY_MS))
         worker.finished.connect(partial(self._remove, key))

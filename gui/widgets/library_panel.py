@@ -12,6 +12,7 @@ from typing import cast
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
+from gui.plain import PlainLabel
 from gui.session import ModelChoice, Session
 from gui.widgets.model_picker import ModelPicker
 from gui.widgets.options_panel import OptionsPanel
@@ -41,12 +42,12 @@ class LibraryPanel(QWidget):
         for combo in (self.picker.combo, self.compare_with):  # long model names elide, not widen the side bar
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
-        self.folder_label = QLabel("No folder open")
+        self.folder_label = PlainLabel("No folder open")  # folder names are untrusted text
         self.folder_label.setWordWrap(True)
         self.open_button = QPushButton("Open folder…")
         self.open_button.clicked.connect(self.ask_folder)
         self.strip = ThumbnailStrip()
-        self.target_label = QLabel("Targets: none found")
+        self.target_label = PlainLabel("Targets: none found")
         self.target_label.setWordWrap(True)
         self.target_label.setToolTip("Target images (ground truth) with the same file names: the readouts compare against them")
         target_button = QPushButton("Targets…")

@@ -6,6 +6,8 @@ import logging
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
+from gui.plain import visible
+
 
 class _Emitter(QObject):
     message = Signal(str)
@@ -33,7 +35,7 @@ class LogPanel(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(max_lines)
         self.handler = QtLogHandler()
-        self.handler.emitter.message.connect(self.appendPlainText)
+        self.handler.emitter.message.connect(lambda line: self.appendPlainText(visible(line, lines=True)))
         logging.getLogger().addHandler(self.handler)
 
     def detach(self) -> None:

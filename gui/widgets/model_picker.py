@@ -12,7 +12,7 @@ from pathlib import Path
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.jobs import JobWorker
+from gui.plain import escaped, literal, visible
 from translator.checkpoint import ModelCard, describe_spec, find_models
 from translator.choices import KINDS, Kind
 from translator.jobs import CancelToken
@@ -34,17 +35,23 @@ from translator.reference import ModelExists, default_model_name, import_to_mode
 log = logging.getLogger(__name__)
 
 
+def card_heading(card: ModelCard) -> str:
+    """The model's name (bold), kind and task, as rich text: every card value escaped (a card is
+    untrusted text, from a file anyone can make)."""
+    what = f"{card.kind}: {card.task}" if card.task else card.kind
+    return f"<b>{escaped(card.name)}</b> — {escaped(what)}"
+
+
 def card_summary(card: ModelCard) -> str:
-    """A few lines describing a model, for the picker's details label and tooltips."""
-    lines = [f"<b>{card.name}</b> — {card.kind}" + (f": {card.task}" if card.task else "")]
-    for role, spec in card.generators.items():
-        lines.append(f"{role}: {describe_spec(spec)}")
+    """A few lines describing a model, as rich text with every card value escaped: the heading,
+    then the networks, training size, discriminator and steps (the picker's tooltip)."""
+    lines = [f"{role}: {describe_spec(spec)}" for role, spec in card.generators.items()]
     lines.append(f"trained at {card.image_size}×{card.image_size}")
     lines.append("discriminator: yes (adversarial verdict available)" if card.discriminators else
                  "discriminator: none (no adversarial verdict)")
     if card.training.get("steps"):
         lines.append(f"trained {card.training['steps']} steps")
-    return "<br>".join(lines)
+    return "<br>".join([card_heading(card), *map(escaped, lines)])
 
 
 class ModelPicker(QWidget):
@@ -61,6 +68,7 @@ class ModelPicker(QWidget):
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Import a reference checkpoint (*_net_G.pth) safely")
         self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.RichText)  # the app's own markup; card values escaped
         self.details.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.combo, 1)
@@ -88,7 +96,7 @@ class ModelPicker(QWidget):
         self.combo.clear()
         for path, d, card in self._entries:
             arrow = f" ({d[0]}→{d[-1]})" if d else ""
-            self.combo.addItem(f"{card.name}{arrow}")
+            self.combo.addItem(visible(f"{card.name}{arrow}"))
         self.combo.blockSignals(False)
         target = (select, direction) if select else keep
         index = 0
@@ -131,10 +139,9 @@ class ModelPicker(QWidget):
     def _changed(self, index: int) -> None:
         if 0 <= index < len(self._entries):
             path, direction, card = self._entries[index]
-            summary = card_summary(card)
-            self.details.setText(summary.split("<br>", 1)[0])  # name and task: the picture keeps the room
-            self.details.setToolTip(summary)  # networks, training size, discriminator, steps
-            self.combo.setToolTip(str(path))
+            self.details.setText(card_heading(card))  # name and task: the picture keeps the room
+            self.details.setToolTip(card_summary(card))  # networks, training size, discriminator, steps
+            self.combo.setToolTip(literal(str(path)))
             self.modelChosen.emit(path, direction)
 
     # import --------------------------------------------------------------------------------
@@ -191,7 +198,7 @@ class ModelPicker(QWidget):
     def _replace(self, name: str, path: Path) -> bool:
         """Ask whether the model already at `path` should be replaced."""
         answer = QMessageBox.question(
-            self, "Replace model?", f"A model named “{name}” already exists ({path}).\n\nReplace it?",
+            self, "Replace model?", literal(f"A model named “{name}” already exists ({path}).\n\nReplace it?"),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes

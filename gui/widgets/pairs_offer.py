@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLineEdit, QListWidget, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker, LatestOnly
+from gui.plain import PlainLabel, literal, visible
 from gui.widgets.job_status import progress_text
 from gui.widgets.pairs_preview import PairsPreview
 from translator.choices import PAIR_KIND_HELP, PAIR_KINDS, PairKind
@@ -77,7 +78,7 @@ class PairsOffer(QGroupBox):
         self.make_button = QPushButton("Make pairs")
         self.cancel_button = QPushButton("Cancel")
         self.progress = QProgressBar()
-        self.status = QLabel("")
+        self.status = PlainLabel()  # progress, and messages that name folders and photos
         self.status.setWordWrap(True)
         self.failures_label = QLabel("Photos that failed:")
         self.failures = QListWidget()
@@ -227,8 +228,9 @@ class PairsOffer(QGroupBox):
         if p.failed:
             assert p.result is not None
             full = p.result.error or str(p.result.item)
-            self.failures.addItem(full.removeprefix(f"{photos}{os.sep}"))  # "name.jpg: why": the folder is known
-            self.failures.item(self.failures.count() - 1).setToolTip(full)
+            # "name.jpg: why": the folder is known
+            self.failures.addItem(visible(full.removeprefix(f"{photos}{os.sep}"), lines=True))
+            self.failures.item(self.failures.count() - 1).setToolTip(literal(full))
             self._show_failures(True)
 
     def _done(self, photos: Path, out: Path, summary: PairsSummary) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.plain import PlainLabel
 from gui.qimage import to_pixmap
 
 THUMB = 72  # side of a preview thumbnail, px: four pairs fit the Fine-tune form at 1280×720
@@ -16,7 +17,7 @@ class PairsPreview(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.message = QLabel("")
+        self.message = PlainLabel()  # why no pair could be made: messages that name photos
         self.message.setWordWrap(True)
         self.message.hide()
         self._grid = QGridLayout()

@@ -8,7 +8,6 @@ file that failed) instead of keeping an older image's numbers.
 """
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -16,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.plain import PlainLabel, escaped
 from gui.qimage import to_qimage
 from translator.evaluation import Comparison
 from translator.metrics import heat_colours, realness_is_probability
@@ -49,7 +49,7 @@ HEATMAP_TIP = (
 
 
 def _wrapping(text: str = "", tip: str = "") -> QLabel:
-    label = QLabel(text)
+    label = PlainLabel(text)  # figures, and messages that name files
     label.setWordWrap(True)
     label.setToolTip(tip)
     return label
@@ -126,8 +126,9 @@ class Readouts(QWidget):
         self.failure = _wrapping()  # what failed, shown instead of figures
         self.failure.setStyleSheet("color: #c0392b;")
         self.failure.hide()
-        self.second = _wrapping()
-        self.second.setTextFormat(Qt.TextFormat.RichText)
+        self.second = QLabel()
+        self.second.setTextFormat(Qt.TextFormat.RichText)  # the app's own markup; the model's name escaped
+        self.second.setWordWrap(True)
         self.heatmap = QCheckBox("Show heat-map")
         self.heatmap.setToolTip(HEATMAP_TIP)
         self.heatmap.setEnabled(False)
@@ -174,7 +175,7 @@ class Readouts(QWidget):
             figures = f"match to target {_db(c.psnr)}, structure {c.ssim:.3f}"
         else:
             figures = NO_TARGET
-        self.second.setText(f"<b>{html.escape(name)}</b>: {figures}")
+        self.second.setText(f"<b>{escaped(name)}</b>: {figures}")
 
     def show_comparison(self, c: Comparison) -> None:
         self.failure.hide()

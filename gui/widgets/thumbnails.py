@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QListView, QWidget
 
 from gui.jobs import JobWorker
+from gui.plain import literal, visible
 from gui.qimage import to_qimage
 from translator import imaging
 from translator.errors import ImageError
@@ -81,9 +82,9 @@ class ThumbnailModel(QAbstractListModel):
             return None
         path = self._paths[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return path.name
+            return visible(path.name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._errors.get(path, str(path))
+            return literal(self._errors.get(path, str(path)))
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._warning if path in self._errors else None
         if role == Qt.ItemDataRole.DecorationRole:

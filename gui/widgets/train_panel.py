@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker, LatestOnly
+from gui.plain import PlainLabel, literal
 from gui.widgets.fold import Fold
 from gui.widgets.pairs_offer import PairsOffer
 from gui.widgets.train_monitor import TrainMonitor
@@ -117,11 +118,11 @@ class TrainPanel(QWidget):
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, AB images) or a folder of photos")
         browse = QPushButton("Browse…")
-        self.data_info = QLabel("")
+        self.data_info = PlainLabel()  # what the folder holds: folder names, messages
         self.data_info.setMinimumHeight(self.data_info.fontMetrics().lineSpacing() * 4)  # the whole report
         self.data_info.setWordWrap(True)
         self.pairs = PairsOffer()  # shown for a folder of photos without pairs
-        self.start_model_label = QLabel("no model selected")
+        self.start_model_label = PlainLabel("no model selected")  # a file name
         self.from_selected = QCheckBox("start from the selected model")
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
@@ -146,8 +147,8 @@ class TrainPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.resume_run_button = QPushButton("Resume a run…")
         self.progress = QProgressBar()
-        self.status = QLabel("")
-        self.error = QLabel("")
+        self.status = PlainLabel()  # names the run folder
+        self.error = PlainLabel()  # messages that name files and folders
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828")
         self.monitor = TrainMonitor()
@@ -282,7 +283,7 @@ class TrainPanel(QWidget):
         self.data_info.setStyleSheet("color: #c62828" if isinstance(found, str) else "")
         text = found if isinstance(found, str) else found.describe()
         self.data_info.setText(text)
-        self.data_info.setToolTip(text)  # the whole report, when the panel is short of room
+        self.data_info.setToolTip(literal(text))  # the whole report, when the panel is short of room
         if isinstance(found, PhotoFolder):
             self.pairs.set_photos(found.root, size=found.size)
         # The offer stays while it makes pairs, and beside the pairs it made (its report, its failures).

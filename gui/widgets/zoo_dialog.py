@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker
+from gui.plain import PlainLabel, literal, visible
 from translator.errors import TranslatorError
 from translator.jobs import CancelToken, Progress, format_duration
 from translator.zoo import (DEFAULT_TIMEOUT_S, DownloadProgress, ZooDownload, ZooEntry, get_model, list_models,
@@ -82,7 +83,7 @@ class ZooDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.status = QLabel("")
+        self.status = PlainLabel()  # messages that quote the catalogue, paths and servers
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
@@ -117,8 +118,8 @@ class ZooDialog(QDialog):
                      INSTALLED: "yes" if model_path(e).exists() else "", ARCHITECTURE: e.architecture}
             tip = f"{e.task}\n{e.name}: {_KIND_WORDS.get(e.kind, e.kind)}, {e.architecture}\n{e.url}"
             for col, text in cells.items():
-                item = QTableWidgetItem(text)
-                item.setToolTip(tip)
+                item = QTableWidgetItem(visible(text))
+                item.setToolTip(literal(tip))  # the address comes from TRANSLATOR_ZOO_BASE, which may be anything
                 if col in (MODEL, ARCHITECTURE):
                     item.setForeground(secondary)
                 self.table.setItem(row, col, item)
@@ -153,7 +154,8 @@ class ZooDialog(QDialog):
             return
         overwrite = False
         if model_path(entry).exists():
-            answer = QMessageBox.question(self, "Get models", f"{entry.local_name} is already in your models folder. Download it again and replace it?")
+            answer = QMessageBox.question(self, "Get models", literal(
+                f"{entry.local_name} is already in your models folder. Download it again and replace it?"))
             if answer != QMessageBox.StandardButton.Yes:
                 return
             overwrite = True
