@@ -221,3 +221,18 @@ def test_the_text_helpers_show_every_character_and_leave_plain_text_alone(qtbot:
     assert visible("a\tb\nc\u2028d", lines=True) == "a\tb\nc\\u2028d"
     label = PlainLabel(f"<b>x</b>{RLO}y")
     assert label.textFormat() == Qt.TextFormat.PlainText and label.text() == "<b>x</b>\\u202ey"
+
+
+def test_a_dataset_folder_named_like_html_shows_as_text_in_fine_tune(
+        qtbot: QtBot, window: MainWindow, secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(secret.parent)
+    folder = secret.parent.parent / '<img src="secret.png"> <b>empty'  # nothing to train on: the report names it
+    folder.mkdir()
+    panel = window.train_panel
+    panel.set_data_folder(folder)
+    qtbot.waitUntil(lambda: panel.data_info.text() not in ("", "scanning…"), timeout=10000)
+    report = _shown(panel.data_info.text(), panel.data_info.textFormat())
+    assert str(folder) in report and _shown(panel.data_info.toolTip()) == report
+    panel.data_info.resize(600, 120)
+    assert _magenta(panel.data_info) == 0
+    assert _tooltip_magenta(panel.data_info.toolTip(), panel.data_info) == 0
