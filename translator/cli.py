@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tqdm import tqdm
 
 from translator import __version__
+from translator._fs import require_writable, shown
 from translator.choices import (
     DEVICES,
     DIRECTIONS,
@@ -47,6 +48,23 @@ if TYPE_CHECKING:
     from translator.networks import DiscriminatorSpec, GeneratorSpec
 
 log = logging.getLogger("translator")
+
+
+def say(text: str, *, file: TextIO | None = None) -> None:
+    """Print a line of the tool's output with every character that could act on the terminal
+    (escape sequences, carriage returns, newlines inside a name) shown as an escape (`shown`):
+    file names, card texts and messages reach the terminal as text, never as commands."""
+    print(shown(text), file=file or sys.stdout, flush=True)
+
+
+class ShownFormatter(logging.Formatter):
+    """Log lines on stderr, escaped as `say` escapes (a logged message may hold a file name)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return shown(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return "\n".join(shown(line) for line in super().formatException(ei).split("\n"))
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -95,9 +113,9 @@ class ProgressBar:
     def note(self, message: str) -> None:
         """`message` on a line of its own, above the bar."""
         if self._bar is not None:
-            self._bar.write(message, file=self.stream)
+            self._bar.write(shown(message), file=self.stream)
         else:
-            print(message, file=self.stream, flush=True)
+            say(message, file=self.stream)
 
     def show(self, p: Progress, text: str) -> None:
         """Draw `p`'s counts and `text`; without a terminal, only every `LOG_EVERY_S` seconds and at
@@ -107,10 +125,10 @@ class ProgressBar:
             now = time.monotonic()
             if final or now - self._last_line >= LOG_EVERY_S:
                 self._last_line = now
-                print(f"{self.counts(p)}  {text}", file=self.stream, flush=True)
+                say(f"{self.counts(p)}  {text}", file=self.stream)
             return
         bar_format = "{percentage:3.0f}%|{bar}| {desc}" if p.total > 0 else "{desc}"
-        desc = f"{self.counts(p)}  {text}"
+        desc = shown(f"{self.counts(p)}  {text}")
         if self._bar is None:
             # A pseudo-terminal may say it is 0×0 (tqdm would then draw nothing): assume 100×20.
             size = {} if _columns(self.stream) > 0 else {"ncols": 100, "nrows": 20}
@@ -199,47 +217,53 @@ def cmd_translate(args: argparse.Namespace) -> int:
     opts = _inference_options(args)
     items = shard(plan_outputs(args.inputs, args.output, recursive=args.recursive, fmt=args.format))
     if not items:
-        print("nothing to translate: no images found in the inputs", file=sys.stderr)
+        say("nothing to translate: no images found in the inputs", file=sys.stderr)
         return 1
+    for folder in dict.fromkeys(it.dst.parent for it in items if args.overwrite or not it.dst.exists()):
+        require_writable(folder, "the outputs", "another output folder")  # before the model loads
     tr = load_translator(args.model, opts, args.direction)
-    print(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
+    say(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
     with progress_bar(args.quiet) as on_progress:
         summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality,
                                           strength=args.strength), on_progress)
-    print(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
+    say(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
     for f in summary.failed:
-        print(f"  {f.error}")
+        say(f"  {f.error}")
     return 1 if summary.failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from translator.evaluation import evaluate_pairs, pair_by_stem, write_report
+    from translator.evaluation import check_heatmap_dir, check_report_path, evaluate_pairs, pair_by_stem, write_report
     from translator.inference import load_translator
 
     opts = _inference_options(args)
     pairing = pair_by_stem(args.input, args.target, recursive=args.recursive)
     for p in pairing.unmatched_inputs:
-        print(f"no target for {p}", file=sys.stderr)
+        say(f"no target for {p}", file=sys.stderr)
     for p in pairing.unmatched_targets:
-        print(f"no input for {p}", file=sys.stderr)
+        say(f"no input for {p}", file=sys.stderr)
     if not pairing.pairs:
-        print(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
+        say(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
         return 1
+    if args.report:
+        check_report_path(args.report, pairing, overwrite=args.overwrite)
+    if args.heatmaps:
+        check_heatmap_dir(args.heatmaps, pairing, args.input, args.target, overwrite=args.overwrite)
     tr = load_translator(args.model, opts, args.direction)
     with progress_bar(args.quiet) as on_progress:
         summary = run_job(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), on_progress)
     for row in summary.rows:
         extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
-        print(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
+        say(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
     means = summary.means()
     if means:
-        print("mean: " + "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
+        say("mean: " + "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
     if tr.model.discriminator_for_output(tr.direction) is None:
-        print("(this model carries no discriminator: no adversarial verdict)")
+        say("(this model carries no discriminator: no adversarial verdict)")
     for f in summary.failed:
-        print(f"failed: {f.error}", file=sys.stderr)
+        say(f"failed: {f.error}", file=sys.stderr)
     if args.report:
-        print(f"report: {write_report(args.report, summary)}")
+        say(f"report: {write_report(args.report, summary)}")
     return 1 if summary.failed else 0
 
 
@@ -261,34 +285,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             except CheckpointError:
                 raise g_exc from None
         n = sum(int(t.numel()) for k, t in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
-        print(f"{path}: reference checkpoint, {describe_spec(spec)}, {n:,} parameters")
+        say(f"{path}: reference checkpoint, {describe_spec(spec)}, {n:,} parameters")
         if isinstance(spec, GeneratorSpec):
-            print(f"  image sides are padded to multiples of {spec.multiple}")
-        print(f"  bring it in with: translator import {path} --kind {'|'.join(KINDS)} [--name NAME]")
+            say(f"  image sides are padded to multiples of {spec.multiple}")
+        say(f"  bring it in with: translator import {path} --kind {'|'.join(KINDS)} [--name NAME]")
         return 0
     resolved = resolve_model_path(path)
     model = load_model(resolved)
     card = model.card
     if args.json:
-        print(card.to_json())
+        print(card.to_json())  # ASCII JSON: control characters come out as \\u escapes (DEL, inert, as is)
         return 0
     specs: dict[str, GeneratorSpec | DiscriminatorSpec] = {**card.generators, **card.discriminators}
-    print(f"{card.name}  ({card.kind}, {' and '.join(card.directions())}; domains {card.domains[0]} / {card.domains[1]})")
-    print(f"  file:        {resolved}")
+    say(f"{card.name}  ({card.kind}, {' and '.join(card.directions())}; domains {card.domains[0]} / {card.domains[1]})")
+    say(f"  file:        {resolved}")
     for label, value in (("task", card.task), ("source", card.source), ("notes", card.notes)):
         if value:
-            print(f"  {label + ':':<12} {value}")
-    print(f"  {'image size:':<12} {card.image_size}")
+            say(f"  {label + ':':<12} {value}")
+    say(f"  {'image size:':<12} {card.image_size}")
     if card.input_style is not None:
         st = card.input_style
-        print(f"  {'input look:':<12} {st.description} (ink {st.ink} on {st.paper}, lines ~{st.line_width:g} px)")
+        say(f"  {'input look:':<12} {st.description} (ink {st.ink} on {st.paper}, lines ~{st.line_width:g} px)")
     for role, net in model.nets.items():
         count = sum(p.numel() for p in net.parameters())
-        print(f"  {role + ':':<12} {describe_spec(specs[role])}: {count:,} parameters")
+        say(f"  {role + ':':<12} {describe_spec(specs[role])}: {count:,} parameters")
     if not card.discriminators:
-        print("  (no discriminator: no adversarial verdict, and fine-tuning starts a fresh one)")
+        say("  (no discriminator: no adversarial verdict, and fine-tuning starts a fresh one)")
     for key, value in card.training.items():
-        print(f"  training.{key}: {value}")
+        say(f"  training.{key}: {value}")
     return 0
 
 
@@ -315,7 +339,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{exc.path} already exists: pass --force to replace it, or --name / -o to import it as another model"
         ) from None
     card = read_card(out)
-    print(f"imported {name} ({args.kind}: {', '.join([*card.generators, *card.discriminators])}) -> {out}")
+    say(f"imported {name} ({args.kind}: {', '.join([*card.generators, *card.discriminators])}) -> {out}")
     return 0
 
 
@@ -348,29 +372,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TranslatorError(f"{args.out} is a {config.kind} run; use `translator train {config.kind} --resume`")
     with progress_bar(args.quiet, TrainBar) as on_progress:
         result = run_job(train(config, resume=args.resume), on_progress)
-    print(f"model: {result.model_path} ({result.steps_done} steps)")
+    say(f"model: {result.model_path} ({result.steps_done} steps)")
     if result.first_validation and result.last_validation:
         f, l = result.first_validation, result.last_validation
-        print(f"validation PSNR {f['psnr']:.2f} -> {l['psnr']:.2f} dB, SSIM {f['ssim']:.4f} -> {l['ssim']:.4f}")
-    print(f"use it: translator translate --model {result.model_path} INPUT -o OUTPUT")
+        say(f"validation PSNR {f['psnr']:.2f} -> {l['psnr']:.2f} dB, SSIM {f['ssim']:.4f} -> {l['ssim']:.4f}")
+    say(f"use it: translator translate --model {result.model_path} INPUT -o OUTPUT")
     return 0
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:
     from translator.pairs import make_pairs
 
-    print(f"making {args.kind} pairs ({args.size}×{args.size}, {args.variants} per photo) from {args.photos} -> {args.out}",
+    say(f"making {args.kind} pairs ({args.size}×{args.size}, {args.variants} per photo) from {args.photos} -> {args.out}",
           file=sys.stderr)
     job = make_pairs(args.photos, args.out, kind=args.kind, size=args.size, variants=args.variants, seed=args.seed,
                      recursive=args.recursive, overwrite=args.overwrite)
     with progress_bar(args.quiet) as on_progress:
         summary = run_job(job, on_progress)
-    print(f"pairs written {len(summary.written)}, skipped {len(summary.skipped)} (already made), "
+    say(f"pairs written {len(summary.written)}, skipped {len(summary.skipped)} (already made), "
           f"photos failed {len(summary.failed)}")
     for f in summary.failed:
-        print(f"  {f.error}")
+        say(f"  {f.error}")
     if summary.written or summary.skipped:
-        print(f"train on them: translator train pix2pix --data {args.out} --out RUN")
+        say(f"train on them: translator train pix2pix --data {args.out} --out RUN")
     return 1 if summary.failed else 0
 
 
@@ -378,9 +402,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from translator.checkpoint import load_model, resolve_model_path
     from translator.reference import export_reference
 
+    out = Path(args.output)
+    require_writable(out, "the checkpoints", "another output folder")  # before the model loads
     model = load_model(resolve_model_path(args.model))
-    for p in export_reference(model, Path(args.output), prefix=args.prefix):
-        print(p)
+    for p in export_reference(model, out, prefix=args.prefix, overwrite=args.overwrite):
+        say(str(p))
     return 0
 
 
@@ -451,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", type=Path, required=True, help="folder of inputs")
     p.add_argument("--target", "-t", type=Path, required=True, help="folder of targets (same stems)")
     p.add_argument("--report", type=Path, help="write per-image figures to this CSV file")
-    p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write each output with the discriminator's patch map over it (DIR/<name>_verdict.png)")
+    p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write each output with the discriminator's patch map over it (DIR/<name>_verdict.png; not in the input or target folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --report file that is not an earlier report, and existing heat-maps")
     _add_inference_args(p)
     p.set_defaults(func=cmd_eval)
 
@@ -543,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file or name")
     p.add_argument("--output", "-o", type=Path, default=Path("."), help="output folder (default: current)")
     p.add_argument("--prefix", default="latest", help="file prefix: PREFIX_net_G.pth (default latest)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing checkpoint files of those names")
     p.set_defaults(func=cmd_export)
 
     from translator.cli_zoo import add_zoo_parser  # here: cli_zoo imports this module's ProgressBar
@@ -555,7 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `translator` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(ShownFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[handler])
     keep_heap_compact()
     try:
         code: int = args.func(args)
@@ -564,18 +594,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("\ninterrupted: finished outputs are kept; rerun the same command to continue", file=sys.stderr)
+        print(file=sys.stderr)
+        say("interrupted: finished outputs are kept; rerun the same command to continue", file=sys.stderr)
         return 130
     except JobCancelled as exc:
-        print(f"cancelled: {exc}", file=sys.stderr)
+        say(f"cancelled: {exc}", file=sys.stderr)
         return 130
     except TranslatorError as exc:
         log.debug("error", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # invalid option combinations from the config dataclasses
         log.debug("error", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
 
 

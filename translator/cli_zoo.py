@@ -12,7 +12,9 @@ import argparse
 import json
 import sys
 
-from translator.cli import ProgressBar, progress_bar
+from translator._fs import shown
+from translator.cli import ProgressBar, progress_bar, say
+from translator.errors import TranslatorError
 from translator.jobs import Progress, format_duration, run_job
 from translator.zoo import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DownloadProgress, find_entry, get_model, list_models, model_path
 
@@ -40,30 +42,45 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
     entries = list_models()
     if args.json:
         rows = [{**e.to_dict(), "installed": model_path(e).exists()} for e in entries]
-        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        print(json.dumps(rows, indent=1))  # ASCII JSON: nothing in it acts on a terminal
         return 0
     width = max(len(e.name) for e in entries)
     task_width = max(len(e.task) for e in entries)
-    print(f"{'NAME':<{width}}  {'KIND':<8}  {'TASK':<{task_width}}  GENERATOR")
+    say(f"{'NAME':<{width}}  {'KIND':<8}  {'TASK':<{task_width}}  GENERATOR")
     for e in entries:
         mark = "  (installed)" if model_path(e).exists() else ""
-        print(f"{e.name:<{width}}  {e.kind:<8}  {e.task:<{task_width}}  {e.arch}{mark}")
-    print(f"\n{len(entries)} models of the reference implementation (pix2pix: U-Net 256, BatchNorm; CycleGAN: one "
+        say(f"{e.name:<{width}}  {e.kind:<8}  {e.task:<{task_width}}  {e.arch}{mark}")
+    print()
+    say(f"{len(entries)} models of the reference implementation (pix2pix: U-Net 256, BatchNorm; CycleGAN: one "
           "generator each, ResNet 9 blocks, InstanceNorm). Get one with: translator zoo get NAME")
     return 0
 
 
+MAX_NAME_CHARS = 100  # a model name is a file name in the models folder, and a label in the app
+
+
+def check_local_name(name: str) -> None:
+    """Refuse a `--name` that is not a plain, visible file name (slashes, `..`, a leading dot, NUL or
+    other control characters, over `MAX_NAME_CHARS`), before anything is downloaded."""
+    if (not name.strip() or len(name) > MAX_NAME_CHARS or any(c in name for c in "/\\") or name.startswith(".")
+            or shown(name) != name):
+        raise TranslatorError(f"--name {name!r}: a model name is a plain file name of at most {MAX_NAME_CHARS} "
+                              "characters, without slashes, control characters or a leading dot; choose another")
+
+
 def cmd_zoo_get(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        check_local_name(args.name)
     entry = find_entry(args.model)
-    print(f"{entry.name}: {entry.kind}, {entry.task}, {entry.architecture}", file=sys.stderr)
-    print(f"from {entry.url}", file=sys.stderr)
+    say(f"{entry.name}: {entry.kind}, {entry.task}, {entry.architecture}", file=sys.stderr)
+    say(f"from {entry.url}", file=sys.stderr)
     job = get_model(entry, local_name=args.name, overwrite=args.overwrite, timeout_s=args.timeout, retries=args.retries)
     with progress_bar(args.quiet, DownloadBar) as on_progress:
         result = run_job(job, on_progress)
     # A changed sha256 has been logged as a warning by the engine (shown on stderr); say it once more here.
     changed = f"; it differs from the first download's {result.previous_sha256}" if result.previous_sha256 else ""
-    print(f"saved {entry.name} as {result.path} (sha256 {result.sha256}{changed})")
-    print(f"use it: translator translate --model {result.path.stem} INPUT -o OUTPUT")
+    say(f"saved {entry.name} as {result.path} (sha256 {result.sha256}{changed})")
+    say(f"use it: translator translate --model {result.path.stem} INPUT -o OUTPUT")
     return 0
 
 

@@ -1,7 +1,9 @@
 """Evaluating a model on paired folders: PSNR, SSIM and the discriminator's verdict per image.
 
 Inputs and targets are paired by file stem. The output compared with the target is exactly what
-`translate` would write (8-bit), so the figures describe the files a user gets.
+`translate` would write (8-bit), so the figures describe the files a user gets. The report and the
+heat-maps never land on an image being evaluated, nor replace a file the tool did not write unless
+asked to: `check_report_path` and `check_heatmap_dir` refuse such paths before any work.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import csv
 import io
 import logging
 import math
+import os
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from translator import imaging
-from translator._fs import write_bytes_atomic
-from translator.errors import ImageError, TranslatorError
+from translator._fs import check_writable, require_writable, shown, write_bytes_atomic
+from translator.errors import ImageError, OutputError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
 from translator.metrics import (
@@ -35,6 +38,9 @@ from translator.metrics import (
 
 log = logging.getLogger(__name__)
 
+REPORT_COLUMNS = ("input", "target", "psnr", "ssim", "d_realness_output", "d_realness_target")
+_REPORT_HEADER = (",".join(REPORT_COLUMNS) + "\n").encode()  # how every report `write_report` writes starts
+
 
 @dataclass(frozen=True)
 class Pairing:
@@ -43,6 +49,10 @@ class Pairing:
     pairs: list[tuple[Path, Path]]
     unmatched_inputs: list[Path]
     unmatched_targets: list[Path]
+
+    def images(self) -> list[Path]:
+        """Every image found in the input and target folders, paired or not."""
+        return [p for pair in self.pairs for p in pair] + self.unmatched_inputs + self.unmatched_targets
 
 
 def pair_by_stem(inputs: Path, targets: Path, *, recursive: bool = False) -> Pairing:
@@ -200,7 +210,8 @@ def evaluate_pairs(
     """Compare each input's translation with its target: a job yielding one event per pair.
 
     With `heatmap_dir` (and a discriminator), writes `<stem>_verdict.png` per image: the output
-    with the discriminator's realness map laid over it (bright = judged real).
+    with the discriminator's realness map laid over it (bright = judged real); check the folder
+    first with `check_heatmap_dir`.
     """
     token = token or CancelToken()
     summary = EvalSummary()
@@ -217,7 +228,7 @@ def evaluate_pairs(
                 row["d_realness_target"] = c.verdict_target.mean_realness
                 heat = c.heatmap()
                 if heatmap_dir is not None and heat is not None:
-                    imaging.write_image(Path(heatmap_dir) / f"{src.stem}_verdict.png", heat)
+                    imaging.write_image(heatmap_path(heatmap_dir, src), heat)
             summary.rows.append(row)
             metrics = {k: float(v) for k, v in row.items() if not isinstance(v, str)}
             yield clock.tick(src, ItemResult(src, "done", None, metrics=metrics))
@@ -231,14 +242,92 @@ def evaluate_pairs(
     return summary
 
 
+def heatmap_path(folder: Path, src: Path) -> Path:
+    """Where `evaluate_pairs` writes the heat-map of input `src`."""
+    return Path(folder) / f"{src.stem}_verdict.png"
+
+
+def _same_file(path: Path, others: Sequence[Path]) -> Path | None:
+    """The first of `others` that is the file `path` is (also through a link), else None."""
+    st = path.stat()
+    for other in others:
+        try:
+            o = other.stat()
+        except OSError:
+            continue
+        if (o.st_dev, o.st_ino) == (st.st_dev, st.st_ino):
+            return other
+    return None
+
+
+def _is_report(path: Path) -> bool:
+    """True when `path` starts as every report `write_report` writes does."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_REPORT_HEADER)) == _REPORT_HEADER
+    except OSError:
+        return False
+
+
+def check_report_path(path: Path, pairing: Pairing, *, overwrite: bool = False) -> None:
+    """Refuse, before any work, a report path `write_report` must not or cannot write.
+
+    Never one of `pairing`'s images; an existing file that is not a report of `translator eval`
+    only with `overwrite`; a folder never. A missing or unwritable folder is an `OutputError`
+    (checked by creating a file there, as permission bits do not tell).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise TranslatorError(f"{path}: is a folder; give the report a file name, such as {path / 'report.csv'}")
+    if path.exists():
+        if _same_file(path, pairing.images()) is not None:
+            raise TranslatorError(f"{path}: is one of the images being evaluated; write the report elsewhere")
+        if not overwrite and not _is_report(path):
+            raise TranslatorError(f"{path}: exists and is not a report of translator eval; pass --overwrite to "
+                                  "replace it, or choose another file")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: cannot write the report there: the folder {path.parent} does not exist; "
+                          "create it or choose another path")
+    try:
+        check_writable(path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the report there ({exc.strerror or exc}); choose another path "
+                          f"or make {path.parent} writable") from exc
+
+
+def check_heatmap_dir(folder: Path, pairing: Pairing, inputs: Path, targets: Path, *, overwrite: bool = False) -> None:
+    """Refuse, before any work, a heat-map folder `evaluate_pairs` must not or cannot write into.
+
+    Never the `inputs` or `targets` folder or one inside them (a heat-map could replace an input
+    named like one, and would be taken for an input by the next run); an existing
+    `<stem>_verdict.png` of one of `pairing`'s inputs only with `overwrite`. The folder is
+    created; an unwritable one is an `OutputError`.
+    """
+    folder = Path(folder)
+    where = folder.resolve()
+    for given in (inputs, targets):
+        root = Path(given).resolve()
+        if where == root or root in where.parents:
+            raise TranslatorError(f"{folder}: the heat-maps may not go into the input or target folder ({given}); "
+                                  "choose another folder")
+    if not overwrite:
+        existing = [p for p in (heatmap_path(folder, src) for src, _ in pairing.pairs) if os.path.lexists(p)]
+        if existing:
+            more = f" (and {len(existing) - 1} more of the heat-maps to write)" if len(existing) > 1 else ""
+            raise TranslatorError(f"{existing[0]}: exists{more}; pass --overwrite to replace the heat-maps, or "
+                                  "choose another folder")
+    require_writable(folder, "the heat-maps", "another folder")
+
+
 def write_report(path: Path, summary: EvalSummary) -> Path:
-    """Per-image CSV (atomic), with a final `mean` row."""
-    cols = ["input", "target", "psnr", "ssim", "d_realness_output", "d_realness_target"]
+    """Per-image CSV (atomic), with a final `mean` row. File names are written as `shown` shows
+    them (a byte that is not UTF-8 as `\\xff`, control characters escaped), so any name fits the
+    UTF-8 file. The folder must exist (`check_report_path`)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=REPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for row in summary.rows:
-        w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+        w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else shown(v)) for k, v in row.items()})
     w.writerow({"input": "mean", **{k: f"{v:.6f}" for k, v in summary.means().items()}})
-    write_bytes_atomic(Path(path), buf.getvalue().encode())
+    write_bytes_atomic(Path(path), buf.getvalue().encode(), make_parents=False)
     return Path(path)
