@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from gui.jobs import LatestOnly, cancel_all_and_wait
+from gui.plain import literal
 from gui.session import ModelChoice, Session
 from gui.widgets.batch_panel import BatchPanel
 from gui.widgets.job_status import JobStatus
@@ -326,7 +327,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         log.error("%s", message)
-        QMessageBox.warning(self, "Image Translator", message)
+        QMessageBox.warning(self, "Image Translator", literal(message))
 
     # drag and drop ---------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.jobs import JobWorker
+from gui.plain import PlainLabel, escaped, visible
 from gui.session import Session
 from gui.widgets.job_status import progress_text
 from translator.choices import OUTPUT_FORMATS, Direction
@@ -54,6 +55,7 @@ class BatchPanel(QWidget):
         self.session = session
         self._translator_for = translator_for
         self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.RichText)  # the app's own bold; the names in it are escaped
         self.summary.setWordWrap(True)
         self.output = QLineEdit()
         self.output.setPlaceholderText("output folder")
@@ -70,7 +72,7 @@ class BatchPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.open_button = QPushButton("Open output folder")
         self.progress = QProgressBar()
-        self.rate = QLabel("")
+        self.rate = PlainLabel("")
         self.rate.setWordWrap(True)  # an error names the folder and what to do: long
         self.failures = QListWidget()
         self.failures.setToolTip("files that could not be translated, and why")
@@ -122,7 +124,7 @@ class BatchPanel(QWidget):
             self.summary.setText("Pick a model and open a folder: the batch translates every image in it.")
             return
         o = s.options
-        self.summary.setText(f"Translate every image in <b>{s.input_folder.name}</b> with <b>{model}</b> "
+        self.summary.setText(f"Translate every image in <b>{escaped(s.input_folder.name)}</b> with <b>{escaped(model)}</b> "
                              f"({o.device}, {o.precision}, {o.mode} mode).")
 
     def _show_output(self, folder: Path | None) -> None:
@@ -184,7 +186,7 @@ class BatchPanel(QWidget):
         self.rate.setText(progress_text(p, "images"))
         if p.failed:
             assert p.result is not None
-            self.failures.addItem(p.result.error or str(p.result.item))
+            self.failures.addItem(visible(p.result.error or str(p.result.item), lines=True))
             self._show_failures(True)
 
     def _show_failures(self, on: bool) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
+from PySide6.QtWidgets import (QHBoxLayout, QProgressBar, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from gui.plain import PlainLabel
 from gui.widgets.compare_view import CompareView
 from gui.widgets.image_view import ImageView, ViewSync
 from gui.widgets.readouts import Readouts
@@ -52,7 +53,7 @@ class PreviewPanel(QWidget):
         self.tabs.addTab(self.wipe, "Before / after")
         self.readouts = Readouts()
         self.readouts.heatmapToggled.connect(self._toggle_heatmap)
-        self.status = QLabel("Pick a model and open a folder of images.")
+        self.status = PlainLabel("Pick a model and open a folder of images.")
         self.status.setWordWrap(True)
         self.busy = QProgressBar()
         self.busy.setTextVisible(False)

@@ -36,10 +36,11 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QSlider,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QMessageBox, QSizePolicy, QSlider,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from gui.jobs import JobWorker, LatestOnly
+from gui.plain import PlainLabel, literal
 from gui.session import Session
 from gui.widgets.image_view import ImageView
 from gui.widgets.sketch_canvas import SketchCanvas
@@ -101,9 +102,9 @@ class SketchPanel(QWidget):
         self.result_view = ImageView(caption="result", placeholder="Draw on the left")
         self.compare_view = ImageView(caption="compared model")
         self.compare_view.hide()
-        self.hint = QLabel()  # the model's input style, or which model was chosen for drawing
+        self.hint = PlainLabel()  # the model's input style, or which model was chosen for drawing
         self.hint.setWordWrap(True)
-        self.message = QLabel()  # errors and what was saved
+        self.message = PlainLabel()  # errors and what was saved
         self.message.setWordWrap(True)
         self.jobs = LatestOnly(self, name="sketch")
         self.translations_started = 0
@@ -432,8 +433,8 @@ class SketchPanel(QWidget):
         result_path = sketch_path.with_name(f"{sketch_path.stem}_result.png")
         there = [p.name for p in (sketch_path, result_path) if p.exists()]
         if there and QMessageBox.question(
-                self, "Replace files?", f"{' and '.join(there)} already exist{'s' if len(there) == 1 else ''} in "
-                f"{sketch_path.parent}.\n\nReplace?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self, "Replace files?", literal(f"{' and '.join(there)} already exist{'s' if len(there) == 1 else ''} in "
+                                                f"{sketch_path.parent}.\n\nReplace?"), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return False
         try:

@@ -151,8 +151,6 @@ def test_nothing_in_the_side_bar_or_fine_tune_tab_renders_a_card_or_file_name_as
     assert window.train_panel.start_model_label.textFormat() == Qt.TextFormat.PlainText
 
 
-@pytest.mark.xfail(strict=True, reason="the lead's files: batch_panel.py's summary (rich text around the folder and "
-                   "model names), preview_panel.py's status and sketch_panel.py's hint are AutoText labels")
 def test_no_label_or_tooltip_in_the_window_renders_a_card_or_file_name_as_html(
         qtbot: QtBot, window: MainWindow, tiny_pix2pix: Path, secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hostile = _hostile_model(tiny_pix2pix, secret)
