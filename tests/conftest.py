@@ -14,9 +14,10 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(autouse=True)
 def _isolated_user_models(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the real user models folder, and see no shipped models unless a test puts some
-    there (each test starts with both folders empty)."""
+    """Never touch the real user models or cache folders, and see no shipped models unless a test
+    puts some there (each test starts with these folders empty)."""
     monkeypatch.setenv("TRANSLATOR_MODELS_DIR", str(tmp_path_factory.mktemp("user-models")))
+    monkeypatch.setenv("TRANSLATOR_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))
     monkeypatch.setenv("TRANSLATOR_WEIGHTS_DIR", str(tmp_path_factory.mktemp("shipped-weights")))
 
 

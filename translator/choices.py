@@ -20,8 +20,14 @@ GAN_MODES: tuple[GanMode, ...] = get_args(GanMode)
 Norm = Literal["batch", "instance", "none"]
 NORMS: tuple[Norm, ...] = get_args(Norm)
 
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+PRECISION_HELP: dict[Precision, str] = {
+    "auto": "bf16 where the device computes it natively and it keeps this model's pictures (checked once), else fp32",
+    "fp32": "exact: the reference implementation's pixels",
+    "bf16": "faster where the device computes it natively (recent GPUs, CPUs with AVX512-BF16 or AMX); a little less exact",
+    "fp16": "faster on GPUs; a little less exact (the CPU runs fp32 instead)",
+}
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 """The device names offered in menus; `cuda:N` is accepted too (`translator.devices.resolve_device`)."""

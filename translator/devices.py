@@ -52,9 +52,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def autocast_dtype(precision: Precision) -> torch.dtype | None:
-    """The autocast dtype for a precision name; None for fp32."""
+    """The autocast dtype for a precision name; None for fp32. `auto` must be resolved first
+    (`effective_precision`)."""
     if precision not in PRECISIONS:
         raise TranslatorError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        raise ValueError("resolve precision 'auto' with effective_precision before asking for its dtype")
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
@@ -76,14 +79,27 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 natively: a CUDA GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX (`cpu_has_bf16`). MPS counts as not (its bf16 support varies by macOS)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and cpu_has_bf16()
+
+
 def effective_precision(device: torch.device, precision: Precision, *, training: bool = False) -> tuple[Precision, str | None]:
     """The precision that will run on `device` when `precision` is asked for, and why it differs
-    (None when it does not).
+    (None when it does not, or when `auto` picked the device's fast one).
+
+    `auto` is bf16 where the device computes it natively (`native_bf16`), else fp32; whether
+    bf16 keeps a given model's pictures is checked by the caller (`translator.inference`).
 
     On the CPU, fp16 is slow and poorly supported, and bf16 is emulated (~20× slower) where the CPU
     lacks AVX512-BF16/AMX: both run in fp32 there, the same or better pixels, faster. Training
     refuses fp16 on the CPU instead of falling back (`TranslatorError` naming the choices that work).
     """
+    if precision == "auto":
+        return ("bf16", None) if native_bf16(device) else ("fp32", None)
     dtype = autocast_dtype(precision)  # checks the name
     if device.type != "cpu" or dtype is None:
         return precision, None

@@ -26,7 +26,7 @@ import os
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ from translator.errors import ImageError, JobCancelled, OutputError, TranslatorE
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
+from translator.precision import run_precision
 from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, private_net, run_tiled
 
 log = logging.getLogger(__name__)
@@ -95,31 +96,63 @@ class Translator:
     options: InferenceOptions
     model: Model
     direction: Direction
-    _budget: int = field(default=0, repr=False)
+    precision: Precision = "fp32"  # what runs: `options.precision` resolved (`auto` picked, fallbacks taken)
 
     @property
     def name(self) -> str:
         return self.model.card.name
 
+    @property
+    def budget(self) -> int:
+        """Bytes one forward pass may use before tiling, from the memory available now."""
+        return memory_budget(self.device, self.options.memory_budget_mb)
 
-# Activation memory of one forward pass on the CPU before an image is tiled. 640 MiB keeps a
-# 4096×4096 pix2pix translation under 1.5 GiB of peak RSS, torch's own ~0.5 GiB included (U-Net
-# 256 tiles of 1024 px; BENCHMARKS.md "Large images"); `--memory-budget` trades memory for speed.
-CPU_BUDGET = 640 * 2**20
+
+# The share of the memory available when an image starts that one forward pass may use before the
+# image is tiled: the rest is for the image itself, its output, the model and the rest of the
+# machine. `--memory-budget MB` caps it instead (640 keeps a 4096×4096 pix2pix translation under
+# 1.5 GiB of peak RSS: BENCHMARKS.md "Large images").
+BUDGET_SHARE = 0.5
+FALLBACK_AVAILABLE = 2 * 2**30  # what is assumed where the system does not say
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for this process on `device` now: free GPU memory on CUDA; on the CPU the
+    system's available memory (Linux `MemAvailable`: free plus reclaimable cache), within the
+    container's limit (cgroup v2 `memory.max` less `memory.current`) where there is one."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    avail: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = FALLBACK_AVAILABLE
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            avail = min(avail, max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 def memory_budget(device: torch.device, override_mb: int | None = None) -> int:
-    """Bytes a single forward pass may use before tiling kicks in."""
+    """Bytes a single forward pass may use before the image is tiled: `override_mb` when given,
+    else `BUDGET_SHARE` of the memory available now (read at every image, so a job adapts)."""
     if override_mb is not None:
         return override_mb * 2**20
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free * 0.6)
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        avail = 8 * 2**30
-    return int(min(avail * 0.4, CPU_BUDGET))
+    return int(available_memory(device) * BUDGET_SHARE)
 
 
 def prepare_net(net: nn.Module, mode: Mode) -> nn.Module:
@@ -159,7 +192,8 @@ def make_translator(
     if device.type == "cuda" and options.mode == "eval":  # reference mode draws dropout masks: stays eager
         net = _SharedGraphs(net)
     role_direction: Direction = direction or model.card.directions()[0]
-    return Translator(net, spec, device, options, model, role_direction, memory_budget(device, options.memory_budget_mb))
+    tr = Translator(net, spec, device, options, model, role_direction)
+    return replace(tr, precision=run_precision(tr))
 
 
 class _SharedGraphs(GraphedForward):
@@ -283,12 +317,14 @@ def translate_tensor(
     if opts.tile == "off":
         tile = None
     elif opts.tile == "auto":
-        tile = choose_tile(tr.spec, xp.shape[-2], xp.shape[-1], tr._budget // max(1, xp.shape[0]))
+        budget = tr.budget
+        tile = choose_tile(tr.spec, xp.shape[-2], xp.shape[-1], budget // max(1, xp.shape[0]))
+        _log_path(tr, xp, tile, budget)
     else:
         tile = max(tr.spec.multiple, opts.tile // tr.spec.multiple * tr.spec.multiple)
     overlap = opts.overlap if opts.overlap is not None else default_overlap(tr.spec)
     passes = _Passes(progress, token, images=xp.shape[0] if tile is not None else 1)
-    with torch.inference_mode(), autocast(tr.device, opts.precision):
+    with torch.inference_mode(), autocast(tr.device, tr.precision):
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
             y: torch.Tensor = private_net(net, _dropout_generator(tr))(xp)
             passes.step(1, 1)
@@ -310,6 +346,27 @@ def translate_tensor(
                 passes.next_image()
             y = torch.cat(parts)
     return y[..., :h, :w].float().cpu()
+
+
+def _log_path(tr: Translator, xp: torch.Tensor, tile: int | None, budget: int) -> None:
+    """Say which way an image goes (whole or in tiles) and why, in figures."""
+    n, _, h, w = xp.shape
+    need = n * h * w * estimate_bytes_per_pixel(tr.spec)
+    if tile is None:
+        log.info("%d×%d (×%d): whole, in one pass: needs ~%d MiB, within the budget of %d MiB%s", w, h, n,
+                 need // 2**20, budget // 2**20, "" if tr.options.memory_budget_mb else " (half the memory available)")
+    else:
+        stats = "" if not needs_input_statistics(tr) else f", {tr.options.tile_stats} whole-image statistics"
+        log.info("%d×%d (×%d): in tiles of %d px%s: one pass would need ~%d MiB, over the budget of %d MiB%s", w, h, n,
+                 tile, stats, need // 2**20, budget // 2**20,
+                 " (--memory-budget)" if tr.options.memory_budget_mb else " (half the memory available)")
+
+
+def needs_input_statistics(tr: Translator) -> bool:
+    """Whether `tr`'s norm layers normalise with each image's own statistics (InstanceNorm, or
+    BatchNorm in reference mode): tiling such a model costs extra passes for the statistics."""
+    return any(isinstance(m, nn.InstanceNorm2d) or (isinstance(m, nn.BatchNorm2d) and tr.options.mode == "reference")
+               for m in tr.net.modules())
 
 
 def _dropout_generator(tr: Translator) -> torch.Generator | None:
@@ -423,7 +480,7 @@ def _images_per_pass(tr: Translator, height: int, width: int) -> int:
     together, so batching never makes an image tile that would not tile alone (at least 1)."""
     m = tr.spec.multiple
     padded = max(-(-height // m) * m, tr.spec.min_side) * max(-(-width // m) * m, tr.spec.min_side)
-    return max(1, int(tr._budget // (padded * estimate_bytes_per_pixel(tr.spec))))
+    return max(1, int(tr.budget // (padded * estimate_bytes_per_pixel(tr.spec))))
 
 
 # --- folder jobs -------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from translator.checkpoint import Direction, Model, load_model
 from translator.choices import Mode
 from translator.devices import resolve_device
 from translator.errors import CheckpointError
-from translator.inference import InferenceOptions, Translator, make_translator, memory_budget
+from translator.inference import InferenceOptions, Translator, make_translator
+from translator.precision import run_precision
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class ModelCache:
             if prepared is None:
                 prepared = make_translator(loaded.model, options, direction)
                 loaded.prepared[key] = prepared
-        return replace(prepared, options=options, _budget=memory_budget(prepared.device, options.memory_budget_mb))
+        tr = replace(prepared, options=options)
+        return replace(tr, precision=run_precision(tr))
 
     def _loaded(self, file: _File) -> _Loaded:
         """The cached model of `file`, read from disk if needed (call with the lock held)."""

@@ -1,7 +1,6 @@
 """Inference: any size, both modes, batches, tiling switch, and resumable folder jobs."""
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -13,7 +12,7 @@ import torch
 from PIL import Image
 
 from translator import imaging
-from translator._fs import PARTIAL_PREFIX, _host_tag
+from translator._fs import PARTIAL_PREFIX
 from translator.checkpoint import Model, ModelCard, load_model
 from translator.cli import main
 from translator.errors import JobCancelled, TranslatorError
@@ -171,26 +170,6 @@ def test_cancel_keeps_finished_outputs_and_leaves_no_partial(tmp_path: Path, tin
         imaging.read_image(p)  # complete, decodable
     _, summary = _collect(translate_files(load_translator(tiny_cyclegan), items))
     assert len(summary.skipped) == len(written) and len(summary.written) == 8 - len(written)
-
-
-def test_stale_partial_files_are_cleaned(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
-    src = _photo_dir(tmp_path, photos)
-    out = tmp_path / "out"
-    out.mkdir()
-    # One left by a killed process of this host (pid 2**22 + 1 is beyond Linux's pid range), one
-    # by a live writer (this test's parent: e.g. another torchrun rank), one of another host.
-    host = _host_tag()
-    stale = out / f"{PARTIAL_PREFIX}{2**22 + 1}.{host}-chelsea-abc.png"
-    live = out / f"{PARTIAL_PREFIX}{os.getppid()}.{host}-coffee-abc.png"
-    foreign = out / f"{PARTIAL_PREFIX}123.otherhost-astronaut-abc.png"
-    for f in (stale, live, foreign):
-        f.write_bytes(b"half")
-    _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], out)))
-    assert not stale.exists() and live.exists() and foreign.exists()
-    old = time.time() - 2 * 3600
-    os.utime(foreign, (old, old))
-    _collect(translate_files(load_translator(tiny_cyclegan), plan_outputs([src], out)))
-    assert not foreign.exists() and live.exists()
 
 
 def test_recursive_keeps_tree_and_skips_output_inside_input(tmp_path: Path, photos: dict[str, np.ndarray]) -> None:

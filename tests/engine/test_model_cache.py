@@ -40,7 +40,7 @@ def test_options_that_do_not_change_the_network_never_reload_it(tiny_pix2pix: Pa
         tr = cache.get(tiny_pix2pix, None, options)
         assert tr.options == options and tr.net is first.net
     assert cache.loads == 1
-    assert cache.get(tiny_pix2pix, None, replace(CPU, memory_budget_mb=3))._budget == 3 * 2**20  # the budget follows the option
+    assert cache.get(tiny_pix2pix, None, replace(CPU, memory_budget_mb=3)).budget == 3 * 2**20  # the budget follows the option
     # what the cache hands out translates as a freshly loaded translator does
     assert np.array_equal(translate_array(first, _rgb(photos)), translate_array(load_translator(tiny_pix2pix, CPU), _rgb(photos)))
 
