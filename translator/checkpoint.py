@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -330,6 +331,7 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
     filter or channel counts, tensors missing, extra or of no network, a network far larger than
     the file — raises `ArchitectureMismatch` naming the tensors, expected vs found, and the card
     field that probably differs; so memory is only ever allocated for tensors the file holds.
+    A network beyond `check_spec_bounds`, or a tensor holding NaN or Inf, is refused too.
     Every failure is a `CheckpointError` naming the file.
     """
     path = Path(path)
@@ -343,7 +345,9 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
             for role in wanted:
                 spec, source = specs[role], f"{path} [{role}]"
                 check_layout(spec, by_role[role], source=source)
+                check_spec_bounds(spec, source=source)
                 state = {k: f.get_tensor(f"{role}.{k}") for k in by_role[role]}
+                check_finite(state, source=source)
                 net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
                 load_state_dict_checked(net, state, spec, source=source)
                 nets[role] = net
@@ -436,6 +440,59 @@ def check_layout(spec: GeneratorSpec | DiscriminatorSpec, got: Layout, *, source
         parts.append(f"{len(not_float)} tensor(s) hold integers or booleans where weights belong: {_few(not_float)}")
     if parts:
         raise ArchitectureMismatch(f"{source}: weights do not fit {describe_spec(spec)}: {'; '.join(parts)}{_looks_like(spec, got)}")
+
+
+# What a file may declare, whatever it holds: far above any real pix2pix/CycleGAN network (unet_256
+# with 64 filters has 54 M parameters, resnet_9blocks 11 M), far below what exhausts a machine.
+MAX_FILTERS = 1024
+MAX_UNET_LEVELS = 10  # unet_1024
+MAX_RESNET_BLOCKS = 64
+MAX_PATCH_LAYERS = 10
+MAX_CHANNELS = 4  # of an image: RGBA at most; a pix2pix discriminator takes twice that
+MAX_PARAMETERS = 500_000_000  # 2 GB in float32
+
+
+def check_spec_bounds(spec: GeneratorSpec | DiscriminatorSpec, *, source: str) -> None:
+    """Raise `CheckpointError` unless `spec` lies within the sane range above: filters, depth,
+    channels, then its parameter count (counted on the meta device, nothing allocated). Checked
+    before a network is built, so a file cannot make the tool allocate more than this range."""
+    if isinstance(spec, GeneratorSpec):
+        depth, most, what = (
+            (spec.num_downs, MAX_UNET_LEVELS, "U-Net levels") if spec.family == "unet"
+            else (spec.n_blocks, MAX_RESNET_BLOCKS, "residual blocks")
+        )
+        checks = [(spec.base_filters, MAX_FILTERS, "filters"), (depth, most, what),
+                  (spec.in_channels, MAX_CHANNELS, "input channels"), (spec.out_channels, MAX_CHANNELS, "output channels")]
+    else:
+        checks = [(spec.base_filters, MAX_FILTERS, "filters"), (spec.in_channels, 2 * MAX_CHANNELS, "input channels")]
+        if spec.arch == "patch":
+            checks.append((spec.n_layers, MAX_PATCH_LAYERS, "layers"))
+    for value, most, what in checks:
+        if value > most:
+            raise CheckpointError(
+                f"{source}: {describe_spec(spec)} has {value:,} {what}; this tool loads at most {most:,}, "
+                "so the file is not a pix2pix or CycleGAN network it can use"
+            )
+    count = sum(math.prod(shape) for shape, is_float in _meta_layout(spec).values() if is_float)
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{source}: {describe_spec(spec)} has {count:,} parameters; this tool loads at most {MAX_PARAMETERS:,} "
+            f"({MAX_PARAMETERS * 4 // 10**9} GB in float32), so the file is not a network it can use"
+        )
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Raise `CheckpointError` naming the first floating tensor that holds NaN or Inf: such weights
+    turn every output black (or NaN), so a model with them is refused rather than run."""
+    for key, t in tensors.items():
+        # A sum is NaN or Inf when an element is, and costs a tenth of a per-element mask; it can
+        # also overflow, so the exact check decides when the sum is not finite.
+        if (t.is_floating_point() and not bool(torch.isfinite(t.sum(dtype=torch.promote_types(t.dtype, torch.float32))))
+                and not bool(torch.isfinite(t).all())):
+            raise CheckpointError(
+                f"{source}: contains NaN / Inf values in {key}: the file is damaged (or was saved from a "
+                "training run that diverged); use another copy or an earlier checkpoint"
+            )
 
 
 def _looks_like(spec: GeneratorSpec | DiscriminatorSpec, got: Layout) -> str:

@@ -33,3 +33,8 @@ class JobCancelled(TranslatorError):
 class OutputError(TranslatorError):
     """The output folder cannot take any more files (disk full, read-only, deleted): the job stops,
     keeping every output finished so far."""
+
+
+class BadName(TranslatorError, ValueError):
+    """A name that becomes a file name (a model's) is not one plain path component. Also a
+    `ValueError`, as a name the caller passed is a bad argument."""

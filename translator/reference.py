@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -39,10 +40,10 @@ import torch
 from torch import nn
 
 from translator._fs import atomic_path
-from translator.checkpoint import (MODEL_SUFFIX, Model, ModelCard, describe_spec, load_state_dict_checked, save_model,
-                                  with_card)
+from translator.checkpoint import (MODEL_SUFFIX, Model, ModelCard, check_finite, check_spec_bounds, describe_spec,
+                                  load_state_dict_checked, save_model, with_card)
 from translator.choices import DIRECTIONS, KINDS, Direction, GanMode, Kind, Norm, check_choice
-from translator.errors import ArchitectureMismatch, CheckpointError, TranslatorError
+from translator.errors import ArchitectureMismatch, BadName, CheckpointError, TranslatorError
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator, build_generator
 from translator.paths import user_models_dir
 
@@ -77,7 +78,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     mapping of str -> tensor, or one wrapped under a single key of `WRAPPER_KEYS` (other,
     non-dict entries such as `epoch` beside it are ignored). Raises `CheckpointError` naming the
     file for a missing, empty, truncated or corrupt file, a pickle with Python objects other than
-    tensors (refused, not executed), anything that is not such a mapping.
+    tensors (refused, not executed), anything that is not such a mapping, tensors that declare
+    more numbers than the file holds (`_check_held`) and tensors holding NaN or Inf.
     """
     path = Path(path)
     if not path.exists():
@@ -89,12 +91,19 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj: object = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files
-        raise CheckpointError(f"{path}: {_load_failure(path, exc)}") from None
-    return _as_state_dict(obj, path)
+        raise CheckpointError(f"{path}: {load_failure(path, exc)}") from None
+    state = _as_state_dict(obj, path)
+    _check_held(state, path)
+    check_finite(state, source=str(path))
+    return state
 
 
-def _load_failure(path: Path, exc: Exception) -> str:
-    """What a `torch.load(weights_only=True)` failure means, in a user's terms."""
+def load_failure(path: Path, exc: Exception) -> str:
+    """What a `torch.load(weights_only=True)` failure means, in a user's terms.
+
+    Never torch's own text when it advises loading with `weights_only=False` "if you trust the
+    source": that would run whatever code the file holds, and a file we refuse is not trusted.
+    """
     text = str(exc)
     if "Weights only load failed" in text:
         if m := _GLOBAL.search(text):
@@ -106,7 +115,41 @@ def _load_failure(path: Path, exc: Exception) -> str:
         return "truncated or corrupt checkpoint (the zip archive is incomplete); download or copy it again"
     if path.suffix == ".safetensors":
         return "a safetensors file, not a .pth checkpoint: open it as a model file instead of importing it"
-    return f"not a PyTorch checkpoint ({type(exc).__name__}: {text.splitlines()[0] if text else 'unreadable'})"
+    first = text.splitlines()[0] if text else ""
+    if not first or "weights_only" in first or "trust" in first.lower():
+        first = "unreadable"
+    return f"not a PyTorch checkpoint ({type(exc).__name__}: {first})"
+
+
+def _check_held(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Refuse tensors that declare more numbers than the file holds for them.
+
+    `torch.load` materialises only the storages a file holds; a tensor is a view of one. A view
+    that repeats its data (`expand`, stride 0) or several keys viewing one storage differently let
+    a file of a few KB declare a network of gigabytes, which building and loading would allocate.
+    A state dict saved from a network holds each weight in its own storage; keys that are the very
+    same view (tied weights) are accepted.
+    """
+    seen: dict[int, tuple[str, torch.Tensor]] = {}
+    for key, t in state.items():
+        held = t.untyped_storage().nbytes()
+        if t.numel() * t.element_size() > held:
+            raise CheckpointError(
+                f"{path}: tensor {key} declares {tuple(t.shape)} = {t.numel():,} numbers but the file holds "
+                f"{held // t.element_size():,} for it (a view repeating its data); a state dict saved from a "
+                "network holds every weight in full, so this file is refused"
+            )
+        if t.numel() == 0:
+            continue
+        first, other = seen.setdefault(t.untyped_storage().data_ptr(), (key, t))
+        if first != key and (other.dtype, other.storage_offset(), other.shape, other.stride()) != (
+            t.dtype, t.storage_offset(), t.shape, t.stride()
+        ):
+            raise CheckpointError(
+                f"{path}: tensors {first} and {key} are different views of the same stored numbers; a state dict "
+                "saved from a network holds every weight in its own storage, so this file is refused "
+                "(to keep such a file, save it again with each tensor cloned)"
+            )
 
 
 def _as_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -395,10 +438,18 @@ S = TypeVar("S", GeneratorSpec, DiscriminatorSpec)
 
 
 def _load_net(path: Path, infer: Callable[[dict[str, torch.Tensor]], S]) -> tuple[S, nn.Module, list[str]]:
-    """Read a reference checkpoint, infer its spec, repair legacy quirks, load it strictly."""
+    """Read a reference checkpoint, infer its spec, repair legacy quirks, load it strictly.
+
+    Nothing is allocated for the network before its spec is within `check_spec_bounds` and the
+    file's tensors (each backed by numbers the file holds, see `_check_held`) match it exactly.
+    """
     state = read_state_dict(path)
     try:
         spec = infer(state)
+    except CheckpointError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    check_spec_bounds(spec, source=str(path))
+    try:
         fixed, notes = _normalise(state, spec)
     except CheckpointError as exc:
         raise type(exc)(f"{path}: {exc}") from None
@@ -571,14 +622,31 @@ def split_reference_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]
     return sorted(generators, key=side), sorted(discriminators, key=side)
 
 
+MAX_NAME_LENGTH = 100
+_NAME_RULE = (f"use one plain file name of at most {MAX_NAME_LENGTH} printable characters, without / \\ : "
+              "or a leading dot")
+
+
+def check_model_name(name: str) -> str:
+    """`name` without surrounding spaces, if it can be a model's file name: one path component of
+    at most `MAX_NAME_LENGTH` printable characters, no `/ \\ :`, no leading dot (so no `.` or `..`),
+    no control characters (a newline, NUL, an escape sequence). Else `BadName` (a `TranslatorError`
+    and a `ValueError`) naming the value and what is allowed. Every name that becomes a model file
+    passes here: `model_file`, `import_to_models`, the zoo's `model_path`; `translator zoo get
+    --name` can check with it too."""
+    plain = name.strip()
+    if not plain:
+        raise BadName(f"model name {name!r}: a model needs a name; {_NAME_RULE}")
+    if (len(plain) > MAX_NAME_LENGTH or plain.startswith(".") or any(c in plain for c in "/\\:")
+            or not plain.isprintable()):
+        raise BadName(f"model name {name!r}: {_NAME_RULE}")
+    return plain
+
+
 def model_file(name: str) -> Path:
-    """Where a model called `name` lives in the user models folder. Raises `ValueError` for a name
-    that is not a plain file name."""
-    if not name.strip():
-        raise ValueError("a model needs a name")
-    if any(c in name for c in '/\\:') or name.strip() in (".", ".."):
-        raise ValueError(f"model name {name!r}: use a plain name, without / \\ or :")
-    return user_models_dir() / f"{name.strip()}{MODEL_SUFFIX}"
+    """Where a model called `name` lives in the user models folder; `BadName` unless the name
+    passes `check_model_name`."""
+    return user_models_dir() / f"{check_model_name(name)}{MODEL_SUFFIX}"
 
 
 def import_to_models(
@@ -602,7 +670,8 @@ def import_to_models(
 
     `generators`: one, or for a CycleGAN pair G_A then G_B; `discriminators` likewise (optional:
     the realness readout and fine-tuning need them). The file is `output`, by default `name` in the
-    user models folder (`model_file`). An existing file is never replaced silently: `ModelExists`
+    user models folder (`model_file`); `name` must pass `check_model_name` either way (it is shown
+    as the model's name). An existing file is never replaced silently: `ModelExists`
     unless `overwrite`; the check runs before the (slow) import and again just before the write,
     which is atomic (`save_model`), so a reader never sees half a model.
     """
@@ -610,13 +679,14 @@ def import_to_models(
         raise ValueError("give one generator, or two (G_A then G_B) for a CycleGAN pair")
     if len(discriminators) > 2 or (len(discriminators) == 2 and kind != "cyclegan"):
         raise ValueError("give at most one discriminator, or two (D_A then D_B) for a CycleGAN pair")
+    name = check_model_name(name)
     out = Path(output) if output is not None else model_file(name)
     if out.exists() and not overwrite:
         raise ModelExists(out)
     model = import_reference(
         Path(generators[0]),
         kind=kind,
-        name=name.strip(),
+        name=name,
         direction=direction,
         generator_b=Path(generators[1]) if len(generators) == 2 else None,
         discriminator=Path(discriminators[0]) if discriminators else None,
@@ -638,7 +708,7 @@ def import_to_models(
 # export
 
 
-def export_reference(model: Model, out_dir: Path, prefix: str | None = None) -> list[Path]:
+def export_reference(model: Model, out_dir: Path, prefix: str | None = None, *, overwrite: bool = False) -> list[Path]:
     """Write `model`'s nets as reference checkpoints in `out_dir`; return the paths written.
 
     pix2pix: `<prefix>_net_G.pth` (+ `_net_D.pth`); CycleGAN: `_net_G_A.pth` (g_ab),
@@ -651,7 +721,8 @@ def export_reference(model: Model, out_dir: Path, prefix: str | None = None) -> 
     into its `UnetGenerator`/`ResnetGenerator` constructed directly (a warning is logged).
     Models with affine InstanceNorm (`norm_affine`, from re-implementations) or an input skip (the
     tool's own layer) cannot be loaded by the reference at all and raise `CheckpointError` before
-    anything is written.
+    anything is written. An existing file among the targets raises `TranslatorError` naming it,
+    also before anything is written, unless `overwrite`.
     """
     prefix = "latest" if prefix is None else prefix
     if not prefix or any(c in prefix for c in "/\\") or prefix in (".", ".."):
@@ -673,12 +744,16 @@ def export_reference(model: Model, out_dir: Path, prefix: str | None = None) -> 
                 "%s: %s is not one of the reference's --netG choices; build its network directly to load the file",
                 model.card.name, gspec.arch,
             )
+    targets = {role: Path(out_dir) / f"{prefix}_net_{suffix}.pth" for role, suffix in names.items() if role in model.nets}
+    existing = [p for p in targets.values() if os.path.lexists(p)]
+    if existing and not overwrite:
+        raise TranslatorError(
+            f"{', '.join(map(str, existing))} already exist{'s' if len(existing) == 1 else ''}: pass --overwrite "
+            f"to replace {'it' if len(existing) == 1 else 'them'}, or export with another --prefix or folder"
+        )
     written: list[Path] = []
-    for role, suffix in names.items():
-        net = model.nets.get(role)
-        if net is None:
-            continue
-        dst = Path(out_dir) / f"{prefix}_net_{suffix}.pth"
+    for role, dst in targets.items():
+        net = model.nets[role]
         with atomic_path(dst) as tmp:
             torch.save(_plain_state_dict(net), tmp)
         log.info("exported %s %s -> %s", model.card.name, role, dst)

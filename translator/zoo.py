@@ -55,7 +55,7 @@ from translator.checkpoint import MODEL_SUFFIX, Kind, read_card
 from translator.errors import CheckpointError, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
 from translator.paths import user_models_dir
-from translator.reference import ModelExists, import_to_models
+from translator.reference import ModelExists, check_model_name, import_to_models
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +232,9 @@ def find_entry(name: str, base: str | None = None) -> ZooEntry:
 
 
 def model_path(entry: ZooEntry, local_name: str | None = None, models_dir: Path | None = None) -> Path:
-    """Where `get_model` saves `entry` (default name: `entry.local_name`)."""
-    name = entry.local_name if local_name is None else local_name
-    if not name.strip() or any(c in name for c in "/\\") or name in (".", "..") or name.startswith("."):
-        raise ZooError(f"model name {name!r}: use a plain file name without slashes or a leading dot")
+    """Where `get_model` saves `entry` (default name: `entry.local_name`); `BadName` unless the
+    name passes `translator.reference.check_model_name`."""
+    name = check_model_name(entry.local_name if local_name is None else local_name)
     return (user_models_dir() if models_dir is None else Path(models_dir)) / f"{name}{MODEL_SUFFIX}"
 
 
@@ -585,8 +584,8 @@ def _record_checksum(entry: ZooEntry, digest: str, size: int, models_dir: Path |
         return None
     log.warning(
         "zoo model %s: this download (sha256 %s) differs from the first one (sha256 %s, %s); the publisher "
-        "may have replaced the file, or it was altered on the way. It was imported anyway; if you trust it, "
-        "delete the %r entry from %s",
+        "may have replaced the file, or it was altered on the way. It was imported anyway; to make this file "
+        "the one later downloads are compared with, delete the %r entry from %s",
         entry.name, digest, first["sha256"], first.get("first_seen", "date unknown"), entry.key, checksums_path(models_dir),
     )
     return str(first["sha256"])
