@@ -16,6 +16,11 @@ How a download behaves:
 - every socket operation has a timeout (`timeout_s`); an attempt that failed without adding to
   the part file is retried `retries` times with exponential backoff; one that added to it resets
   the count (and retries at once), so a flaky connection still finishes.
+- a download is bounded: by size (`download_limit`: the catalogue's expected size or the size
+  first recorded, plus 10 % and 1 MB; 2 GiB when neither is known), whether or not the server
+  announces one — more is refused and the part file deleted; and by time (`deadline_s`, by
+  default the limit at 50 KB/s, at least 120 s), so a server trickling bytes cannot hold it for
+  ever — the part file is kept and the next try resumes.
 - no checksums are published: the sha256 of the first successful download of each model is
   recorded in `<models>/zoo-checksums.json` (trust on first use); a later download whose bytes
   differ is still imported but logged as a warning and reported in the result.
@@ -23,8 +28,10 @@ How a download behaves:
   model file. The part file is deleted once the model is saved, or when its bytes turn out not
   to be a checkpoint (an HTML error page, say).
 
-What it gives up: a read blocked on a silent server notices a cancel only when its timeout ends;
-two processes downloading the same model at the same time share one part file and spoil it.
+What it gives up: a read blocked on a silent server notices a cancel or the deadline only when
+its timeout ends, and the deadline is checked between reads of the body, not while the server
+sends its headers; two processes downloading the same model at the same time share one part file
+and spoil it.
 
 The base URL (`DEFAULT_BASE`) can be replaced, for mirrors and tests, by the `base` argument or the
 `TRANSLATOR_ZOO_BASE` environment variable; the paths below it stay those of the original site.
@@ -46,14 +53,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from translator import __version__
 from translator._fs import write_bytes_atomic
 from translator.checkpoint import MODEL_SUFFIX, Kind, read_card
 from translator.errors import CheckpointError, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
+from translator.networks import GeneratorSpec, build_generator
 from translator.paths import user_models_dir
 from translator.reference import ModelExists, check_model_name, import_to_models
 
@@ -69,6 +80,11 @@ DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_S = 1.0
 CHUNK_SIZE = 256 * 1024
 MAX_BACKOFF_S = 30.0
+SIZE_MARGIN = 0.10  # a download may exceed the size the catalogue knows by this fraction …
+SIZE_SLACK = 1 << 20  # … plus this many bytes (headers of the pickle or zip)
+MAX_DOWNLOAD_BYTES = 2 << 30  # when the catalogue knows no size
+MIN_DEADLINE_S = 120.0
+SLOWEST_RATE = 50_000  # bytes/s: the default deadline lets the largest allowed file come this slowly
 
 # (file name on the server, what goes in, what comes out). All pix2pix ones are U-Net 256 with
 # BatchNorm and dropout (the generator only); all CycleGAN ones ResNet 9 blocks with InstanceNorm
@@ -132,6 +148,7 @@ class ZooEntry:
     norm: str
     architecture: str  # in words
     url: str
+    size: int | None = None  # bytes the file should hold (its float32 weights); None: unknown
 
     @property
     def key(self) -> str:
@@ -211,8 +228,18 @@ def list_models(base: str | None = None) -> list[ZooEntry]:
             norm=norm,
             architecture=words,
             url=f"{root}/{FOLDERS[kind]}/{remote}.pth",
+            size=_weights_bytes(arch, norm),
         ))
     return entries
+
+
+@cache
+def _weights_bytes(arch: str, norm: str) -> int:
+    """The bytes of a reference generator's state dict (64 filters, float32): what its published
+    file holds, give or take the pickle's few KB. Counted on the meta device."""
+    with torch.device("meta"):
+        net = build_generator(GeneratorSpec(arch, 64, "batch" if norm == "batch" else "instance", False))
+    return sum(t.numel() * t.element_size() for t in net.state_dict().values())
 
 
 def find_entry(name: str, base: str | None = None) -> ZooEntry:
@@ -236,6 +263,15 @@ def model_path(entry: ZooEntry, local_name: str | None = None, models_dir: Path 
     name passes `translator.reference.check_model_name`."""
     name = check_model_name(entry.local_name if local_name is None else local_name)
     return (user_models_dir() if models_dir is None else Path(models_dir)) / f"{name}{MODEL_SUFFIX}"
+
+
+def download_limit(entry: ZooEntry, models_dir: Path | None = None) -> int:
+    """The most bytes a download of `entry` may bring: the larger of the catalogue's size and the
+    size first recorded for it (see `recorded_checksums`), plus `SIZE_MARGIN` and `SIZE_SLACK`;
+    `MAX_DOWNLOAD_BYTES` when neither is known."""
+    recorded = recorded_checksums(models_dir).get(entry.key, {}).get("size")
+    known = [n for n in (entry.size, recorded) if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+    return int(max(known) * (1 + SIZE_MARGIN)) + SIZE_SLACK if known else MAX_DOWNLOAD_BYTES
 
 
 def partial_path(entry: ZooEntry, models_dir: Path | None = None) -> Path:
@@ -280,6 +316,7 @@ def get_model(
     retries: int = DEFAULT_RETRIES,
     backoff_s: float = DEFAULT_BACKOFF_S,
     chunk_size: int = CHUNK_SIZE,
+    deadline_s: float | None = None,
     token: CancelToken | None = None,
 ) -> Generator[DownloadProgress, None, ZooDownload]:
     """Download `entry`, import it safely and save it as `<models_dir>/<local_name>.safetensors`.
@@ -288,19 +325,25 @@ def get_model(
     returns a `ZooDownload`. `models_dir` defaults to `user_models_dir()`; `local_name` to
     `entry.local_name`. An existing model file raises `ZooError` unless `overwrite`.
     `timeout_s` bounds each socket operation; `retries` failed attempts in a row are retried
-    after `backoff_s`, doubling. Raises `DownloadError` for HTTP errors, repeated timeouts and
-    bytes that are not a checkpoint, `JobCancelled` when cancelled (the part file is kept).
+    after `backoff_s`, doubling. The download may bring at most `download_limit(entry)` bytes and
+    take at most `deadline_s` seconds, retries included (None: the limit at `SLOWEST_RATE`, at
+    least `MIN_DEADLINE_S`; a read in progress may add up to `timeout_s`). Raises `DownloadError`
+    for HTTP errors, repeated timeouts, a file over the limit (deleted), the deadline passing (the
+    part file is kept) and bytes that are not a checkpoint, `JobCancelled` when cancelled (the
+    part file is kept).
     """
-    if timeout_s <= 0 or retries < 0 or backoff_s < 0 or chunk_size < 1:
-        raise ValueError("timeout_s and chunk_size must be positive, retries and backoff_s not negative")
+    if timeout_s <= 0 or retries < 0 or backoff_s < 0 or chunk_size < 1 or (deadline_s is not None and deadline_s <= 0):
+        raise ValueError("timeout_s, chunk_size and deadline_s must be positive, retries and backoff_s not negative")
     token = token or CancelToken()
     dst = model_path(entry, local_name, models_dir)
     if dst.exists() and not overwrite:
         raise ZooError(f"{dst} already exists; pass overwrite (--overwrite) to replace it, or choose another name")
     part = partial_path(entry, models_dir)
     label = f"zoo model {entry.name}"
+    limit = download_limit(entry, models_dir)
+    bounds = _Bounds(limit, deadline_s if deadline_s is not None else max(MIN_DEADLINE_S, limit / SLOWEST_RATE))
     fetched = yield from _fetch(entry.url, part, label=label, timeout_s=timeout_s, retries=retries,
-                                backoff_s=backoff_s, chunk_size=chunk_size, token=token)
+                                backoff_s=backoff_s, chunk_size=chunk_size, bounds=bounds, token=token)
     size = part.stat().st_size
     yield DownloadProgress(size, size, stage="import", message=f"checking and importing {entry.name}")
     try:
@@ -342,15 +385,23 @@ class _Fetched:
     requests: int
 
 
+@dataclass(frozen=True)
+class _Bounds:
+    """How much a download may bring (bytes) and how long it may take (seconds, from its start)."""
+
+    max_bytes: int
+    deadline_s: float
+
+
 class _Retry(Exception):
     """An attempt failed in a way the next attempt may not (timeout, reset, truncation, 5xx)."""
 
 
 def _fetch(
     url: str, part: Path, *, label: str, timeout_s: float, retries: int, backoff_s: float, chunk_size: int,
-    token: CancelToken,
+    bounds: _Bounds, token: CancelToken,
 ) -> Generator[DownloadProgress, None, _Fetched]:
-    """Download `url` into `part`, resuming what is there; see the module docstring."""
+    """Download `url` into `part`, resuming what is there, within `bounds`; see the module docstring."""
     with _disk(label, part):
         part.parent.mkdir(parents=True, exist_ok=True)
     sidecar = part.with_name(part.name + ".json")
@@ -358,9 +409,11 @@ def _fetch(
     # The largest the part file has been: an attempt that grows it past this made progress.
     best = part.stat().st_size if part.exists() and _read_sidecar(sidecar, url) is not None else 0
     start = time.perf_counter()
+    deadline = time.monotonic() + bounds.deadline_s
     fresh_bytes = 0  # received by this call, for the rate
     while True:
         token.raise_if_cancelled()
+        _check_deadline(deadline, bounds, part, label, url)
         meta = _read_sidecar(sidecar, url)
         have = part.stat().st_size if part.exists() and meta is not None else 0
         if meta is None:
@@ -404,6 +457,9 @@ def _fetch(
                     mode = "wb"
                 else:
                     raise DownloadError(f"{label}: {url} answered HTTP {status} {resp.reason}; expected the file (200 or 206)")
+                if total > bounds.max_bytes:
+                    _discard(part)
+                    raise _too_large(label, url, f"announces {total:,} bytes", bounds)
                 meta = {
                     "url": url, "total": total or None, "content_type": content_type,
                     "etag": _strong_etag(resp.headers.get("ETag")), "last_modified": resp.headers.get("Last-Modified"),
@@ -413,10 +469,9 @@ def _fetch(
                     write_bytes_atomic(sidecar, json.dumps(meta).encode())
                     f = open(part, mode)
                 with f:
-                    while True:
-                        chunk = resp.read(chunk_size)
-                        if not chunk:
-                            break
+                    # read1: whatever has arrived (one recv), so a trickle still meets the deadline
+                    while (done <= bounds.max_bytes and time.monotonic() < deadline
+                           and (chunk := resp.read1(chunk_size))):
                         with _disk(label, part):
                             f.write(chunk)
                         done += len(chunk)
@@ -425,6 +480,11 @@ def _fetch(
                         rate, eta = rate_eta(done, total, elapsed, fresh_bytes)
                         yield DownloadProgress(done, total, elapsed_s=elapsed, rate=rate, eta_s=eta, stage="download")
                         token.raise_if_cancelled()
+                if done > bounds.max_bytes:
+                    _discard(part)
+                    raise _too_large(label, url, f"sent more than {bounds.max_bytes:,} bytes", bounds)
+                if not total or done < total:  # a whole file is taken even at its deadline
+                    _check_deadline(deadline, bounds, part, label, url)
                 if total and done < total:
                     raise _Retry(f"the connection closed after {done:,} of {total:,} bytes")
                 if total and done > total:
@@ -452,10 +512,30 @@ def _fetch(
                 f"{label}: downloading {url} failed {failures} time(s) in a row, last: {reason}{kept}. "
                 "Check the connection and try again (a longer timeout helps on slow links)"
             )
-        delay = 0.0 if progressed else min(MAX_BACKOFF_S, backoff_s * 2 ** (failures - 1))
+        delay = 0.0 if progressed else min(MAX_BACKOFF_S, backoff_s * 2 ** (failures - 1), max(0.0, deadline - time.monotonic()))
         log.info("%s: %s; retrying in %.1f s", label, reason, delay)
         yield DownloadProgress(size, total, stage="retry", message=f"{reason}; retrying" + (f" in {delay:.0f} s" if delay >= 1 else ""))
         _sleep(delay, token)
+
+
+def _too_large(label: str, url: str, what: str, bounds: _Bounds) -> DownloadError:
+    """The error for a download over its size limit (whose part file the caller deleted)."""
+    return DownloadError(
+        f"{label}: {url} {what}, more than this model can be ({bounds.max_bytes:,} bytes at most); "
+        "the download was stopped and deleted. The server may be wrong or the address may point elsewhere"
+    )
+
+
+def _check_deadline(deadline: float, bounds: _Bounds, part: Path, label: str, url: str) -> None:
+    """Raise `DownloadError` once the download's deadline has passed (its part file is kept)."""
+    if time.monotonic() < deadline:
+        return
+    size = part.stat().st_size if part.exists() else 0
+    kept = f"; {size:,} bytes are kept and the next try resumes from there" if size else ""
+    raise DownloadError(
+        f"{label}: downloading {url} did not finish within {bounds.deadline_s:g} s{kept}. "
+        "The server is too slow; try again later, or allow a longer deadline"
+    )
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from translator.jobs import CancelToken, run_job
 from translator.networks import GeneratorSpec, build_generator
 from translator.paths import user_models_dir
 from translator.reference import import_reference
+from translator import zoo
 from translator.zoo import (
     DEFAULT_BASE,
     DownloadError,
@@ -37,6 +38,7 @@ from translator.zoo import (
     ZooEntry,
     ZooError,
     checksums_path,
+    download_limit,
     find_entry,
     get_model,
     list_models,
@@ -46,6 +48,8 @@ from translator.zoo import (
 REF = Path(__file__).parent.parent / "data" / "reference"
 UNET_G = REF / "unet_128_ngf8_batch_dropout_net_G.pth"  # reference-layout generators written by the reference
 RESNET_G = REF / "resnet_6blocks_ngf8_instance_net_G.pth"
+ENDLESS_LIMIT = 256 << 20  # an endless answer stops here, so a client without a size cap fails instead of hanging
+SOCKET_BUFFERS = 32 << 20  # what the server may write into the kernel's buffers beyond what the client read
 HTML = b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head><body>Try later</body></html>\n"
 
 
@@ -64,6 +68,9 @@ class Plan:
     stall_at: int | None = None  # pause after this many body bytes (0: before any byte)
     stall_s: float = 0.0
     ignore_range: bool = False
+    endless: bool = False  # no Content-Length; zeros until the client leaves (or ENDLESS_LIMIT)
+    trickle_at: int | None = None  # after this many body bytes, one byte every trickle_s
+    trickle_s: float = 0.0
 
 
 @dataclass
@@ -80,6 +87,7 @@ class ZooServer:
     log: list[Served] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     base: str = ""
+    sent: int = 0  # body bytes of endless answers written
 
     def serve(self, entry: ZooEntry, data: bytes, *plans: Plan) -> ZooEntry:
         """Serve `data` at `entry`'s URL; the first requests follow `plans`, later ones are normal."""
@@ -107,6 +115,19 @@ def _handler(server: ZooServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(HTML)))
                 self.end_headers()
                 self.wfile.write(HTML)
+                return
+            if plan.endless:  # HTTP/1.0 without Content-Length: the body ends when the connection does
+                server.log.append(Served(self.path, rng, 200))
+                self.send_response(200)
+                self.send_header("Content-Type", plan.content_type)
+                self.end_headers()
+                block = b"PK\x03\x04" + bytes(64 * 1024 - 4)
+                try:
+                    while server.sent < ENDLESS_LIMIT and not server.stop.is_set():
+                        self.wfile.write(block)
+                        server.sent += len(block)
+                except OSError:  # the client stopped reading
+                    pass
                 return
             start = 0
             m = re.fullmatch(r"bytes=(\d+)-", rng or "")
@@ -139,6 +160,14 @@ def _handler(server: ZooServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
                     server.stop.wait(plan.stall_s)
                     body = body[plan.stall_at :]
+                if plan.trickle_at is not None:
+                    self.wfile.write(body[: plan.trickle_at])
+                    for i in range(plan.trickle_at, len(body)):
+                        self.wfile.flush()
+                        if server.stop.wait(plan.trickle_s):
+                            return
+                        self.wfile.write(body[i : i + 1])
+                    return
                 self.wfile.write(body)
             except OSError:  # the client gave up (timed out) meanwhile
                 pass
@@ -308,7 +337,7 @@ def test_a_stalled_transfer_times_out_and_resumes(server: ZooServer) -> None:
     assert 0.45 < timed[retry][0] - timed[retry - 1][0] < 1.2  # gave up on the stalled read after timeout_s
     assert [s.status for s in server.log] == [200, 206]
     m = re.fullmatch(r"bytes=(\d+)-", server.log[1].range or "")
-    assert m and 0 < int(m.group(1)) <= 100_000 and int(m.group(1)) % (16 * 1024) == 0  # the whole chunks read are kept
+    assert m and 0 < int(m.group(1)) <= 100_000  # the bytes received before the stall are kept
     assert result.sha256 == _sha(data)
 
 
@@ -425,3 +454,70 @@ def test_cli_lists_and_gets_models_and_fails_with_one_line(server: ZooServer, mo
     err = capsys.readouterr().err
     last = err.rstrip("\n").splitlines()[-1]
     assert last.startswith("error: zoo model zebra2horse:") and "HTTP 404" in last and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------
+# bounded in size and time
+
+
+def test_the_size_limit_comes_from_the_catalogue_or_the_first_download(tmp_path: Path) -> None:
+    """Each entry knows its file's size (its float32 weights); the size first recorded counts too,
+    and 2 GiB bounds a download of a model whose size nothing knows."""
+    h2z, facades = find_entry("horse2zebra"), find_entry("pix2pix/facades_label2photo")
+    assert h2z.size is not None and 45_000_000 < h2z.size < 46_000_000  # resnet_9blocks: 11.4 M parameters
+    assert facades.size is not None and 217_000_000 < facades.size < 218_500_000  # unet_256: 54.4 M
+    assert download_limit(h2z) == int(h2z.size * 1.1) + (1 << 20)
+    checksums_path().parent.mkdir(parents=True, exist_ok=True)
+    checksums_path().write_text(json.dumps({h2z.key: {"sha256": "0" * 64, "size": 60_000_000}}))
+    assert download_limit(h2z) == int(60_000_000 * 1.1) + (1 << 20)
+    assert download_limit(replace(find_entry("zebra2horse"), size=None)) == zoo.MAX_DOWNLOAD_BYTES == 2 << 30
+
+
+def test_a_server_streaming_without_end_is_cut_at_the_catalogue_size_and_the_part_deleted(server: ZooServer) -> None:
+    """No Content-Length, bytes for ever: the download stops past the limit, is not retried, and
+    leaves nothing behind (it used to write until the disk was full)."""
+    entry = server.serve(replace(find_entry("horse2zebra", base=server.base), size=100_000), b"", Plan(endless=True))
+    limit = download_limit(entry)
+    with pytest.raises(DownloadError) as err:
+        _get(entry, backoff_s=0.01)
+    msg = str(err.value)
+    assert f"sent more than {limit:,} bytes" in msg and "stopped and deleted" in msg, msg
+    assert server.sent < limit + SOCKET_BUFFERS  # far from ENDLESS_LIMIT: the client stopped reading
+    assert len(server.log) == 1 and not partial_path(entry).exists() and not _leftovers()
+
+
+def test_without_a_known_size_the_absolute_cap_stops_an_endless_stream(server: ZooServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zoo, "MAX_DOWNLOAD_BYTES", 1 << 20)  # 2 GiB in use; 1 MiB to keep the test short
+    entry = server.serve(replace(find_entry("horse2zebra", base=server.base), size=None), b"", Plan(endless=True))
+    with pytest.raises(DownloadError, match=f"sent more than {1 << 20:,} bytes"):
+        _get(entry, backoff_s=0.01)
+    assert server.sent < (1 << 20) + SOCKET_BUFFERS and not partial_path(entry).exists()
+
+
+def test_a_file_announced_larger_than_the_limit_is_refused_before_it_is_read(server: ZooServer) -> None:
+    entry = server.serve(replace(find_entry("horse2zebra", base=server.base), size=100_000), bytes(3_000_000))
+    with pytest.raises(DownloadError) as err:
+        _get(entry, backoff_s=0.01)
+    assert f"announces 3,000,000 bytes, more than this model can be ({download_limit(entry):,} bytes at most)" in str(err.value)
+    assert len(server.log) == 1 and not partial_path(entry).exists()
+
+
+def test_a_trickling_server_meets_the_deadline_and_the_next_try_resumes(server: ZooServer) -> None:
+    """1 byte every 0.2 s never trips the 5 s read timeout; the 1 s deadline stops it long before
+    the 30 trickled bytes are through, keeping what came, and the next try resumes from there."""
+    data = _resnet_bytes(5)
+    entry = server.serve(find_entry("zebra2horse", base=server.base), data,
+                         Plan(trickle_at=2_000, trickle_s=0.2, truncate_at=2_030))
+    with pytest.raises(DownloadError) as err:
+        _get(entry, timeout_s=5.0, deadline_s=1.0, backoff_s=0.01)
+    kept = partial_path(entry).stat().st_size
+    assert 2_000 <= kept < 2_030  # stopped by the deadline, not by the end of the trickle
+    msg = str(err.value)
+    assert "did not finish within 1 s" in msg and f"{kept:,} bytes are kept and the next try resumes" in msg, msg
+    _events, result = _get(entry)
+    assert server.log[-1].range == f"bytes={kept}-" and result.sha256 == _sha(data)
+
+
+def test_a_deadline_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="deadline_s"):
+        next(get_model(find_entry("horse2zebra"), deadline_s=0))
