@@ -162,7 +162,7 @@ class Session(QObject):
         self._output_folder: Path | None = None
         self._output_chosen = False  # True: the user picked the output folder
         self._output_format: str | None = None
-        self._options = InferenceOptions()
+        self._options = InferenceOptions(precision="auto")  # the fast, safe choice (`translator.precision`)
         self._strength = 1.0
 
     def _update(self, attribute: str, value: object, changed: SignalInstance) -> None:

@@ -32,6 +32,7 @@ from translator.choices import (
     NORMS,
     PAIR_KIND_HELP,
     PAIR_KINDS,
+    PRECISION_HELP,
     PRECISIONS,
     PRESETS,
     TILE_CHOICES,
@@ -222,7 +223,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for folder in dict.fromkeys(it.dst.parent for it in items if args.overwrite or not it.dst.exists()):
         require_writable(folder, "the outputs", "another output folder")  # before the model loads
     tr = load_translator(args.model, opts, args.direction)
-    say(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
+    say(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device} in {tr.precision}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
     with progress_bar(args.quiet) as on_progress:
         summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality,
                                           strength=args.strength), on_progress)
@@ -441,7 +442,8 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mode", choices=MODES, default="eval", help="; ".join(f"{m}: {h}" for m, h in MODE_HELP.items()))
     g.add_argument("--seed", type=int, default=0, help="seed for --mode reference (default 0)")
     g.add_argument("--device", default="auto", help=_DEVICE_HELP)
-    g.add_argument("--precision", choices=PRECISIONS, default="fp32", help="autocast precision where the device supports it")
+    g.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="; ".join(f"{k}: {v}" for k, v in PRECISION_HELP.items()) + " (default auto)")
     g.add_argument("--tile", type=_tile, default="auto", metavar="{" + ",".join(TILE_CHOICES) + ",N}",
                    help="auto (tile only images too large for memory), off, or a tile size in pixels")
     g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlid
 
 from gui.session import Session
 from gui.widgets.fold import Fold
-from translator.choices import DEVICES, MODE_HELP, MODES, PRECISIONS, TILE_CHOICES, TILE_STATS, parse_tile
+from translator.choices import DEVICES, MODE_HELP, MODES, PRECISION_HELP, PRECISIONS, TILE_CHOICES, TILE_STATS, parse_tile
 from translator.inference import InferenceOptions
 
 _TILE_HELP = ("auto: split an image into tiles only when it would not fit in memory; off: never; "
@@ -67,8 +67,10 @@ class OptionsPanel(QWidget):
         self.device.addItems(list(DEVICES))
         self.device.setToolTip("Where the model runs: auto picks a GPU (CUDA, then Apple MPS) when there is one, else the CPU")
         self.precision = QComboBox()
-        self.precision.addItems(list(PRECISIONS))
-        self.precision.setToolTip("fp32: exact. bf16/fp16: faster on hardware that supports them, a little less exact")
+        for name in PRECISIONS:
+            self.precision.addItem(name)
+            self.precision.setItemData(self.precision.count() - 1, PRECISION_HELP[name], Qt.ItemDataRole.ToolTipRole)
+        self.precision.setToolTip("\n".join(f"{k}: {v}" for k, v in PRECISION_HELP.items()))
         self.mode = QComboBox()
         for mode in MODES:
             self.mode.addItem(mode, mode)
