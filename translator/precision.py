@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 MIN_PSNR_DB = 40.0
 PROBE = Path(__file__).parent / "data" / "probe.jpg"  # a 256² crop of samples/coffee.jpg (CC0)
 _VERDICTS: dict[str, float] = {}  # key -> PSNR of bf16 against fp32, this process
+_FINGERPRINTS: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()  # a net's weights, summed once
 
 
 def user_cache_dir() -> Path:
@@ -81,14 +83,18 @@ def run_precision(tr: Translator) -> Precision:
 
 def _key(tr: Translator) -> str:
     """What the verdict depends on: the generator's weights (shapes and sums: cheap, and any
-    retraining changes them), the device, the mode and torch's version."""
-    h = hashlib.sha256(tr.model.card.to_json().encode())
+    retraining changes them; summed once per network object), the device, the mode and torch's version."""
     role = tr.model.generator_role(tr.direction)
-    with torch.no_grad():
-        for name, t in tr.model.nets[role].state_dict().items():
-            if t.is_floating_point():
-                h.update(f"{name}{tuple(t.shape)}{float(t.sum(dtype=torch.float64))!r}".encode())
-    return f"{h.hexdigest()[:32]}|{role}|{tr.device}|{tr.options.mode}|torch {torch.__version__}"
+    net = tr.model.nets[role]
+    fingerprint = _FINGERPRINTS.get(net)
+    if fingerprint is None:
+        h = hashlib.sha256(tr.model.card.to_json().encode())
+        with torch.no_grad():
+            for name, t in net.state_dict().items():
+                if t.is_floating_point():
+                    h.update(f"{name}{tuple(t.shape)}{float(t.sum(dtype=torch.float64))!r}".encode())
+        fingerprint = _FINGERPRINTS[net] = h.hexdigest()[:32]
+    return f"{fingerprint}|{role}|{tr.device}|{tr.options.mode}|torch {torch.__version__}"
 
 
 def _measure(tr: Translator) -> float:

@@ -227,7 +227,7 @@ def test_a_second_model_compares_two_outputs_of_one_input(qtbot: QtBot, models: 
     qtbot.waitUntil(both, timeout=20000)
     second = window.preview.second
     assert second is not None
-    expected = compare_image(load_translator(models / "tiny-cycle.safetensors", direction="BtoA"),
+    expected = compare_image(load_translator(models / "tiny-cycle.safetensors", window.session.options, "BtoA"),
                              pairs / "astronaut.png", pairs.parent / "B" / "astronaut.png")
     assert np.array_equal(second.output, expected.output)
     assert window.preview.second_view.isVisible()

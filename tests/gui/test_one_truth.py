@@ -139,7 +139,8 @@ def test_options_chosen_in_the_side_bar_drive_the_batch(qtbot: QtBot, models: Pa
     with qtbot.waitSignal(w.batch.finished, timeout=TIMEOUT) as done:
         w.run_batch()
     assert done.args[0] is not None and len(done.args[0].written) == 3
-    alone = load_translator(models / "tiny-p2p.safetensors", InferenceOptions(mode="reference", seed=11))
+    alone = load_translator(models / "tiny-p2p.safetensors", w.session.options)
+    assert (alone.options.mode, alone.options.seed) == ("reference", 11)
     for name in ("astronaut", "chelsea", "coffee"):
         want = translate_array(alone, imaging.read_image(pairs / f"{name}.png").rgb)
         assert np.array_equal(imaging.read_image(out / f"{name}.png").rgb, want), name
@@ -235,7 +236,12 @@ def test_a_failed_image_clears_the_previous_one(qtbot: QtBot, models: Path, pair
     qtbot.waitUntil(lambda: w.preview.comparison is not None, timeout=TIMEOUT)
     settle(qtbot, w)
     w.session.set_current_image(pairs / "zz_broken.png")
-    qtbot.waitUntil(lambda: "zz_broken.png" in w.preview.status.text(), timeout=TIMEOUT)
+
+    def failed() -> bool:  # "Translating zz_broken.png…" first, then the reason
+        text = w.preview.status.text()
+        return "zz_broken.png" in text and not text.startswith("Translating")
+
+    qtbot.waitUntil(failed, timeout=TIMEOUT)
     assert w.preview.comparison is None
     assert not any(v.has_image() for v in w.preview.views())
     assert "dB" not in w.preview.readouts.psnr.text()

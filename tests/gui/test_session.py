@@ -197,7 +197,7 @@ def test_settings_load_skips_stale_or_unknown_values(qtbot: QtBot, tmp_path: Pat
     s = Session()
     s.settings_load(settings)
     assert s.input_folder is None
-    assert s.options == InferenceOptions(device="cpu")
+    assert s.options == InferenceOptions(device="cpu", precision="auto")  # the rest stays at the app's defaults
 
 
 def test_default_qsettings_are_isolated(qtbot: QtBot, _isolated_settings: Path) -> None:
