@@ -18,6 +18,7 @@ before any work; `shown` is how a file name (or any untrusted text) is printed o
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -193,10 +194,17 @@ def check_writable(folder: Path) -> None:
 
 
 def require_writable(folder: Path, what: str, instead: str) -> None:
-    """`check_writable`, failing with an `OutputError` a user can act on: `what` names the files
-    (e.g. "the outputs"), `instead` what else to choose (e.g. "another output folder")."""
+    """`check_writable` without creating anything (a check before the work, which may still fail:
+    a folder that does not exist yet is probed at its nearest existing parent, where it would be
+    made), failing with an `OutputError` a user can act on: `what` names the files (e.g. "the
+    outputs"), `instead` what else to choose (e.g. "another output folder")."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
     try:
-        check_writable(folder)
+        if not probe.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{probe} is a file, not a folder")
+        check_writable(probe)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot write {what} here ({exc.strerror or exc}); "
                           f"choose {instead} or make this one writable") from exc

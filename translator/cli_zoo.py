@@ -12,10 +12,10 @@ import argparse
 import json
 import sys
 
-from translator._fs import shown
 from translator.cli import ProgressBar, progress_bar, say
-from translator.errors import TranslatorError
+from translator.errors import BadName, TranslatorError
 from translator.jobs import Progress, format_duration, run_job
+from translator.reference import check_model_name
 from translator.zoo import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DownloadProgress, find_entry, get_model, list_models, model_path
 
 _MB = 1024 * 1024
@@ -56,21 +56,12 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
     return 0
 
 
-MAX_NAME_CHARS = 100  # a model name is a file name in the models folder, and a label in the app
-
-
-def check_local_name(name: str) -> None:
-    """Refuse a `--name` that is not a plain, visible file name (slashes, `..`, a leading dot, NUL or
-    other control characters, over `MAX_NAME_CHARS`), before anything is downloaded."""
-    if (not name.strip() or len(name) > MAX_NAME_CHARS or any(c in name for c in "/\\") or name.startswith(".")
-            or shown(name) != name):
-        raise TranslatorError(f"--name {name!r}: a model name is a plain file name of at most {MAX_NAME_CHARS} "
-                              "characters, without slashes, control characters or a leading dot; choose another")
-
-
 def cmd_zoo_get(args: argparse.Namespace) -> int:
     if args.name is not None:
-        check_local_name(args.name)
+        try:
+            check_model_name(args.name)  # before anything is downloaded
+        except BadName as exc:
+            raise TranslatorError(f"--name: {exc}") from None
     entry = find_entry(args.model)
     say(f"{entry.name}: {entry.kind}, {entry.task}, {entry.architecture}", file=sys.stderr)
     say(f"from {entry.url}", file=sys.stderr)
