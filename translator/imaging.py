@@ -15,6 +15,18 @@ Shortcuts, and what they give up:
   extra precision of the colour (not of the alpha) is lost.
 - An animation (GIF, APNG, animated WebP) or a multi-page TIFF is read as its first frame; a
   warning in the log says how many frames were left out. A GIF's output is written as PNG.
+
+Memory: one image may take at most `MAX_IMAGE_BYTES` (6 GB) while it is decoded and made the
+model's float32 tensor (`memory_needed`): 64 MB, the file's bytes, and 24 bytes a pixel (24 MB a
+megapixel) at 8 bits per channel, 32 at 16. A pixel holds the decoder's buffer (up to 4 bytes;
+OpenCV's 16-bit PNG reader two of 8), RGB (3), alpha (1), the tensor (12), a 16-bit image's colour
+(6) and alpha (2) besides, and what the allocator keeps after decoding. Measured peaks: 16-17
+bytes a pixel at 8 bits and 24-26 at 16 on 64-megapixel images, up to 23 and 31 on 16-megapixel
+ones, 20-50 MB for one megapixel (tests/engine/test_decode_bombs.py checks 8-megapixel ones).
+Every reader checks the header against it before a pixel is decoded and refuses what exceeds it
+(`UnsupportedImage`, "downscale it first"): at most 247 megapixels at 8 bits, 185 at 16. That is
+also all a decompression bomb (a small file claiming a huge size) can take. Pixels are converted
+and oriented a band of rows at a time into the arrays that are kept: no full-size temporary.
 """
 from __future__ import annotations
 
@@ -23,9 +35,10 @@ import io
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -56,9 +69,16 @@ _WRITERS: dict[str, str] = {
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 _16BIT_FORMATS = frozenset({"PNG", "TIFF"})
 
-# Pillow's default (~89 MP warns, ~179 MP refuses) would trip on ordinary medium-format photos and
-# panoramas. One gigapixel still refuses decompression bombs; it already needs 3 GB as RGB.
-MAX_PIXELS = 1_000_000_000
+# The memory one image may take while it is decoded and made the model's tensor, and what that
+# takes (see the module docstring): a pixel at 8 and 16 bits per channel, and the allocator's
+# rounding and caches, which weigh on images of a few megapixels.
+MAX_IMAGE_BYTES = 6_000_000_000
+_BYTES_PER_PIXEL = {8: 24, 16: 32}
+_OVERHEAD_BYTES = 64 * 2**20
+# No image of more pixels fits: 247 MP, so a 200 MP panorama or medium-format photo reads. Pillow's
+# own default (~89 MP warns, ~179 MP refuses) would trip on those; at this limit its check never
+# fires before ours (`_open` refuses a larger claim before Pillow sees it): it guards other callers.
+MAX_PIXELS = (MAX_IMAGE_BYTES - _OVERHEAD_BYTES) // _BYTES_PER_PIXEL[8]
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 # Where a PNG can hold an orientation: the eXIf chunk, ImageMagick's text chunk, XMP.
@@ -177,27 +197,13 @@ def probe_image(path: Path) -> tuple[int, int]:
     truncated or corrupt past the header passes: only decoding (`read_image`) finds that.
     """
     path = Path(path)
-    name = str(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(64 * 1024)  # enough for any header _claimed_size needs
-            f.seek(0)
-            im = Image.open(f)  # reads the header only
-    except UnidentifiedImageError as exc:
-        raise (_unidentified(head, name) if head else ImageError(f"{name}: the file is empty (0 bytes)")) from exc
-    except Image.DecompressionBombError as exc:  # Pillow refuses more than twice its limit on opening
-        raise _too_many_pixels(name, _claimed_size(head)) from exc
-    except (SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
-        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+            head = f.read(64 * 1024)  # enough to tell what the file is
+            with _open(f, head, os.fstat(f.fileno()).st_size, str(path), path) as im:
+                return im.size
     except OSError as exc:
-        if exc.errno is None:  # raised by Pillow, about the data: opening and reading the file worked
-            raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
         raise _read_error(path, exc) from exc
-    w, h = im.size
-    im.close()
-    if w * h > MAX_PIXELS:
-        raise _too_many_pixels(name, (w, h))
-    return w, h
 
 
 def _read_error(path: Path, exc: OSError) -> ImageError:
@@ -220,13 +226,14 @@ def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
     """A small (H, W, 3) uint8 preview of an image, its longer side at most `max_side`.
 
     JPEGs are decoded at reduced size (fast for large photos); everything else goes through
-    `read_image`, so orientation, modes and errors are the same.
+    `read_image`, so orientation, modes and errors are the same. What `read_image` refuses from the
+    header (too large for memory, forged) is refused here too, before anything is decoded.
     """
     path = Path(path)
     if path.suffix.lower() in (".jpg", ".jpeg"):
         try:
             data = path.read_bytes()
-            with Image.open(io.BytesIO(data)) as f:
+            with _open(io.BytesIO(data), data, len(data), str(path), path) as f:
                 _check_enough_data(f, data, str(path))  # a forged header must not make libjpeg fill gigabytes
                 f.draft("RGB", (max_side * 2, max_side * 2))
                 f.load()
@@ -247,29 +254,66 @@ def decode_image(data: bytes, name: str = "<bytes>") -> LoadedImage:
 
 
 def _decode(data: bytes, name: str, path: Path | None) -> LoadedImage:
-    if not data:
-        raise ImageError(f"{name}: the file is empty (0 bytes)")
     try:
-        try:
-            im = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError as exc:
-            raise _unidentified(data, name) from exc
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
-            raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
-        with im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise _too_many_pixels(name, (w, h))
+        with _open(io.BytesIO(data), data, len(data), name, None) as im:
             _check_enough_data(im, data, name)
             if _is_16bit(im, data) and im.mode in _CV2_MODES:
                 loaded = _decode_16bit(data, name, path, im)
                 if loaded is not None:
                     return loaded
             return _decode_pillow(im, data, name, path)
-    except Image.DecompressionBombError as exc:  # Pillow refuses more than twice its limit on opening
-        raise _too_many_pixels(name, _claimed_size(data)) from exc
+    except Image.DecompressionBombError as exc:  # Pillow's check of a GIF's disposal area or a TIFF tile
+        raise _too_large(name, None, 8, len(data)) from exc
     except MemoryError as exc:
-        raise ImageError(f"{name}: not enough memory to decode this image") from exc
+        raise ImageError(f"{name}: not enough memory to decode this image; close other programs or "
+                         "downscale it first") from exc
+
+
+def _open(fp: IO[bytes], head: bytes, file_bytes: int, name: str, path: Path | None) -> Image.Image:
+    """Open an image from its header (Pillow decodes nothing yet), refusing one too large to decode.
+
+    `head` is the file's start (to name what an unrecognised file is), `file_bytes` its size. The
+    size the header claims is checked before `Image.open`, which would warn about (or refuse) a huge
+    one in its own words; then the memory its mode needs (`_check_memory`). Raises `ImageError`.
+    """
+    if not head:
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    claimed = _claimed_size(fp)
+    if claimed is not None:
+        _check_memory(name, claimed, 8, file_bytes)  # the least any image needs a pixel
+    fp.seek(0)
+    try:
+        im = Image.open(fp)  # reads the header only
+    except UnidentifiedImageError as exc:
+        raise _unidentified(head, name) from exc
+    except Image.DecompressionBombError as exc:  # a GIF frame larger than its screen: no size to tell
+        raise _too_large(name, None, 8, file_bytes) from exc
+    except (SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+    except OSError as exc:
+        if exc.errno is None or path is None:  # raised by Pillow, about the data
+            raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
+        raise _read_error(path, exc) from exc
+    try:
+        _check_memory(name, im.size, 16 if _is_16bit(im, head) or im.mode.startswith("I") else 8, file_bytes)
+    except ImageError:
+        im.close()
+        raise
+    return im
+
+
+def memory_needed(width: int, height: int, bit_depth: int = 8, file_bytes: int = 0) -> int:
+    """Bytes that reading an image of this size and depth and making its tensor takes at most
+    (`read_image` + `to_tensor`, the file's bytes included); what `MAX_IMAGE_BYTES` bounds."""
+    if bit_depth not in _BYTES_PER_PIXEL:
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    return _OVERHEAD_BYTES + file_bytes + width * height * _BYTES_PER_PIXEL[bit_depth]
+
+
+def _check_memory(name: str, size: tuple[int, int], bit_depth: int, file_bytes: int) -> None:
+    """Refuse an image whose decoding would need more than `MAX_IMAGE_BYTES`."""
+    if memory_needed(*size, bit_depth, file_bytes) > MAX_IMAGE_BYTES:
+        raise _too_large(name, size, bit_depth, file_bytes)
 
 
 # Deflate encodes at most 258 bytes in 2 bits: no PNG's pixel data is compressed more than 1032:1.
@@ -318,29 +362,52 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
     return None
 
 
-def _too_many_pixels(name: str, size: tuple[int, int] | None) -> UnsupportedImage:
-    claim = f"claims {size[0]}x{size[1]} pixels" if size else "claims too many pixels"
-    return UnsupportedImage(
-        f"{name}: the file {claim}, more than the limit of {MAX_PIXELS:,} pixels (a guard against "
-        "decompression bombs); refused without decoding it; downscale it first"
-    )
+def _too_large(name: str, size: tuple[int, int] | None, bit_depth: int, file_bytes: int) -> UnsupportedImage:
+    """The error for an image too large to decode: its size, the memory it needs and the limit."""
+    depth = " at 16 bits per channel" if bit_depth == 16 else ""
+    claim = "too many pixels" if size is None else f"{size[0]}x{size[1]} pixels{depth}"
+    need = "" if size is None else (
+        f": decoding it would need about {memory_needed(*size, bit_depth, file_bytes) / 1e9:,.1f} GB of memory, "
+        f"and one image may use {MAX_IMAGE_BYTES / 1e9:g} GB")
+    most = f"{(MAX_IMAGE_BYTES - _OVERHEAD_BYTES - file_bytes) // _BYTES_PER_PIXEL[bit_depth] // 10**6:,} megapixels{depth}"
+    return UnsupportedImage(f"{name}: the file claims {claim}, more than the limit allows{need} (a guard against "
+                            f"decompression bombs); refused without decoding it; downscale it first (to at most {most})")
 
 
-def _claimed_size(data: bytes) -> tuple[int, int] | None:
+def _claimed_size(fp: IO[bytes]) -> tuple[int, int] | None:
     """The (width, height) an image's header claims, read by Pillow's format plugins directly
-    (`Image.open` would refuse a huge one before telling its size); None when none can tell."""
+    (`Image.open` would warn about or refuse a huge one before telling its size); None when none can tell."""
     Image.init()
+    fp.seek(0)
+    prefix = fp.read(30)
+    if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
+        return _webp_size(prefix)
     for fmt in Image.ID:
         factory, accept = Image.OPEN[fmt]
         try:
-            if accept is not None and not accept(data[:16]):
+            if accept is not None and not accept(prefix[:16]):
                 continue
-            with factory(io.BytesIO(data), "") as im:  # reads the header only
+            fp.seek(0)
+            with factory(fp, "") as im:  # reads the header only
                 return im.size
         except Image.DecompressionBombError:  # a GIF checks its first frame's size while opening
             return None
-        except (OSError, SyntaxError, ValueError, EOFError):  # not this format (Pillow's ways of saying so)
-            continue
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, struct.error):
+            continue  # not this format (Pillow's ways of saying so, as `Image.open` catches them)
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """The canvas size a WebP's first chunk declares; None if it declares none. Read here, as
+    Pillow's WebP reader allocates the whole canvas (8 bytes a pixel) when it opens a file."""
+    chunk = head[12:16]
+    if chunk == b"VP8X" and len(head) >= 30:  # extended: the canvas, 24 bits a side
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:  # lossless: 14 bits a side
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + (bits >> 14 & 0x3FFF)
+    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":  # lossy: the key frame's
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
     return None
 
 
@@ -350,39 +417,66 @@ def _decode_pillow(im: Image.Image, data: bytes, name: str, path: Path | None) -
         im.load()  # Pillow is lazy: decode now, so truncation is reported here
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"{name}: the image data is truncated or corrupt ({exc})") from exc
-    src, mode = im, im.mode
+    mode = im.mode
     if mode == "F":
         raise UnsupportedImage(f"{name}: 32-bit floating-point images are not supported; convert to 8- or 16-bit")
-    try:
-        if mode in ("P", "PA", "L", "RGB", "1") and ("transparency" in im.info or mode == "PA"):
-            im = im.convert("RGBA")
-        elif mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
-            im = im.convert("RGB")
-        elif mode in ("1", "La"):
-            im = im.convert("LA" if mode == "La" else "L")
-        elif mode == "RGBa":
-            im = im.convert("RGBA")
-    except ValueError as exc:
-        raise UnsupportedImage(f"{name}: images in mode {mode} are not supported ({exc}); convert to PNG or JPEG") from exc
-    arr = np.asarray(im)
-    alpha: np.ndarray | None = None
-    orientation = _orientation(src, data)
-    # Last: counting frames seeks through them, and a damaged one can leave `src` at another frame.
-    _warn_if_animated(src, name)
-    if im.mode.startswith("I"):  # 16-bit (or 32-bit integer) grey: values above 65535 are clipped
-        grey16 = np.clip(arr, 0, 65535).astype(np.uint16)  # astype: also to native byte order
-        rgb16 = _orient(np.repeat(grey16[..., None], 3, axis=2), orientation)
-        return _loaded(_to_8bit(rgb16), None, 16, mode, src.format or "", path, rgb16)
-    if im.mode == "L":
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    elif im.mode == "LA":
-        arr, alpha = np.repeat(arr[..., :1], 3, axis=2), arr[..., 1]
-    elif im.mode == "RGBA":
-        arr, alpha = arr[..., :3], arr[..., 3]
-    elif im.mode != "RGB":
-        raise UnsupportedImage(f"{name}: images in mode {im.mode} are not supported; convert to PNG or JPEG")
-    alpha = None if alpha is None else _orient(alpha, orientation)
-    return _loaded(_orient(arr, orientation), alpha, 8, mode, src.format or "", path, None)
+    if mode in ("P", "PA", "L", "RGB", "1") and ("transparency" in im.info or mode == "PA"):
+        target = "RGBA"
+    elif mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        target = "RGB"
+    elif mode in ("1", "La"):
+        target = "LA" if mode == "La" else "L"
+    elif mode == "RGBa":
+        target = "RGBA"
+    else:
+        target = mode
+    grey16 = target.startswith("I")  # 16-bit (or 32-bit integer) grey: values above 65535 are clipped
+    if not grey16 and target not in ("L", "LA", "RGB", "RGBA"):
+        raise UnsupportedImage(f"{name}: images in mode {target} are not supported; convert to PNG or JPEG")
+    orientation = _orientation(im, data)
+    w, h = im.size
+    rgb, rgb_src = _upright(h, w, 3, np.uint8, orientation)
+    rgb16, rgb16_src = _upright(h, w, 3, np.uint16, orientation) if grey16 else (None, None)
+    alpha, alpha_src = _upright(h, w, 0, np.uint8, orientation) if target in ("LA", "RGBA") else (None, None)
+    for rows in _bands(h, w):
+        band = im.crop((0, rows.start, w, rows.stop))
+        if target != mode:
+            try:
+                band = band.convert(target)
+            except ValueError as exc:
+                raise UnsupportedImage(f"{name}: images in mode {mode} are not supported ({exc}); "
+                                       "convert to PNG or JPEG") from exc
+        a = np.asarray(band)
+        if rgb16_src is not None:
+            g = np.clip(a, 0, 65535).astype(np.uint16)[..., None]  # astype: also to native byte order
+            rgb16_src[rows], rgb_src[rows] = g, _to_8bit(g)
+        elif a.ndim == 2:  # L
+            rgb_src[rows] = a[..., None]
+        else:  # LA, RGB, RGBA: the colour, then the alpha last
+            rgb_src[rows] = a[..., :-1] if alpha_src is not None else a
+        if alpha_src is not None:
+            alpha_src[rows] = a[..., -1]
+    # Last: counting frames seeks through them, and a damaged one can leave `im` at another frame.
+    _warn_if_animated(im, name)
+    return _loaded(rgb, alpha, 16 if grey16 else 8, mode, im.format or "", path, rgb16)
+
+
+_BAND_PIXELS = 1 << 20  # pixels converted at a time: a conversion's temporaries stay a few MB
+
+
+def _bands(h: int, w: int) -> Iterator[slice]:
+    """Slices of whole rows of about `_BAND_PIXELS` pixels each, covering `h` rows of width `w`."""
+    step = max(1, _BAND_PIXELS // max(1, w))
+    return (slice(r, min(h, r + step)) for r in range(0, h, step))
+
+
+def _upright(h: int, w: int, channels: int, dtype: type, orientation: int) -> tuple[np.ndarray, np.ndarray]:
+    """An empty array for a stored (`h`, `w`) image made upright, and the same memory seen in the
+    stored layout: writing the stored pixels into the second fills the first with them upright, with
+    no second full-size copy. `channels` 0 makes (H, W) arrays."""
+    size = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+    out: np.ndarray = np.empty(size + ((channels,) if channels else ()), dtype)
+    return out, _orient(out, {6: 8, 8: 6}.get(orientation, orientation))  # the others undo themselves
 
 
 def _warn_if_animated(im: Image.Image, name: str) -> None:
@@ -414,22 +508,21 @@ def _decode_16bit(data: bytes, name: str, path: Path | None, im: Image.Image) ->
         raise ImageError(f"{name}: the image data is truncated or corrupt (OpenCV could not decode it)")
     if arr.dtype != np.uint16:
         return None
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    alpha: np.ndarray | None = None
-    if arr.ndim == 2:
-        rgb16, mode = np.repeat(arr[..., None], 3, axis=2), "I;16"
-    elif arr.shape[2] == 2:
-        rgb16, alpha, mode = np.repeat(arr[..., :1], 3, axis=2), arr[..., 1], "LA16"
-    elif arr.shape[2] == 3:
-        rgb16, mode = arr[..., ::-1], "RGB16"  # OpenCV is BGR
-    elif arr.shape[2] == 4:
-        rgb16, alpha, mode = arr[..., 2::-1], arr[..., 3], "RGBA16"
-    else:
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if channels not in (1, 2, 3, 4):
         return None
-    rgb16 = _orient(rgb16, orientation)
-    alpha = None if alpha is None else _orient(alpha, orientation)
-    return _loaded(_to_8bit(rgb16), alpha, 16, mode, im.format or "", path, rgb16)
+    h, w = arr.shape[:2]
+    rgb16, rgb16_src = _upright(h, w, 3, np.uint16, orientation)
+    rgb, rgb_src = _upright(h, w, 3, np.uint8, orientation)
+    alpha, alpha_src = _upright(h, w, 0, np.uint16, orientation) if channels in (2, 4) else (None, None)
+    for rows in _bands(h, w):
+        band = arr[rows].reshape(rows.stop - rows.start, w, channels)
+        colour = band[..., 2::-1] if channels >= 3 else band[..., :1]  # OpenCV is BGR(A)
+        rgb16_src[rows], rgb_src[rows] = colour, _to_8bit(colour)
+        if alpha_src is not None:
+            alpha_src[rows] = band[..., -1]
+    mode = {1: "I;16", 2: "LA16", 3: "RGB16", 4: "RGBA16"}[channels]
+    return _loaded(rgb, alpha, 16, mode, im.format or "", path, rgb16)
 
 
 def _loaded(rgb: np.ndarray, alpha: np.ndarray | None, bit_depth: int, mode: str, fmt: str,
