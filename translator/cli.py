@@ -108,8 +108,9 @@ class ProgressBar:
         return f"{p.rate:.2f} {self.unit}/s  ETA {format_duration(p.eta_s)}  {self.detail(p)}".rstrip()
 
     def detail(self, p: Progress) -> str:
-        """The current item."""
-        return p.item.name if p.item else ""
+        """The current item, and how far into it when it takes a while."""
+        name = p.item.name if p.item else ""
+        return f"{name} {p.inside:.0%}" if p.inside is not None else name
 
     def note(self, message: str) -> None:
         """`message` on a line of its own, above the bar."""
@@ -138,7 +139,7 @@ class ProgressBar:
         bar = self._bar
         bar.bar_format = bar_format
         bar.total = p.total or None
-        bar.n = p.done
+        bar.n = p.done + (p.inside or 0.0)
         bar.set_description_str(desc, refresh=False)
         if final:
             self.close()  # draws the last state

@@ -23,10 +23,13 @@ import copy
 import errno
 import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -326,8 +329,13 @@ def translate_tensor(
     passes = _Passes(progress, token, images=xp.shape[0] if tile is not None else 1)
     with torch.inference_mode(), autocast(tr.device, tr.precision):
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
-            y: torch.Tensor = private_net(net, _dropout_generator(tr))(xp)
-            passes.step(1, 1)
+            whole = private_net(net, _dropout_generator(tr))
+            if xp.shape[0] * xp.shape[-2] * xp.shape[-1] >= LAYER_PROGRESS_PIXELS and tr.device.type != "cuda":
+                whole = _layer_by_layer(whole, passes)  # a long pass: progress and cancel inside it
+                y: torch.Tensor = whole(xp)
+            else:
+                y = whole(xp)
+                passes.step(1, 1)
         else:
             parts = []
             for i in range(xp.shape[0]):
@@ -367,6 +375,40 @@ def needs_input_statistics(tr: Translator) -> bool:
     BatchNorm in reference mode): tiling such a model costs extra passes for the statistics."""
     return any(isinstance(m, nn.InstanceNorm2d) or (isinstance(m, nn.BatchNorm2d) and tr.options.mode == "reference")
                for m in tr.net.modules())
+
+
+# An untiled pass over at least this many pixels (all images of the batch together) reports
+# progress, and checks the cancel token, after every convolution: on the CPU a megapixel pass takes
+# a second or more, and a cancel must land within one.
+LAYER_PROGRESS_PIXELS = 2**20
+
+
+class _Counted(nn.Module):
+    """A layer that reports each time it has run (`tick`); the layer itself is shared, not copied."""
+
+    def __init__(self, layer: nn.Module, tick: Callable[[], None]) -> None:
+        super().__init__()
+        self.layer = layer
+        self._tick = tick
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y: torch.Tensor = self.layer(x)
+        self._tick()
+        return y
+
+
+def _layer_by_layer(net: nn.Module, passes: _Passes) -> nn.Module:
+    """A copy of `net`'s module tree (`shallow_copy_tree`: nothing shared changes) whose
+    convolutions report to `passes` as they finish: step k of n, the cancel token checked at each."""
+    convs = sum(isinstance(m, nn.modules.conv._ConvNd) for m in net.modules())
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        passes.step(done, convs)
+
+    return shallow_copy_tree(net, lambda m: _Counted(m, tick) if isinstance(m, nn.modules.conv._ConvNd) else None)
 
 
 def _dropout_generator(tr: Translator) -> torch.Generator | None:
@@ -443,26 +485,45 @@ def quick_look(tr: Translator, image: Path, token: CancelToken | None = None) ->
     return small, translate_array(tr, small, token=token)
 
 
-def translate_batch(tr: Translator, images: Sequence[np.ndarray], *, token: CancelToken | None = None) -> list[np.ndarray]:
+def translate_batch(
+    tr: Translator,
+    images: Sequence[np.ndarray],
+    *,
+    token: CancelToken | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[np.ndarray]:
     """Translate several images; same-sized ones share a forward pass in `eval` mode (in
     `reference` mode each image runs alone, since batch statistics would mix images). `token` is
-    checked as in `translate_tensor`, so a cancel lands within one pass."""
+    checked as in `translate_tensor`, so a cancel lands within one pass (within one layer on a
+    large image). `progress(fraction)`: the share of the whole batch done, as `translate_tensor`
+    reports it (each forward call counted as an equal share)."""
+    calls: list[list[int]] = []
     if tr.options.mode == "reference" or tr.options.resize or len(images) == 1:
-        return [translate_array(tr, im, token=token) for im in images]
+        calls = [[i] for i in range(len(images))]
+    else:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(im.shape, []).append(i)
+        for same in groups.values():
+            h, w = images[same[0]].shape[:2]
+            fits = _images_per_pass(tr, h, w)
+            calls += [same[start : start + fits] for start in range(0, len(same), fits)]
     out: list[np.ndarray | None] = [None] * len(images)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, im in enumerate(images):
-        groups.setdefault(im.shape, []).append(i)
-    for same in groups.values():
-        h, w = images[same[0]].shape[:2]
-        fits = _images_per_pass(tr, h, w)
-        for start in range(0, len(same), fits):
-            idx = same[start : start + fits]
-            x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
-            y = translate_tensor(tr, x, token=token)
-            for j, i in enumerate(idx):
-                out[i] = _uint8_of(y[j : j + 1])
+    for k, idx in enumerate(calls):
+        inner = None if progress is None else _share(progress, k, len(calls))
+        if len(idx) == 1:
+            out[idx[0]] = translate_array(tr, images[idx[0]], token=token, progress=inner)
+            continue
+        x = torch.cat([_tensor_of(_to_model_channels(images[i], tr.spec.in_channels)) for i in idx])
+        y = translate_tensor(tr, x, token=token, progress=inner)
+        for j, i in enumerate(idx):
+            out[i] = _uint8_of(y[j : j + 1])
     return [o for o in out if o is not None]
+
+
+def _share(progress: Callable[[float], None], k: int, n: int) -> Callable[[int, int], None]:
+    """The (done, total) callback of call `k` of `n`, reporting to `progress` as a share of all n."""
+    return lambda done, total: progress((k + done / max(1, total)) / n)
 
 
 def batch_size_for(tr: Translator) -> int:
@@ -618,9 +679,10 @@ def translate_files(
     windows = [range(k, min(k + batch_size, len(items))) for k in range(0, len(items), batch_size)]
     reading = [n for w in windows if todo.intersection(w) for n in w]
     lookahead = max(2 * workers, batch_size * 2)
+    inside: queue.SimpleQueue[float] = queue.SimpleQueue()  # the model's progress within the current batch
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as readers, ThreadPoolExecutor(
         workers, thread_name_prefix="encode"
-    ) as writers:
+    ) as writers, ThreadPoolExecutor(1, thread_name_prefix="model") as model_thread:
         reads: dict[int, Future[imaging.LoadedImage]] = {}
         writes: list[tuple[WorkItem, Future[Path]]] = []
         next_read = 0
@@ -673,7 +735,11 @@ def translate_files(
                     if not todo.intersection(n for n, _ in group):
                         continue
                     try:
-                        outputs = translate_batch(tr, [loaded.rgb for _, loaded in group], token=token)
+                        first = items[group[0][0]].src
+                        model_run = model_thread.submit(translate_batch, tr, [loaded.rgb for _, loaded in group],
+                                                        token=token, progress=inside.put)
+                        yield from _while_running(model_run, inside, partial(clock.within, first))
+                        outputs = model_run.result()
                     except JobCancelled:
                         raise
                     except (RuntimeError, ValueError, TranslatorError) as exc:  # e.g. out of memory on one huge image
@@ -695,12 +761,36 @@ def translate_files(
                 yield from drain(block=True, keep=lookahead)
             yield from drain(block=True)
         except (JobCancelled, GeneratorExit, KeyboardInterrupt):
+            token.cancel()  # a model pass still running stops at its next layer or tile
             for f in reads.values():
                 f.cancel()
             for _it, fut in writes:
                 fut.exception()  # let in-flight atomic writes finish
             raise
     return summary
+
+
+INSIDE_AFTER_S = 1.0  # an image (batch) running longer than this reports progress inside it
+INSIDE_EVERY_S = 0.25  # at most this often
+
+
+def _while_running(run: Future[list[np.ndarray]], inside: queue.SimpleQueue[float],
+                   event: Callable[[float], Progress]) -> Iterator[Progress]:
+    """Wait for the model's `run`, yielding `event(fraction)` from the fractions it reports once it
+    has taken `INSIDE_AFTER_S`, at most every `INSIDE_EVERY_S`; the queue is left empty."""
+    started = last = time.monotonic()
+    fraction: float | None = None
+    while not run.done():
+        try:
+            fraction = inside.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        now = time.monotonic()
+        if now - started >= INSIDE_AFTER_S and now - last >= INSIDE_EVERY_S:
+            last = now
+            yield event(fraction)
+    while not inside.empty():
+        inside.get_nowait()
 
 
 def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int,

@@ -42,6 +42,7 @@ class Progress:
     elapsed_s: float = 0.0
     rate: float = 0.0  # items per second over the items actually processed (not skipped)
     eta_s: float | None = None
+    inside: float | None = None  # within an item that takes a while: the share of it done (0–1); `item` is that item
 
     @property
     def failed(self) -> bool:
@@ -96,6 +97,14 @@ class ProgressClock:
         elapsed = time.perf_counter() - self._start
         rate, eta = rate_eta(self.done, self.total, elapsed, self.processed)
         return Progress(self.done, self.total, item, result, elapsed, rate, eta)
+
+    def within(self, item: Path | None, fraction: float) -> Progress:
+        """An event inside `item` (not yet finished): `fraction` of it done. The ETA counts that
+        share as work done, so a job of one large image has one before the image finishes."""
+        fraction = min(max(fraction, 0.0), 1.0)
+        elapsed = time.perf_counter() - self._start
+        rate, eta = rate_eta(self.done + fraction, self.total, elapsed, self.processed + fraction)
+        return Progress(self.done, self.total, item, None, elapsed, rate, eta, inside=fraction)
 
 
 def format_duration(seconds: float | None, unknown: str = "--:--") -> str:

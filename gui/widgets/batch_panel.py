@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from gui.jobs import JobWorker
 from gui.plain import PlainLabel, escaped, visible
 from gui.session import Session
-from gui.widgets.job_status import progress_text
+from gui.widgets.job_status import progress_text, show_progress
 from translator.choices import OUTPUT_FORMATS, Direction
 from translator.inference import InferenceOptions, Translator, plan_outputs, translate_files
 from translator.jobs import CancelToken, JobSummary, Progress
@@ -181,8 +181,7 @@ class BatchPanel(QWidget):
             self.worker.cancel()
 
     def _progress(self, p: Progress) -> None:
-        self.progress.setMaximum(max(1, p.total))
-        self.progress.setValue(p.done)
+        show_progress(self.progress, p)
         self.rate.setText(progress_text(p, "images"))
         if p.failed:
             assert p.result is not None

@@ -19,9 +19,22 @@ from translator.jobs import Progress, format_duration
 SUMMARY_MS = 15_000  # how long the outcome stays in the status bar
 
 
+STEPS_PER_ITEM = 100  # a bar moves in hundredths of an item, so a long image shows progress inside it
+
+
 def progress_text(p: Progress, unit: str) -> str:
-    """`12/50 · 1.3 images/s · ETA 0:40` (ETA `–` until there is a rate)."""
-    return f"{p.done}/{p.total} · {p.rate:.2f} {unit}/s · ETA {format_duration(p.eta_s, '–')}"
+    """`12/50 · 1.3 images/s · ETA 0:40` (ETA `–` until there is a rate), then `· 40 % of big.png`
+    while inside an image that takes a while."""
+    text = f"{p.done}/{p.total} · {p.rate:.2f} {unit}/s · ETA {format_duration(p.eta_s, '–')}"
+    if p.inside is not None and p.item is not None:
+        text += f" · {p.inside:.0%} of {visible(p.item.name)}"
+    return text
+
+
+def show_progress(bar: QProgressBar, p: Progress) -> None:
+    """`p` on `bar`: finished items, and the share done of the current one."""
+    bar.setMaximum(max(1, p.total) * STEPS_PER_ITEM)
+    bar.setValue(round((p.done + (p.inside or 0.0)) * STEPS_PER_ITEM))
 
 
 class _JobLine(QWidget):
@@ -47,8 +60,7 @@ class _JobLine(QWidget):
     def show_event(self, p: object) -> None:
         if not isinstance(p, Progress):
             return
-        self.bar.setMaximum(max(1, p.total))
-        self.bar.setValue(p.done)
+        show_progress(self.bar, p)
         self.label.setText(f"{self.title}: {progress_text(p, self.unit)}")
 
 

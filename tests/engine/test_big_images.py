@@ -2,9 +2,11 @@
 and the log says which way each image went."""
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
+from translator import imaging, inference
 from translator.checkpoint import ModelCard, build_model, save_model
+from translator.cli import ProgressBar
+from translator.errors import JobCancelled
 from translator.inference import (BUDGET_SHARE, InferenceOptions, available_memory, load_translator, memory_budget,
-                                  translate_array)
+                                  plan_outputs, translate_array, translate_files)
+from translator.jobs import CancelToken
 from translator.networks import DiscriminatorSpec, GeneratorSpec
 
 
@@ -62,3 +68,64 @@ def test_a_4096_pix2pix_stays_under_1_5_gib_with_a_small_budget(tmp_path: Path, 
     assert rc == 0, done.stderr
     assert Image.open(out / "big.png").size == (4096, 4096)
     assert peak_kib * 1024 <= 1.5 * 2**30, f"peak RSS {peak_kib / 2**20:.2f} GiB"
+
+
+@pytest.fixture()
+def slow_model(tmp_path: Path) -> Path:
+    """A CycleGAN-style resnet (InstanceNorm) big enough that a 1500² image takes a while on a CPU."""
+    card = ModelCard(name="slow", kind="pix2pix", generators={"g": GeneratorSpec("resnet_6blocks", 16, "instance", False)},
+                     discriminators={}, task="test", image_size=256)
+    return save_model(build_model(card, seed=0), tmp_path / "slow.safetensors")
+
+
+def _one_big_photo(tmp_path: Path, photos: dict[str, np.ndarray], side: int = 1500) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photos["chelsea"]).resize((side, side), Image.Resampling.BICUBIC).save(src / "big.png")
+    return src
+
+
+def test_a_folder_job_reports_progress_inside_a_long_image(tmp_path: Path, slow_model: Path, photos: dict[str, np.ndarray],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inference, "INSIDE_AFTER_S", 0.0)  # report from the start (a slow machine need not be waited for)
+    monkeypatch.setattr(inference, "INSIDE_EVERY_S", 0.0)
+    src = _one_big_photo(tmp_path, photos)
+    tr = load_translator(slow_model, InferenceOptions(device="cpu", precision="fp32"))
+    events = list(translate_files(tr, plan_outputs([src], tmp_path / "out")))
+    inside = [e for e in events if e.inside is not None]
+    assert len(inside) >= 5, events  # one per few convolutions at least
+    assert all(e.done == 0 and e.result is None and e.item == src / "big.png" for e in inside)
+    fractions = [e.inside for e in inside if e.inside is not None]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1
+    assert any(e.eta_s is not None for e in inside)  # an ETA before the only image is done
+    assert events[-1].result is not None and events[-1].result.status == "written"
+    bar = ProgressBar(io.StringIO())
+    assert bar.detail(inside[len(inside) // 2]).startswith("big.png ") and bar.detail(inside[0]).endswith("%")
+
+
+def test_cancel_inside_one_long_image_stops_at_the_next_layer(tmp_path: Path, slow_model: Path,
+                                                               photos: dict[str, np.ndarray],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tiles here (the image fits the budget): the one pass stops at the next convolution, far
+    sooner than the pass would take (compared as a ratio with a full pass timed in this test)."""
+    monkeypatch.setattr(inference, "INSIDE_AFTER_S", 0.0)
+    monkeypatch.setattr(inference, "INSIDE_EVERY_S", 0.0)
+    src = _one_big_photo(tmp_path, photos)
+    tr = load_translator(slow_model, InferenceOptions(device="cpu", precision="fp32"))
+    t0 = time.perf_counter()
+    translate_array(tr, imaging.read_image(src / "big.png").rgb)
+    full_s = time.perf_counter() - t0
+    token = CancelToken()
+    job = translate_files(tr, plan_outputs([src], tmp_path / "out"), token=token)
+    cancelled_at = None
+    with pytest.raises(JobCancelled):
+        for e in job:
+            if e.inside is not None and e.inside > 0.1 and cancelled_at is None:
+                token.cancel()
+                cancelled_at = time.perf_counter()
+    assert cancelled_at is not None
+    stop_s = time.perf_counter() - cancelled_at
+    assert stop_s < 0.5 * full_s, (stop_s, full_s)
+    assert not (tmp_path / "out" / "big.png").exists()
+    assert not [p for p in (tmp_path / "out").iterdir()], "a partial file was left"
+
