@@ -348,7 +348,7 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
                 check_spec_bounds(spec, source=source)
                 state = {k: f.get_tensor(f"{role}.{k}") for k in by_role[role]}
                 check_finite(state, source=source)
-                net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
+                net = empty_net(spec)
                 load_state_dict_checked(net, state, spec, source=source)
                 nets[role] = net
     except (SafetensorError, OSError) as exc:  # damaged tensor data, or a file changed since read_card
@@ -410,11 +410,14 @@ def _depth(spec: GeneratorSpec | DiscriminatorSpec) -> int:
     return spec.n_layers if spec.arch == "patch" else 0
 
 
+def empty_net(spec: GeneratorSpec | DiscriminatorSpec) -> nn.Module:
+    """The network of `spec` on the meta device, for weights that follow (`load_state_dict_checked`)
+    or for its layout: shapes and dtypes without allocating or initialising anything."""
+    return build_generator(spec, empty=True) if isinstance(spec, GeneratorSpec) else build_discriminator(spec, empty=True)
+
+
 def _meta_layout(spec: GeneratorSpec | DiscriminatorSpec) -> dict[str, tuple[tuple[int, ...], bool]]:
-    # Built on the meta device: shapes and dtypes without allocating or initialising weights.
-    with torch.device("meta"):
-        net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
-    return {k: (tuple(t.shape), t.dtype.is_floating_point) for k, t in net.state_dict().items()}
+    return {k: (tuple(t.shape), t.dtype.is_floating_point) for k, t in empty_net(spec).state_dict().items()}
 
 
 def check_layout(spec: GeneratorSpec | DiscriminatorSpec, got: Layout, *, source: str) -> None:
@@ -520,11 +523,13 @@ def load_state_dict_checked(
     net: nn.Module, state: dict[str, torch.Tensor], spec: GeneratorSpec | DiscriminatorSpec, *, source: str
 ) -> None:
     """`load_state_dict(strict=True)` with float tensors cast to the net's dtype and an error that
-    says which part of the spec probably differs."""
+    says which part of the spec probably differs. A net built `empty` (on the meta device) takes
+    the tensors themselves (`assign=True`): nothing is allocated twice."""
     own = net.state_dict()
     cast = {k: (v.to(own[k].dtype) if k in own and v.is_floating_point() else v) for k, v in state.items()}
+    empty = any(t.is_meta for t in own.values())
     try:
-        net.load_state_dict(cast, strict=True)
+        net.load_state_dict(cast, strict=True, assign=empty)
     except RuntimeError as exc:
         hint = mismatch_hint({k: tuple(t.shape) for k, t in own.items()}, {k: tuple(t.shape) for k, t in state.items()})
         raise ArchitectureMismatch(f"{source}: weights do not fit {describe_spec(spec)}: {hint}") from exc

@@ -41,10 +41,10 @@ from torch import nn
 
 from translator._fs import atomic_path
 from translator.checkpoint import (MODEL_SUFFIX, Model, ModelCard, check_finite, check_spec_bounds, describe_spec,
-                                  load_state_dict_checked, save_model, with_card)
+                                  empty_net, load_state_dict_checked, save_model, with_card)
 from translator.choices import DIRECTIONS, KINDS, Direction, GanMode, Kind, Norm, check_choice
 from translator.errors import ArchitectureMismatch, BadName, CheckpointError, TranslatorError
-from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator, build_generator
+from translator.networks import DiscriminatorSpec, GeneratorSpec
 from translator.paths import user_models_dir
 
 log = logging.getLogger(__name__)
@@ -359,9 +359,7 @@ def normalise_state_dict(
 
 def _expected_layout(spec: GeneratorSpec | DiscriminatorSpec) -> dict[str, torch.Tensor]:
     # Built on the meta device: shapes and dtypes without allocating or initialising weights.
-    with torch.device("meta"):
-        net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
-    return dict(net.state_dict())
+    return dict(empty_net(spec).state_dict())
 
 
 def _normalise(
@@ -453,7 +451,7 @@ def _load_net(path: Path, infer: Callable[[dict[str, torch.Tensor]], S]) -> tupl
         fixed, notes = _normalise(state, spec)
     except CheckpointError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    net = build_generator(spec) if isinstance(spec, GeneratorSpec) else build_discriminator(spec)
+    net = empty_net(spec)
     load_state_dict_checked(net, fixed, spec, source=str(path))
     log.info("%s: %s", path, describe_spec(spec))
     return spec, net, [f"{path.name}: {n}" for n in notes]

@@ -34,18 +34,26 @@ _DISCRIMINATORS: dict[str, Callable[[DiscriminatorSpec], nn.Module]] = {
 }
 
 
-def build_generator(spec: GeneratorSpec, *, seed: int | None = None) -> nn.Module:
-    """A freshly initialised generator (N(0, 0.02) weights, as the reference)."""
+def build_generator(spec: GeneratorSpec, *, seed: int | None = None, empty: bool = False) -> nn.Module:
+    """A freshly initialised generator (N(0, 0.02) weights, as the reference); `empty`: its
+    layers only, on the meta device, for weights that follow (`load_state_dict(assign=True)`):
+    no memory, no random numbers (initialising unet_256 alone took seconds)."""
+    if empty:
+        with torch.device("meta"):
+            return _GENERATORS[spec.family](spec)
     net = _GENERATORS[spec.family](spec)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return init_weights(net, generator=gen)
 
 
-def build_discriminator(spec: DiscriminatorSpec, *, seed: int | None = None) -> nn.Module:
-    """A freshly initialised discriminator."""
+def build_discriminator(spec: DiscriminatorSpec, *, seed: int | None = None, empty: bool = False) -> nn.Module:
+    """A freshly initialised discriminator; `empty` as for `build_generator`."""
     try:
         cls = _DISCRIMINATORS[spec.arch]
     except KeyError:
         raise ValueError(f"unknown discriminator {spec.arch!r}: choose one of {sorted(_DISCRIMINATORS)}") from None
+    if empty:
+        with torch.device("meta"):
+            return cls(spec)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return init_weights(cls(spec), generator=gen)
