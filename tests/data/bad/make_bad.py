@@ -66,8 +66,9 @@ REASONS: dict[str, str] = {
     "truncated_png.png": r"the image data is truncated or corrupt \(image file is truncated",
     "webpage.jpg": r"not a recognised image \(it looks like an HTML web page",
     "notes.png": r"not a recognised image \(it looks like a text file\)",
-    "bomb.png": r"the file claims 100000x100000 pixels, more than the limit of 1,000,000,000 pixels "
-                r"\(a guard against decompression bombs\); refused without decoding it",
+    "bomb.png": r"the file claims 100000x100000 pixels, more than the limit allows: decoding it would need about "
+                r"[\d,.]+ GB of memory, and one image may use 6 GB \(a guard against decompression bombs\); refused "
+                r"without decoding it; downscale it first",
     "loop.png": r"is a symbolic link loop",
     "folder.png": r"is a folder, not an image file",
     "locked.png": r"cannot read it: permission denied",
