@@ -7,7 +7,31 @@ Feathering alone is not enough for models whose norm layers normalise with the s
 their own input: InstanceNorm without running statistics (CycleGAN) and BatchNorm in training
 mode (the `reference` inference mode). Run per tile, each tile gets its own mean and variance, so
 a tile of sky and a tile of towers come out in different colours and contrast and the tiling
-shows as a patchwork. `run_tiled` gives every such layer the statistics of the *whole image*:
+shows as a patchwork. `run_tiled` gives every such layer the statistics of the *whole image*.
+
+Exact statistics by segments (the default for U-Net and ResNet generators): the generator runs
+layer group by layer group over the whole image, a segment ending at each norm layer that needs
+statistics. A segment is computed tile by tile, each tile cropped from the stored inputs with the
+halo its convolutions need (padding applied only where the crop meets the activation's border),
+so its output is exactly the untiled net's; the output is stored whole and the layer's
+per-channel mean and variance are merged over its tiles (float64) as they are written. The norm,
+the pointwise layers after it (ReLU, dropout) and a residual or input skip are then applied to
+the stored value in place, chunk by chunk, and the next segment reads it. Values a later layer
+still needs (U-Net skips, ResNet block inputs) are kept until then. The result is the untiled
+output up to float rounding, U-Nets included, and there is nothing to blend: every layer sees the
+whole image. Cost: one pass plus the halos (a pixel or three per tile edge) plus a pass over
+each stored value per norm layer (memory-bound, no convolution). Memory: the stored values (a
+ResNet's largest moment holds its first two activations: 64 + 32 channels per pixel at ngf 64,
+against ~220 for an untiled pass) live in memory while they fit in the caller's budget, else in
+memory-mapped files in a private folder in the system's temporary folder, unlinked as soon as
+they are mapped (POSIX) and removed however the call ends. Dropout (reference mode) draws one
+mask per stored value, chunk by chunk along its outermost dimension in memory, from the call's
+generator (or torch's RNG): on the CPU that is the very mask the untiled net draws with the
+same generator. A tile does at most a few GMAC of work and the progress callback runs after
+each tile and each chunk, so a cancel raised there takes effect within a fraction of a second.
+
+Other nets (and `method="refine"`) take the older path, which estimates statistics and then
+refines them over blended tiles:
 
 1. thumbnail: one pass over the whole image, downscaled (area interpolation) to one tile's area
    (and to `stats_max_side`), records each layer's per-channel mean and biased variance. This is
@@ -33,15 +57,16 @@ shows as a patchwork. `run_tiled` gives every such layer the statistics of the *
 Cost, in passes over the tiles: 1 for models without batch-statistics layers (BatchNorm in
 `eval` mode); 1 plus the thumbnail (about one tile) with `refine_passes=0`; with full
 refinement, one truncated pass per batch-statistics layer on top, about half a pass each on
-average (resnet_9blocks has 23 such layers: ~12 passes; unet_256 has 14). Dropout (reference
-mode) draws its masks per tile and per pass, so an overlap zone averages two draws.
+average (resnet_9blocks has 23 such layers: ~12 passes; unet_256 has 14). On this path dropout
+(reference mode) draws its masks per tile and per pass, so an overlap zone averages two draws.
 
 The network given is never modified, not even during the call, so two threads can tile with one
 network at once: each call works on its own copy of the module tree (parameters and buffers
-shared, not copied) in which every batch-statistics norm layer is a stand-in that reads the
-layer's weight and bias and normalises as the current step says, and in which, when the caller
-passes a `torch.Generator`, dropout draws its masks from that generator rather than from the
-global RNG. Running statistics are never updated.
+shared, not copied) in which the generator is a stand-in running the segments (which only read
+its layers' weights) or, on the refinement path, every batch-statistics norm layer is a stand-in
+that reads the layer's weight and bias and normalises as the current step says, and in which,
+when the caller passes a `torch.Generator`, dropout draws its masks from that generator rather
+than from the global RNG. Running statistics are never updated.
 
 Tile geometry: tile sides are multiples of the net's `multiple` (2**num_downs for U-Nets, 4 for
 ResNets); a tile is clamped to the image along an axis where the image is shorter. Tile origins
@@ -54,9 +79,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeGuard
 
 import numpy as np
@@ -65,7 +93,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from translator.cuda_graphs import GraphedForward
+from translator.errors import TranslatorError
 from translator.networks.fold import shallow_copy_tree
+from translator.networks.layers import InputSkip
+from translator.networks.resnet import ResnetBlock, ResnetGenerator
+from translator.networks.unet import UnetGenerator, UnetSkipBlock
 from translator.networks.specs import GeneratorSpec
 
 log = logging.getLogger(__name__)
@@ -522,6 +554,8 @@ def run_tiled(
     statistics: Statistics = "global",
     progress: Callable[[int, int], None] | None = None,
     generator: torch.Generator | None = None,
+    budget: int | None = None,
+    method: Literal["segments", "refine"] = "segments",
 ) -> torch.Tensor:
     """Run `net` on `x` tile by tile and blend; see the module docstring.
 
@@ -545,6 +579,12 @@ def run_tiled(
     call.
     generator: where dropout layers in training mode draw their masks (None: torch's global RNG,
     as `nn.Dropout` does).
+    budget: bytes of memory the call may use (the caller's memory budget; None: no limit). The
+    segment path keeps whole-image activations in memory while they fit in it, else in a
+    memory-mapped scratch file that is always removed.
+    method: how exact statistics (`refine_passes=None`) are computed: "segments" (the default;
+    about one pass; U-Net and ResNet generators, any other net falls back to "refine") or
+    "refine" (one truncated pass over the tiles per norm layer, blended tiles).
     An overlap too large for the tile is reduced (logged).
     """
     if x.ndim != 4 or x.shape[0] != 1:
@@ -579,6 +619,10 @@ def run_tiled(
             "tiled inference: %d×%d image, %d tiles of %d×%d, overlap %d px, %d batch-statistics norm layers",
             height, width, len(tiles), tiles[0].h, tiles[0].w, overlap, len(layers),
         )
+        if layers and refine_passes is None and method == "segments":
+            segmented = _segmented_copy(net, x, tile, budget, progress, generator)
+            if segmented is not None:
+                return segmented(x)  # type: ignore[no-any-return]
         counter = _Progress(progress, len(tiles))
         if layers:
             _whole_image_statistics(private, x, tiles, stats, refine_passes, stats_max_side, mult, counter)
@@ -656,3 +700,654 @@ def _blend(
         counter.step()
     assert acc is not None
     return acc.div_(weight_sum).to(out_dtype)  # in place: no second image-sized buffer
+
+
+# --- exact statistics by segments -------------------------------------------------------------
+#
+# The net as a short program over whole-image values: a segment computes one value from others
+# tile by tile (each tile cropped with the halo its convolutions need, so the value is exactly
+# what the untiled net computes), a finish step normalises a value in place with its statistics
+# (gathered while the segment wrote it), then applies what follows the norm pointwise (ReLU,
+# dropout) and a residual or input skip.
+
+_Axis = tuple[int, int]  # a range [lo, hi) of rows or columns
+# One tile's work is capped at this many multiply-adds: about 0.1-0.2 s on a 2-core CPU, so a
+# cancel takes effect quickly; on a GPU, where launches cost more than small tiles save, far more.
+_TILE_MACS = {"cpu": 4e9}
+_TILE_MACS_OTHER = 64e9
+_DEFAULT_WORK = 256 * 2**20  # bytes one tile may use when the caller gives no budget
+_CHUNK_ELEMENTS = 4 * 2**20  # a finish step works through its value in chunks of about this size
+_MIN_SIDE = 16
+
+
+class _Unsupported(Exception):
+    """The net is not a structure the segment path knows; run_tiled falls back to refinement."""
+
+
+class ScratchSpaceError(TranslatorError):
+    """The temporary folder has no room for the activations a tiled image keeps between steps."""
+
+
+@dataclass(frozen=True)
+class _Conv:
+    """A Conv2d (zero padding, or reflection padding from the ReflectionPad2d before it) run on a
+    crop: padding is applied only where the crop meets the border of the whole activation."""
+
+    module: nn.Conv2d
+    pad: tuple[int, int]  # rows, columns (each side)
+    reflect: bool
+
+    def channels(self, c_in: int) -> int:
+        return int(self.module.out_channels)
+
+    def size(self, n: int, axis: int) -> int:
+        k, s, d = self.module.kernel_size[axis], self.module.stride[axis], self.module.dilation[axis]
+        return (n + 2 * self.pad[axis] - d * (k - 1) - 1) // s + 1
+
+    def need(self, out: _Axis, axis: int) -> _Axis:
+        k, s, d = self.module.kernel_size[axis], self.module.stride[axis], self.module.dilation[axis]
+        return s * out[0] - self.pad[axis], s * (out[1] - 1) - self.pad[axis] + d * (k - 1) + 1
+
+    def macs(self, c_in: int) -> float:
+        """Multiply-adds per output pixel."""
+        m = self.module
+        return float(c_in // m.groups * m.out_channels * m.kernel_size[0] * m.kernel_size[1])
+
+    def run(self, x: torch.Tensor, have: tuple[_Axis, _Axis], need: tuple[_Axis, _Axis], out: tuple[_Axis, _Axis]) -> torch.Tensor:
+        (hy, hx), (ny, nx) = have, need
+        pads = (hx[0] - nx[0], nx[1] - hx[1], hy[0] - ny[0], ny[1] - hy[1])
+        m = self.module
+        if not self.reflect and pads[0] == pads[1] and pads[2] == pads[3]:  # the conv pads alike, without a copy
+            return F.conv2d(x, m.weight, m.bias, m.stride, (pads[2], pads[0]), m.dilation, m.groups)
+        x = F.pad(x, pads, mode="reflect" if self.reflect else "constant")
+        return F.conv2d(x, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
+
+
+@dataclass(frozen=True)
+class _ConvTranspose:
+    """A ConvTranspose2d run on a crop: computed without padding (with the output padding, so a
+    crop reaching the activation's end covers its last rows), then the requested window cut out
+    (positions no input reaches get the bias alone, as untiled)."""
+
+    module: nn.ConvTranspose2d
+
+    def channels(self, c_in: int) -> int:
+        return int(self.module.out_channels)
+
+    def _geometry(self, axis: int) -> tuple[int, int, int, int]:
+        m = self.module
+        p = m.padding[axis]
+        assert isinstance(p, int)  # string paddings are refused when the program is built
+        return m.kernel_size[axis], m.stride[axis], p, m.dilation[axis]
+
+    def size(self, n: int, axis: int) -> int:
+        k, s, p, d = self._geometry(axis)
+        return (n - 1) * s - 2 * p + d * (k - 1) + self.module.output_padding[axis] + 1
+
+    def need(self, out: _Axis, axis: int) -> _Axis:
+        k, s, p, d = self._geometry(axis)  # output o receives input i where o = s·i - p + d·j
+        return -(-(out[0] + p - d * (k - 1)) // s), (out[1] - 1 + p) // s + 1
+
+    def macs(self, c_in: int) -> float:
+        """Multiply-adds per output pixel (each input pixel feeds k² outputs at stride s)."""
+        m = self.module
+        k, s = m.kernel_size, m.stride
+        return float(c_in * m.out_channels // m.groups * k[0] * k[1]) / (s[0] * s[1])
+
+    def run(self, x: torch.Tensor, have: tuple[_Axis, _Axis], need: tuple[_Axis, _Axis], out: tuple[_Axis, _Axis]) -> torch.Tensor:
+        m = self.module
+        y = F.conv_transpose2d(x, m.weight, m.bias, m.stride, 0, m.output_padding, m.groups, m.dilation)
+        for axis, dim in ((0, -2), (1, -1)):
+            _k, s, p, _d = self._geometry(axis)
+            start = out[axis][0] - (s * have[axis][0] - p)  # where the window begins in y
+            if start < 0 or start + out[axis][1] - out[axis][0] > y.shape[dim]:
+                raise _Unsupported(f"transposed convolution window {out[axis]} beyond its crop")  # not for these nets
+            y = y.narrow(dim, start, out[axis][1] - out[axis][0])
+        return y
+
+
+@dataclass(frozen=True)
+class _Pointwise:
+    """An activation, an eval-mode norm (running statistics) or dropout: nothing spatial."""
+
+    module: nn.Module
+
+    def channels(self, c_in: int) -> int:
+        return c_in
+
+    def size(self, n: int, axis: int) -> int:
+        return n
+
+    def need(self, out: _Axis, axis: int) -> _Axis:
+        return out
+
+    def macs(self, c_in: int) -> float:
+        return 0.0
+
+    def run(self, x: torch.Tensor, have: tuple[_Axis, _Axis], need: tuple[_Axis, _Axis], out: tuple[_Axis, _Axis]) -> torch.Tensor:
+        return self.apply(x, None, in_place=False)  # a tile's input may be a view of a kept value
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None, *, in_place: bool) -> torch.Tensor:
+        """The layer on `x`, written over it when `in_place`. Dropout draws its mask as
+        `nn.Dropout` does (a Bernoulli tensor like `x`, scaled), from `generator` or torch's RNG."""
+        m = self.module
+        if isinstance(m, nn.ReLU):
+            return F.relu(x, inplace=in_place)
+        if isinstance(m, nn.LeakyReLU):
+            return F.leaky_relu(x, m.negative_slope, inplace=in_place)
+        if isinstance(m, nn.Tanh):
+            return x.tanh_() if in_place else x.tanh()
+        if isinstance(m, nn.Dropout):
+            if not m.training or m.p == 0:
+                return x
+            keep = torch.empty_like(x).bernoulli_(1 - m.p, generator=generator).div_(1 - m.p)
+            return x.mul_(keep) if in_place else x * keep
+        if isinstance(m, nn.Identity):
+            return x
+        y: torch.Tensor = m(x)  # an eval-mode norm: pure
+        return x.copy_(y) if in_place else y
+
+
+_Op = _Conv | _ConvTranspose | _Pointwise
+_POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Dropout, nn.Identity, nn.BatchNorm2d, nn.InstanceNorm2d)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Value `out` = `ops` applied to the concatenation (along channels) of the `inputs` values."""
+
+    inputs: tuple[int, ...]
+    ops: tuple[_Op, ...]
+    out: int
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """In place over value `value`: normalise with its whole-image statistics (when `norm`), apply
+    `after` (pointwise), then combine it with value `other`: add it (a residual) or, given `skip`,
+    `skip(value, other)` (the input skip, which mixes channels: chunks must hold them all)."""
+
+    value: int
+    norm: nn.BatchNorm2d | nn.InstanceNorm2d | None
+    after: tuple[_Pointwise, ...] = ()
+    other: int | None = None
+    skip: InputSkip | None = None
+
+
+_Step = _Segment | _Finish
+
+
+@dataclass
+class _Builder:
+    """Turns a generator's modules, in forward order, into segments and finish steps. Value 0 is
+    the generator's input; `inputs` + `ops` is the value being built (not yet a segment), and a
+    finish step stays open while pointwise layers after its norm can join it."""
+
+    shapes: list[tuple[int, int, int]]  # (C, H, W) per value
+    steps: list[_Step] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=lambda: [0])
+    ops: list[_Op] = field(default_factory=list)
+    open: _Finish | None = None
+
+    def _shape(self) -> tuple[int, int, int]:
+        c, h, w = sum(self.shapes[v][0] for v in self.inputs), self.shapes[self.inputs[0]][1], self.shapes[self.inputs[0]][2]
+        for op in self.ops:
+            c, h, w = op.channels(c), op.size(h, 0), op.size(w, 1)
+        return c, h, w
+
+    def _close(self) -> None:
+        if self.open is not None:
+            self.steps.append(self.open)
+            self.open = None
+
+    def pointwise(self, m: nn.Module) -> None:
+        if not self.ops and self.open is not None:  # right after a norm: part of its finish step
+            self.open = replace(self.open, after=(*self.open.after, _Pointwise(m)))
+        elif isinstance(m, nn.Dropout) and m.training:
+            raise _Unsupported("dropout inside a segment")  # its mask must be drawn once per value
+        else:
+            self.ops.append(_Pointwise(m))
+
+    def spatial(self, op: _Conv | _ConvTranspose) -> None:
+        self._close()
+        self.ops.append(op)
+
+    def value(self) -> int:
+        """The value built so far, made a segment if it has pending ops."""
+        self._close()
+        if self.ops:
+            self.shapes.append(self._shape())
+            out = len(self.shapes) - 1
+            self.steps.append(_Segment(tuple(self.inputs), tuple(self.ops), out))
+            self.inputs, self.ops = [out], []
+        if len(self.inputs) != 1:
+            raise _Unsupported("a concatenation used without a layer after it")
+        return self.inputs[0]
+
+    def norm(self, m: nn.BatchNorm2d | nn.InstanceNorm2d) -> None:
+        if not self.ops:
+            raise _Unsupported("a norm layer on a value that is not a layer's fresh output")
+        self.open = _Finish(self.value(), m)
+
+    def combine(self, other: int, skip: InputSkip | None = None) -> None:
+        if self.ops or self.open is None:
+            self.open = _Finish(self.value(), None)
+        if self.open.other is not None:
+            raise _Unsupported("two combinations in one step")
+        self.open = replace(self.open, other=other, skip=skip)
+
+    def cat(self, a: int, b: int) -> None:
+        self._close()
+        self.inputs, self.ops = [a, b], []
+
+
+def _build_layers(b: _Builder, layers: Sequence[nn.Module]) -> None:
+    """Add a Sequential's layers (the generators' building blocks) to `b`."""
+    reflect: tuple[int, int] | None = None
+    for m in layers:
+        if reflect is not None and not isinstance(m, nn.Conv2d):
+            raise _Unsupported("reflection padding not followed by a convolution")
+        if isinstance(m, nn.ReflectionPad2d):
+            left, right, top, bottom = m.padding
+            if left != right or top != bottom:
+                raise _Unsupported("asymmetric padding")
+            reflect = (top, left)
+        elif isinstance(m, nn.Conv2d):
+            if isinstance(m.padding, str) or m.padding_mode != "zeros" or (reflect is not None and any(m.padding)):
+                raise _Unsupported(f"convolution padding {m.padding!r} ({m.padding_mode})")
+            b.spatial(_Conv(m, reflect or (m.padding[0], m.padding[1]), reflect is not None))
+            reflect = None
+        elif isinstance(m, nn.ConvTranspose2d):
+            if isinstance(m.padding, str):
+                raise _Unsupported("transposed convolution with string padding")
+            b.spatial(_ConvTranspose(m))
+        elif _uses_input_statistics(m):
+            b.norm(m)
+        elif isinstance(m, ResnetBlock):
+            x = b.value()
+            _build_layers(b, list(m.conv_block))
+            b.combine(x)  # x + block(x)
+        elif isinstance(m, UnetSkipBlock):
+            _build_unet_block(b, m)
+        elif isinstance(m, _POINTWISE):
+            b.pointwise(m)
+        else:
+            raise _Unsupported(f"layer {type(m).__name__}")
+    if reflect is not None:
+        raise _Unsupported("reflection padding at the end of a block")
+
+
+def _build_unet_block(b: _Builder, block: UnetSkipBlock) -> None:
+    """A U-Net level: cat(x, model(x)), except the outermost (model(x)). Its first layer, an
+    in-place LeakyReLU, changes x itself, so (as in the reference) the skip carries LeakyReLU(x)."""
+    layers = list(block.model)
+    if block.outermost:
+        _build_layers(b, layers)
+        return
+    first = layers[0]
+    in_place = isinstance(first, (nn.ReLU, nn.LeakyReLU)) and first.inplace
+    if in_place:
+        b.pointwise(first)
+    skip = b.value()
+    _build_layers(b, layers[1:] if in_place else layers)
+    b.cat(skip, b.value())
+
+
+def _program(generator: nn.Module, shape: tuple[int, int, int]) -> tuple[list[_Step], list[tuple[int, int, int]], int]:
+    """(steps, value shapes, output value) for a U-Net or ResNet generator on an input of `shape`
+    (C, H, W); `_Unsupported` for any other structure."""
+    b = _Builder([shape])
+    if isinstance(generator, ResnetGenerator):
+        _build_layers(b, list(generator.model))
+    elif isinstance(generator, UnetGenerator):
+        _build_unet_block(b, generator.model)
+    else:
+        raise _Unsupported(f"generator {type(generator).__name__}")
+    skip = generator.skip
+    if skip is not None:  # tanh(u + M·x): mixes the channels of the input image
+        b.combine(0, skip)
+    out = b.value()
+    return b.steps, b.shapes, out
+
+
+def _find_generator(net: nn.Module) -> nn.Module:
+    """The one U-Net or ResNet generator in `net` (the net itself or a wrapper around it), which
+    must hold every norm layer that uses its input's statistics."""
+    generators = [m for m in net.modules() if isinstance(m, (ResnetGenerator, UnetGenerator))]
+    if len(generators) != 1:
+        raise _Unsupported(f"{len(generators)} U-Net/ResNet generators in {type(net).__name__}")
+    inside = {id(m) for m in generators[0].modules()}
+    if any(_uses_input_statistics(m) and id(m) not in inside for m in net.modules()):
+        raise _Unsupported("norm layers outside the generator")
+    return generators[0]
+
+
+@dataclass
+class _Moments:
+    """Per-channel count, mean and sum of squared deviations, merged tile by tile in float64
+    (Chan et al.'s pairwise update): the whole value's statistics, exactly."""
+
+    n: int = 0
+    mean: torch.Tensor | None = None
+    m2: torch.Tensor | None = None
+
+    def add(self, y: torch.Tensor) -> None:
+        var, mean = torch.var_mean(y.float(), dim=(0, 2, 3), correction=0)
+        k = y.shape[0] * y.shape[2] * y.shape[3]
+        mean, m2 = mean.double(), var.double() * k
+        if self.mean is None or self.m2 is None:
+            self.n, self.mean, self.m2 = k, mean, m2
+            return
+        total = self.n + k
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (k / total)
+        self.m2 = self.m2 + m2 + delta**2 * (self.n * k / total)
+        self.n = total
+
+    def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.mean is not None and self.m2 is not None
+        return self.mean.float(), (self.m2 / self.n).float()
+
+
+class _Store:
+    """The whole-image values of one call: in memory (on the device) while they fit in `limit`
+    bytes, else in memory-mapped files in a private folder in the system's temporary folder.
+
+    Each file is unlinked as soon as it is mapped where the system allows it (POSIX), so nothing
+    is left behind even if the process is killed; `close` removes the folder and whatever is in
+    it, whatever ended the call. Space is reserved up front (`posix_fallocate`), so a full disk
+    is an error here and not a crash on a page written later.
+    """
+
+    def __init__(self, limit: int | None, device: torch.device) -> None:
+        self.limit = limit
+        self.device = device
+        self.used = 0  # bytes in memory
+        self.mapped = 0  # bytes in files
+        self.folder: str | None = None
+        self.values: dict[int, torch.Tensor] = {}
+        self._in_memory: dict[int, int] = {}  # value -> bytes
+
+    def allocate(self, value: int, shape: tuple[int, ...], dtype: torch.dtype, channels_last: bool, *, memory: bool = False) -> torch.Tensor:
+        numel = math.prod(shape)
+        nbytes = numel * dtype.itemsize
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        if memory or self.limit is None or self.used + nbytes <= self.limit:
+            t = torch.empty(shape, dtype=dtype, device=self.device, memory_format=layout)
+            self.used += nbytes
+            self._in_memory[value] = nbytes
+        else:
+            flat = self._mapped(value, numel, nbytes, dtype)
+            n, c, h, w = shape
+            t = flat.view(n, h, w, c).permute(0, 3, 1, 2) if channels_last else flat.view(shape)
+            self.mapped += nbytes
+        self.values[value] = t
+        return t
+
+    def adopt(self, value: int, t: torch.Tensor, inputs: Sequence[torch.Tensor]) -> bool:
+        """Keep `t` itself as `value` when it fits in memory and shares no memory with `inputs`
+        (finish steps write over values in place)."""
+        nbytes = t.untyped_storage().nbytes()
+        if (self.limit is not None and self.used + nbytes > self.limit) or any(
+            t.untyped_storage().data_ptr() == i.untyped_storage().data_ptr() for i in inputs
+        ):
+            return False
+        self.values[value] = t
+        self.used += nbytes
+        self._in_memory[value] = nbytes
+        return True
+
+    def _mapped(self, value: int, numel: int, nbytes: int, dtype: torch.dtype) -> torch.Tensor:
+        if self.folder is None:
+            self.folder = tempfile.mkdtemp(prefix="translator-tiles-")
+        path = os.path.join(self.folder, f"value{value}.bin")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, nbytes)
+            else:
+                os.ftruncate(fd, nbytes)
+        except OSError as e:
+            free = shutil.disk_usage(self.folder).free
+            raise ScratchSpaceError(
+                f"no room in {tempfile.gettempdir()} for a tiled image's intermediate results "
+                f"({nbytes / 2**30:.1f} GiB more needed, {free / 2**30:.1f} GiB free): free some space, "
+                f"set TMPDIR to a larger disk, or give a larger memory budget so they stay in memory ({e.strerror})"
+            ) from e
+        finally:
+            os.close(fd)
+        flat = torch.from_file(path, shared=True, size=numel, dtype=dtype)
+        if os.name == "posix":
+            os.unlink(path)  # the mapping stays; the name goes now
+        return flat
+
+    def release(self, value: int) -> None:
+        self.values.pop(value, None)
+        self.used -= self._in_memory.pop(value, 0)
+
+    def close(self) -> None:
+        self.values.clear()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if os.path.exists(self.folder):
+                log.warning("could not remove the scratch folder %s; delete it by hand", self.folder)
+
+
+def _axis_tiles(n: int, side: int) -> list[_Axis]:
+    return [(lo, min(lo + side, n)) for lo in range(0, n, side)]
+
+
+def _segment_cost(seg: _Segment, shapes: Sequence[tuple[int, int, int]], dtype_bytes: int) -> tuple[float, float]:
+    """(working bytes, multiply-adds) per output pixel of a segment's tile: every op's input and
+    output alive at once (an upper bound) and the convolutions' work."""
+    c, h, w = sum(shapes[v][0] for v in seg.inputs), shapes[seg.inputs[0]][1], shapes[seg.inputs[0]][2]
+    _, ho, wo = shapes[seg.out]
+    area = ho * wo
+    nbytes, macs = c * h * w / area, 0.0
+    for op in seg.ops:
+        c_out, h, w = op.channels(c), op.size(h, 0), op.size(w, 1)
+        nbytes += c_out * h * w / area
+        macs += op.macs(c) * h * w / area
+        c = c_out
+    return nbytes * dtype_bytes, macs
+
+
+def _chunks(shape: tuple[int, int, int], channels_last: bool, mixes_channels: bool) -> list[tuple[int, int, int]]:
+    """(dim, start, stop) slices of a (C, H, W) value along its outermost dimension in memory
+    (channels in NCHW, rows in channels-last; rows when the step mixes channels), about
+    `_CHUNK_ELEMENTS` each: each is contiguous, so a dropout mask drawn chunk by chunk on the CPU
+    is the one drawn for the whole value at once."""
+    dim = 2 if mixes_channels or channels_last else 1
+    n = shape[dim - 1]
+    per = max(1, _CHUNK_ELEMENTS * n // max(1, math.prod(shape)))
+    return [(dim, lo, min(lo + per, n)) for lo in range(0, n, per)]
+
+
+def _is_channels_last(t: torch.Tensor) -> bool:
+    return t.shape[1] > 1 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+
+
+class _Segmented(nn.Module):
+    """Stands in for the generator in a call's private copy of the net: runs it by segments over
+    the whole image it is given (see `_run_segments`)."""
+
+    def __init__(self, generator: nn.Module, run: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.run = run
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(self.generator, x)
+
+
+def _segmented_copy(
+    net: nn.Module,
+    x: torch.Tensor,
+    tile: int,
+    budget: int | None,
+    progress: Callable[[int, int], None] | None,
+    dropout_generator: torch.Generator | None,
+) -> nn.Module | None:
+    """A private copy of `net` whose generator runs by segments, or None (logged) when the net
+    is not a structure the segment path knows."""
+    try:
+        generator = _find_generator(net)
+        first = next(m for m in generator.modules() if isinstance(m, nn.Conv2d))
+        _program(generator, (int(first.in_channels), int(x.shape[-2]), int(x.shape[-1])))
+    except (_Unsupported, StopIteration) as e:
+        log.info("exact whole-image statistics layer by layer (slower): the segment path does not know this net (%s)", e)
+        return None
+    counter = _Progress(progress, 0)
+
+    def run(g: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[0] != 1:
+            raise ValueError(f"the generator was called with shape {tuple(x.shape)}, not one image")
+        return _run_segments(g, x, tile=tile, budget=budget, counter=counter, dropout_generator=dropout_generator)
+
+    def swap(m: nn.Module) -> nn.Module | None:
+        if isinstance(m, GraphedForward):
+            return shallow_copy_tree(m.net, swap)
+        return _Segmented(m, run) if m is generator else None
+
+    return shallow_copy_tree(net, swap)
+
+
+def _run_segments(
+    generator: nn.Module,
+    x: torch.Tensor,
+    *,
+    tile: int,
+    budget: int | None,
+    counter: _Progress,
+    dropout_generator: torch.Generator | None,
+) -> torch.Tensor:
+    """The generator on the whole image `x` (1, C, H, W), segment by segment, with exact
+    whole-image statistics; see `run_tiled`."""
+    steps, shapes, output = _program(generator, (int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
+    channels_last = any(p.dim() == 4 and _is_channels_last(p) for p in generator.parameters())
+    last_use: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        for v in step.inputs if isinstance(step, _Segment) else (step.value, *([step.other] if step.other is not None else [])):
+            last_use[v] = i
+    work = budget // 4 if budget is not None else _DEFAULT_WORK
+    max_macs = _TILE_MACS.get(x.device.type, _TILE_MACS_OTHER)
+    dtype_bytes = 2 if torch.is_autocast_enabled(x.device.type) else 4
+    plans: dict[int, tuple[list[_Axis], list[_Axis]]] = {}
+    widest = 0.0
+    for step in steps:
+        if isinstance(step, _Segment):
+            nbytes, macs = _segment_cost(step, shapes, dtype_bytes)
+            side = int(math.sqrt(min(work / nbytes, max_macs / macs if macs else math.inf)))
+            _, ho, wo = shapes[step.out]
+            side = min(max(side, _MIN_SIDE), max(ho, wo))
+            plans[step.out] = (_axis_tiles(ho, side), _axis_tiles(wo, side))
+            widest = max(widest, nbytes * side * side)
+    store = _Store(None if budget is None else max(0, budget - int(widest)), x.device)
+    store.values[0] = x
+    counter.total += sum(len(ys) * len(xs) for ys, xs in plans.values())
+    chunks = {s.value: _chunks(shapes[s.value], channels_last, s.skip is not None) for s in steps if isinstance(s, _Finish)}
+    counter.total += sum(len(c) for c in chunks.values())
+    normed = {s.value for s in steps if isinstance(s, _Finish) and s.norm is not None}
+    moments: dict[int, _Moments] = {}
+    try:
+        for i, step in enumerate(steps):
+            if isinstance(step, _Segment):
+                stats = moments.setdefault(step.out, _Moments()) if step.out in normed else None
+                _run_segment(step, shapes, plans[step.out], store, channels_last, step.out == output, stats, counter)
+            else:
+                _run_finish(step, chunks[step.value], store, moments.pop(step.value, None), dropout_generator, counter)
+            for v, last in list(last_use.items()):
+                if last == i and v not in (0, output):
+                    store.release(v)
+                    del last_use[v]
+        if store.mapped:
+            log.info("tiled image: %.1f GiB of intermediate results went through a scratch file (over the memory budget)", store.mapped / 2**30)
+        return store.values[output]
+    finally:
+        store.close()
+
+
+def _run_segment(
+    seg: _Segment,
+    shapes: Sequence[tuple[int, int, int]],
+    plan: tuple[list[_Axis], list[_Axis]],
+    store: _Store,
+    channels_last: bool,
+    is_output: bool,
+    moments: _Moments | None,
+    counter: _Progress,
+) -> None:
+    """Compute a segment's value tile by tile into the store (and its statistics, when a norm
+    layer follows): each tile's inputs are cropped with the halo its convolutions need."""
+    out: torch.Tensor | None = None
+    c, ho, wo = shapes[seg.out]
+    sizes = [shapes[seg.inputs[0]][1:]]  # (h, w) of each op's input, then of the segment's output
+    for op in seg.ops:
+        sizes.append((op.size(sizes[-1][0], 0), op.size(sizes[-1][1], 1)))
+    for ry in plan[0]:
+        for rx in plan[1]:
+            # back from the tile to the inputs: the window each op must produce, the window of its
+            # input it needs (may reach past the border: padding) and the part of it that exists
+            outs: list[tuple[_Axis, _Axis]] = []
+            needs: list[tuple[_Axis, _Axis]] = []
+            haves: list[tuple[_Axis, _Axis]] = []
+            r: tuple[_Axis, _Axis] = (ry, rx)
+            for op, (h, w) in zip(reversed(seg.ops), reversed(sizes[:-1])):
+                need = (op.need(r[0], 0), op.need(r[1], 1))
+                outs.insert(0, r)
+                needs.insert(0, need)
+                r = ((max(need[0][0], 0), min(need[0][1], h)), (max(need[1][0], 0), min(need[1][1], w)))
+                haves.insert(0, r)
+            (y0, y1), (x0, x1) = haves[0]
+            crops = [store.values[v][..., y0:y1, x0:x1].to(store.device) for v in seg.inputs]
+            y = crops[0] if len(crops) == 1 else torch.cat(crops, 1)
+            for op, have, need, window in zip(seg.ops, haves, needs, outs):
+                y = op.run(y, have, need, window)
+            if len(plan[0]) == len(plan[1]) == 1 and store.adopt(seg.out, y, [store.values[v] for v in seg.inputs]):
+                out = y  # one tile: its result is the value, no copy
+            if out is None:
+                out = store.allocate(seg.out, (1, c, ho, wo), y.dtype, channels_last, memory=is_output)
+            if out is not y:
+                out[..., ry[0] : ry[1], rx[0] : rx[1]].copy_(y)
+            if moments is not None:
+                moments.add(y)
+            counter.step()
+
+
+def _run_finish(
+    f: _Finish,
+    chunks: Sequence[tuple[int, int, int]],
+    store: _Store,
+    moments: _Moments | None,
+    generator: torch.Generator | None,
+    counter: _Progress,
+) -> None:
+    """Normalise a value in place with its statistics, then the pointwise layers after the norm
+    and the combination, chunk by chunk."""
+    t = store.values[f.value]
+    scale = shift = None
+    if f.norm is not None:
+        assert moments is not None
+        mean, var = moments.mean_var()
+        scale = torch.rsqrt(var + f.norm.eps)
+        if f.norm.weight is not None:
+            scale = scale * f.norm.weight.float()
+        shift = -mean * scale
+        if f.norm.bias is not None:
+            shift = shift + f.norm.bias.float()
+        scale, shift = scale.to(t.device, t.dtype).view(1, -1, 1, 1), shift.to(t.device, t.dtype).view(1, -1, 1, 1)
+    other = store.values[f.other] if f.other is not None else None
+    for dim, lo, hi in chunks:
+        part = t.narrow(dim, lo, hi - lo)
+        if scale is not None and shift is not None:
+            sc, sh = (scale.narrow(1, lo, hi - lo), shift.narrow(1, lo, hi - lo)) if dim == 1 else (scale, shift)
+            torch.addcmul(sh, part, sc, out=part)
+        for op in f.after:
+            op.apply(part, generator, in_place=True)
+        if other is not None:
+            theirs = other.narrow(dim, lo, hi - lo).to(part.device)
+            if f.skip is None:
+                part.add_(theirs)
+            else:
+                part.copy_(f.skip(part, theirs))
+        counter.step()
