@@ -687,10 +687,20 @@ def translate_files(
         writes: list[tuple[WorkItem, Future[Path]]] = []
         next_read = 0
 
-        def submit_reads(upto: int) -> None:
+        held: dict[int, int] = {}  # bytes each read ahead will hold (from its header), until the model takes it
+        read_budget = int(available_memory(torch.device("cpu")) * READ_AHEAD_SHARE)
+
+        def submit_reads(upto: int, *, needed: bool = False) -> None:
+            """Read up to item `upto`: all of them when `needed` (the model's next window), else
+            only while the images read ahead fit `read_budget` (a folder of huge panoramas is read
+            one window at a time)."""
             nonlocal next_read
             while next_read < min(upto, len(reading)):
                 n = reading[next_read]
+                need = _read_bytes(items[n].src)
+                if not needed and held and sum(held.values()) + need > read_budget:
+                    return
+                held[n] = need
                 reads[n] = readers.submit(imaging.read_image, items[n].src)
                 next_read += 1
 
@@ -720,9 +730,11 @@ def translate_files(
                 token.raise_if_cancelled()
                 window = windows[reading[pos] // batch_size]
                 pos += len(window)
+                submit_reads(pos, needed=True)
                 submit_reads(pos + lookahead)
                 groups: dict[tuple[int, ...], list[tuple[int, imaging.LoadedImage]]] = {}
                 for n in window:
+                    held.pop(n, None)
                     try:
                         loaded = reads.pop(n).result()
                     except (ImageError, OSError) as exc:
@@ -768,6 +780,18 @@ def translate_files(
                 fut.exception()  # let in-flight atomic writes finish
             raise
     return summary
+
+
+READ_AHEAD_SHARE = 0.25  # of the memory available at the start of a folder job, for images read ahead
+
+
+def _read_bytes(path: Path) -> int:
+    """What reading `path` will hold, from its header (0 for a file that cannot be probed: its read fails)."""
+    try:
+        width, height = imaging.probe_image(path)
+        return imaging.memory_needed(width, height, 16, path.stat().st_size)
+    except (TranslatorError, OSError, ValueError):
+        return 0
 
 
 INSIDE_AFTER_S = 1.0  # an image (batch) running longer than this reports progress inside it

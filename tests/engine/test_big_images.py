@@ -6,6 +6,7 @@ import io
 import logging
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from translator.cli import ProgressBar
 from translator.errors import JobCancelled
 from translator.inference import (BUDGET_SHARE, InferenceOptions, available_memory, load_translator, memory_budget,
                                   plan_outputs, translate_array, translate_files)
-from translator.jobs import CancelToken
+from translator.jobs import CancelToken, run_job
 from translator.networks import DiscriminatorSpec, GeneratorSpec
 
 
@@ -129,3 +130,40 @@ def test_cancel_inside_one_long_image_stops_at_the_next_layer(tmp_path: Path, sl
     assert not (tmp_path / "out" / "big.png").exists()
     assert not [p for p in (tmp_path / "out").iterdir()], "a partial file was left"
 
+
+
+def test_images_read_ahead_stay_within_the_read_budget(tmp_path: Path, tiny_cyclegan: Path, photos: dict[str, np.ndarray],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder of huge photos must not be decoded several at a time ahead of the model: with no
+    memory to spare for reading ahead, one image is read at a time, and the outputs are the same."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        Image.fromarray(np.roll(photos["coffee"], 40 * i, axis=1)[:96, :128]).save(src / f"{i}.png")
+    tr = load_translator(tiny_cyclegan, InferenceOptions(device="cpu", precision="fp32", workers=2))
+    decode = imaging.read_image
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def timed_read(path: Path) -> imaging.LoadedImage:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # long enough for a second decode worker to start beside it, if allowed
+        try:
+            return decode(path)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(imaging, "read_image", timed_read)
+    run_job(translate_files(tr, plan_outputs([src], tmp_path / "ahead")))
+    assert most == 2  # two decode workers, reading ahead
+    most = 0
+    monkeypatch.setattr(inference, "READ_AHEAD_SHARE", 0.0)
+    run_job(translate_files(tr, plan_outputs([src], tmp_path / "one")))
+    assert most == 1
+    for i in range(6):
+        assert np.array_equal(imaging.read_image(tmp_path / "one" / f"{i}.png").rgb,
+                              imaging.read_image(tmp_path / "ahead" / f"{i}.png").rgb)
