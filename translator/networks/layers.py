@@ -41,10 +41,12 @@ class InputSkip(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
+        # On the CPU even inside a `torch.device("meta")` block (`build_generator(empty=True)`): a
+        # meta `eye` runs torch's Python reference, which imports its compiler stack (over a second).
         if in_channels == 1 or out_channels == 1:
-            start = torch.full((out_channels, in_channels), 1.0 / in_channels)
+            start = torch.full((out_channels, in_channels), 1.0 / in_channels, device="cpu")
         else:
-            start = torch.eye(out_channels, in_channels)
+            start = torch.eye(out_channels, in_channels, device="cpu")
         self.weight = nn.Parameter(start)
 
     def forward(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
