@@ -317,10 +317,10 @@ def translate_tensor(
         x = x.pin_memory().to(tr.device, non_blocking=True)
     xp, h, w = _pad_to_multiple(x.to(tr.device), tr.spec.multiple, tr.spec.min_side)
     tile: int | None
+    budget = tr.budget
     if opts.tile == "off":
         tile = None
     elif opts.tile == "auto":
-        budget = tr.budget
         tile = choose_tile(tr.spec, xp.shape[-2], xp.shape[-1], budget // max(1, xp.shape[0]))
         _log_path(tr, xp, tile, budget)
     else:
@@ -347,6 +347,7 @@ def translate_tensor(
                         overlap=overlap,
                         multiple=tr.spec.multiple,
                         refine_passes=None if opts.tile_stats == "exact" else 0,
+                        budget=budget,  # exact statistics keep whole-image activations within it (else on disk)
                         progress=passes.step,
                         generator=_dropout_generator(tr),  # each image its own, seeded alike
                     )

@@ -150,7 +150,7 @@ def test_options_chosen_in_the_side_bar_drive_the_batch(qtbot: QtBot, models: Pa
 def test_a_stale_large_preview_stops_within_a_tile(qtbot: QtBot, models: Path, tmp_path: Path,
                                                     photos: dict[str, np.ndarray]) -> None:
     """Moving to another image while a large tiled preview runs cancels it: it stops after at
-    most a tile pass more (not after its hundreds of passes), and the new image is shown."""
+    most a tile pass more (not after its tens of passes), and the new image is shown."""
     folder = tmp_path / "big"
     folder.mkdir()
     big = np.tile(photos["coffee"], (5, 3, 1))[:2048, :1792]  # a real photo, tiled up to 2048×1792
@@ -170,7 +170,7 @@ def test_a_stale_large_preview_stops_within_a_tile(qtbot: QtBot, models: Path, t
     qtbot.waitUntil(lambda: stale.is_done(), timeout=TIMEOUT)
     stopped_s = time.monotonic() - t0
     qtbot.waitUntil(lambda: w.preview.status.text().startswith("b_small"), timeout=TIMEOUT)
-    assert total > 50 and seen_at_cancel < total
+    assert total > 20 and seen_at_cancel < total  # tens of tile passes (statistics segments, then the tiles)
     assert w.preview.comparison is not None and w.preview.comparison.output.shape[:2] == (96, 128)
     assert "error" not in w.preview.status.text().lower()
     # Far less than the rest of the stale job would have taken (its passes ran at a measured pace).
