@@ -77,6 +77,7 @@ blended tiles do not mix two phases).
 """
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -575,13 +576,16 @@ def run_tiled(
     statistics: "per_tile" skips the whole-image statistics (each tile normalises with its own):
     the naive tiling, for comparison only.
     progress: called as progress(done, total) after each forward pass over a tile (the passes
-    of all steps counted together); an exception raised there (e.g. a cancellation) ends the
-    call.
+    of all steps counted together) or, on the segment path, after each tile of each segment and
+    each chunk of each normalisation (`total` is known from the first call); an exception raised
+    there (e.g. a cancellation) ends the call, scratch files removed.
     generator: where dropout layers in training mode draw their masks (None: torch's global RNG,
     as `nn.Dropout` does).
-    budget: bytes of memory the call may use (the caller's memory budget; None: no limit). The
-    segment path keeps whole-image activations in memory while they fit in it, else in a
-    memory-mapped scratch file that is always removed.
+    budget: bytes of memory the call may use (the caller's memory budget). The segment path
+    keeps whole-image activations in memory while they fit in three quarters of it (a quarter
+    goes to the tile being computed), else in memory-mapped scratch files that are always
+    removed. None: what those activations would take for a `tile`×`tile` image, about what one
+    tile's forward pass takes on the refinement path.
     method: how exact statistics (`refine_passes=None`) are computed: "segments" (the default;
     about one pass; U-Net and ResNet generators, any other net falls back to "refine") or
     "refine" (one truncated pass over the tiles per norm layer, blended tiles).
@@ -715,7 +719,6 @@ _Axis = tuple[int, int]  # a range [lo, hi) of rows or columns
 # cancel takes effect quickly; on a GPU, where launches cost more than small tiles save, far more.
 _TILE_MACS = {"cpu": 4e9}
 _TILE_MACS_OTHER = 64e9
-_DEFAULT_WORK = 256 * 2**20  # bytes one tile may use when the caller gives no budget
 _CHUNK_ELEMENTS = 4 * 2**20  # a finish step works through its value in chunks of about this size
 _MIN_SIDE = 16
 
@@ -840,7 +843,9 @@ class _Pointwise:
         if isinstance(m, nn.Dropout):
             if not m.training or m.p == 0:
                 return x
-            keep = torch.empty_like(x).bernoulli_(1 - m.p, generator=generator).div_(1 - m.p)
+            # drawn where the generator lives (a value kept in a scratch file is on the CPU)
+            device = generator.device if generator is not None else x.device
+            keep = torch.empty_like(x, device=device).bernoulli_(1 - m.p, generator=generator).div_(1 - m.p).to(x.device)
             return x.mul_(keep) if in_place else x * keep
         if isinstance(m, nn.Identity):
             return x
@@ -1103,9 +1108,11 @@ class _Store:
         path = os.path.join(self.folder, f"value{value}.bin")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            if hasattr(os, "posix_fallocate"):
+            try:
                 os.posix_fallocate(fd, 0, nbytes)
-            else:
+            except (AttributeError, OSError) as e:  # no such call here, or a file system without it
+                if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                    raise
                 os.ftruncate(fd, nbytes)
         except OSError as e:
             free = shutil.disk_usage(self.folder).free
@@ -1229,9 +1236,11 @@ def _run_segments(
     for i, step in enumerate(steps):
         for v in step.inputs if isinstance(step, _Segment) else (step.value, *([step.other] if step.other is not None else [])):
             last_use[v] = i
-    work = budget // 4 if budget is not None else _DEFAULT_WORK
-    max_macs = _TILE_MACS.get(x.device.type, _TILE_MACS_OTHER)
     dtype_bytes = 2 if torch.is_autocast_enabled(x.device.type) else 4
+    if budget is None:  # what the kept values of a tile-sized image take: about a tile's forward pass
+        budget = int(tile * tile * _peak_kept(steps, shapes, last_use, output) * dtype_bytes)
+    work = budget // 4
+    max_macs = _TILE_MACS.get(x.device.type, _TILE_MACS_OTHER)
     plans: dict[int, tuple[list[_Axis], list[_Axis]]] = {}
     widest = 0.0
     for step in steps:
@@ -1242,7 +1251,7 @@ def _run_segments(
             side = min(max(side, _MIN_SIDE), max(ho, wo))
             plans[step.out] = (_axis_tiles(ho, side), _axis_tiles(wo, side))
             widest = max(widest, nbytes * side * side)
-    store = _Store(None if budget is None else max(0, budget - int(widest)), x.device)
+    store = _Store(max(0, budget - int(widest)), x.device)
     store.values[0] = x
     counter.total += sum(len(ys) * len(xs) for ys, xs in plans.values())
     chunks = {s.value: _chunks(shapes[s.value], channels_last, s.skip is not None) for s in steps if isinstance(s, _Finish)}
@@ -1265,6 +1274,18 @@ def _run_segments(
         return store.values[output]
     finally:
         store.close()
+
+
+def _peak_kept(steps: Sequence[_Step], shapes: Sequence[tuple[int, int, int]], last_use: dict[int, int], output: int) -> float:
+    """The most elements per input pixel the program keeps at once (its input excluded)."""
+    area = shapes[0][1] * shapes[0][2]
+    live, peak = 0, 0
+    for i, step in enumerate(steps):
+        if isinstance(step, _Segment):
+            live += math.prod(shapes[step.out])
+            peak = max(peak, live)
+        live -= sum(math.prod(shapes[v]) for v, last in last_use.items() if last == i and v not in (0, output))
+    return peak / area
 
 
 def _run_segment(
