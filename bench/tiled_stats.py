@@ -81,10 +81,9 @@ def main() -> None:
         for model in args.models:
             spec = load_model(Path(MODELS["demo"])).generator(None)[1] if model == "demo" else GeneratorSpec("resnet_9blocks", 64, "instance", False)
             outputs: dict[str, np.ndarray] = {}
-            rows = []
             for path in sorted(args.paths, key=lambda p: p != "untiled"):  # untiled first: the reference
                 if path == "untiled" and estimate_bytes_per_pixel(spec) * args.size**2 > args.untiled_max_gib * 2**30:
-                    rows.append((path, "does not fit", "", ""))
+                    print(f"| {model} | {path} | does not fit in {args.untiled_max_gib} GiB | | |", flush=True)
                     continue
                 out = str(Path(tmp) / f"{model}-{path}.npy")
                 stdout, _wall, rss = run_child(["-m", "bench.tiled_stats", "child", model, path, str(args.size),
@@ -93,10 +92,7 @@ def main() -> None:
                 outputs[path] = np.load(out).astype(np.int16)
                 reference = outputs.get("untiled", outputs.get("segments"))
                 diff = "" if reference is None or reference is outputs[path] else f"{int(np.abs(outputs[path] - reference).max())}"
-                rows.append((path, seconds, gib(rss), diff))
-            for path, seconds, rss, diff in rows:
-                print(f"| {model} | {path} | {seconds} | {rss} | {diff} |", flush=True)
-
+                print(f"| {model} | {path} | {seconds} | {gib(rss)} | {diff} |", flush=True)
 
 if __name__ == "__main__":
     import sys
