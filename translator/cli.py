@@ -448,7 +448,7 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile", type=_tile, default="auto", metavar="{" + ",".join(TILE_CHOICES) + ",N}",
                    help="auto (tile only images too large for memory), off, or a tile size in pixels")
     g.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default depends on the architecture)")
-    g.add_argument("--tile-stats", choices=TILE_STATS, default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (one pass over the tiles per norm layer) or fast (from a downscaled copy; a slightly different look)")
+    g.add_argument("--tile-stats", choices=TILE_STATS, default="exact", help="tiled InstanceNorm/reference-mode models: exact whole-image statistics (about one extra pass) or fast (from a downscaled copy; a slightly different look)")
     g.add_argument("--memory-budget", type=int, default=None, metavar="MB", help="memory one forward pass may use before tiling (default: 640 on the CPU, 60%% of free memory on a GPU); more is faster on large images")
     g.add_argument("--resize", type=int, default=None, metavar="N", help="resize inputs to N×N first, as the reference does (outputs are N×N); default: native resolution")
     g.add_argument("--batch-size", type=int, default=None,

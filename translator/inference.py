@@ -68,9 +68,10 @@ class InferenceOptions:
     seed: int = 0
     tile: TileSetting = "auto"
     overlap: int | None = None  # None: the architecture's default
-    # Tiled InstanceNorm / batch-statistics models: "exact" re-measures every norm layer's
-    # whole-image statistics at full resolution (one pass over the tiles per layer: slow);
-    # "fast" uses statistics of a downscaled copy (one extra small pass: a slightly different look).
+    # Tiled InstanceNorm / batch-statistics models: "exact" measures every norm layer's
+    # whole-image statistics at full resolution (U-Nets and ResNets: about one pass, segment by
+    # segment, `translator.tiling`); "fast" uses statistics of a downscaled copy (one extra small
+    # pass: a slightly different look).
     tile_stats: TileStats = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
