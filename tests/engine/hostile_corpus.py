@@ -115,6 +115,17 @@ def _model_prefix(cut: int) -> bytes:
     return tiny_model()[:cut]
 
 
+def _flipped_model(seed: int, start: int, end: int | None) -> bytes:
+    return flipped(tiny_model(), seed, start=start, end=end)
+
+
+def _flipped_pth(seed: int, legacy: bool) -> bytes:
+    """A reference checkpoint with bit errors in its first 2 KB: the zip's headers and the pickle."""
+    buf = io.BytesIO()
+    torch.save(_reference_state(), buf, _use_new_zipfile_serialization=not legacy)
+    return flipped(buf.getvalue(), seed, flips=3, start=0, end=2048)
+
+
 def _forged(path: Path, card: Any, tensors: dict[str, torch.Tensor] | None = None, text: str | None = None) -> Path:
     """A safetensors file of `tensors` (the tiny model's by default) whose card is `card` (any
     JSON value) or the raw `text`."""
@@ -405,6 +416,12 @@ def _model_cases() -> dict[str, Writer]:
         ("metadata-not-strings", lambda: _edit_header(lambda h: h.update(__metadata__={CARD_KEY: {"name": 1}}))),
     ):
         cases[f"st-{label}"] = _bytes_file(f"{label}.safetensors", data)
+    for seed in range(3):  # bit errors in the header, anywhere, and in a reference checkpoint of either format
+        cases[f"st-flipped-header-{seed}"] = _bytes_file(f"flipped_header_{seed}.safetensors",
+                                                         partial(_flipped_model, seed, 8, 8 + header_len))
+        cases[f"st-flipped-{seed}"] = _bytes_file(f"flipped_{seed}.safetensors", partial(_flipped_model, seed, 0, None))
+        cases[f"pth-flipped-zip-{seed}"] = _bytes_file(f"flipped_zip_{seed}_net_G.pth", partial(_flipped_pth, seed, False))
+        cases[f"pth-flipped-legacy-{seed}"] = _bytes_file(f"flipped_legacy_{seed}_net_G.pth", partial(_flipped_pth, seed, True))
     cases["st-no-card"] = _no_card
     cases["st-card-not-json"] = lambda folder, marker: _forged(folder / "card_not_json.safetensors", None, text="{name: tiny")
 
@@ -527,11 +544,12 @@ def _webp_size(data: bytes, w: int, h: int) -> bytes:
 CLAIM = {"png": _png_size, "jpg": _jpeg_size, "gif": _gif_size, "bmp": _bmp_size, "tif": _tiff_size, "webp": _webp_size}
 
 
-def flipped(data: bytes, seed: int, flips: int = 6) -> bytes:
-    """`data` with `flips` seeded single-bit errors past its first 16 bytes (a damaged disk or transfer)."""
+def flipped(data: bytes, seed: int, flips: int = 6, start: int = 16, end: int | None = None) -> bytes:
+    """`data` with `flips` seeded single-bit errors in `data[start:end]` (a damaged disk or transfer)."""
     rng = np.random.default_rng(seed)
     d = bytearray(data)
-    for pos, bit in zip(rng.integers(min(16, len(d) - 1), len(d), flips), rng.integers(0, 8, flips)):
+    end = len(d) if end is None else end
+    for pos, bit in zip(rng.integers(min(start, end - 1), end, flips), rng.integers(0, 8, flips)):
         d[int(pos)] ^= 1 << int(bit)
     return bytes(d)
 
