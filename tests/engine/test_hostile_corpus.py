@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 LIMIT_S = 10.0  # a run taking longer than this is a hang
 SPECIAL_LIMIT_S = 0.5  # the same for reading a FIFO or an endless file, which is refused at once or never
 BACKSTOP_S = 60  # a hang the alarm cannot break (inside C code) ends the process, printing every stack
-HEADROOM = 3 * 2**29  # address space a run may add: what any honest run here needs, many times over
+HEADROOM = 3 * 2**29  # 1.5 GiB of address space a run may add: what any honest run here needs, many times over
 # Inference at fp32 on the CPU: the same code path for reading files, without `auto`'s bf16 check
 # (a check per model file: seconds each here).
 INFER = ("-q", "--device", "cpu", "--precision", "fp32")
