@@ -256,7 +256,7 @@ class _Holdout:
         """Indices of the held-out keys: the `size` smallest hashes of (seed, key). A hash rather
         than a shuffled list, so adding or removing files leaves the other choices alone."""
         def rank(i: int) -> bytes:
-            return hashlib.blake2b(f"{self.seed}\0{keys[i]}".encode(), digest_size=16).digest()
+            return hashlib.blake2b(f"{self.seed}\0{keys[i]}".encode("utf-8", "surrogateescape"), digest_size=16).digest()
 
         return set(sorted(range(len(keys)), key=rank)[: self.size(len(keys))])
 
@@ -739,6 +739,25 @@ def make_loader(
                               "lower the batch size or add images")
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
                       drop_last=drop_last, persistent_workers=workers > 0)
+
+
+def loader_batches(loader: DataLoader[Sample]) -> Iterator[dict[str, torch.Tensor]]:
+    """The batches of one pass over `loader`. An engine error in a worker process (a file truncated
+    past its header) is raised as itself: torch re-raises it with the worker's whole traceback as
+    its message, whose last line is the original."""
+    batches = iter(loader)
+    while True:
+        try:
+            batch: dict[str, torch.Tensor] = next(batches)
+        except StopIteration:
+            return
+        except TranslatorError as exc:
+            last = str(exc).rstrip().splitlines()[-1]
+            prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+            if str(exc).startswith("Caught ") and last.startswith(prefix):
+                raise type(exc)(last[len(prefix):]) from None
+            raise
+        yield batch
 
 
 def set_loader_epoch(loader: DataLoader[Sample], epoch: int) -> None:

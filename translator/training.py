@@ -15,6 +15,11 @@ A run folder holds everything about a run:
                            optimisers, schedulers, EMA, pools, augmentation, RNG states
     model.safetensors      the final (or cancelled) model
 
+The run folder is new, empty, or a run folder of this tool (its config.json); never the data
+folder, a folder inside it or one holding it, so a run's files never land among the user's.
+Settings are checked before any work, each named with what it takes (`TrainConfig`; a config
+file's problems also name the file and line), and so is the crop against the networks' sizes.
+
 Resuming (`resume=True`) continues from the newest complete checkpoint; on the CPU with a fixed
 seed the resumed run's losses equal an uninterrupted run's step for step: every random draw
 comes from saved RNG states or is derived from (seed, epoch, index).
@@ -28,18 +33,21 @@ allow). BatchNorm buffers are broadcast from rank 0 after each step. Only rank 0
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import io
 import itertools
 import json
 import logging
 import math
 import os
+import re
 import time
 import tomllib
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from types import UnionType
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
@@ -48,11 +56,21 @@ from torch import nn
 
 from translator import imaging
 from translator._fs import write_bytes_atomic
-from translator.checkpoint import Model, ModelCard, build_model, load_model, resolve_model_path, save_model
-from translator.choices import DIRECTIONS, GAN_MODES, KINDS, NORMS, PRECISIONS, Direction, GanMode, Kind, Norm, Precision, check_choice
-from translator.datasets import Augment, DatasetScan, EpochSampler, PairedDataset, UnpairedDataset, make_loader, scan_dataset, set_loader_epoch
+from translator.checkpoint import Model, ModelCard, build_model, load_model, read_card, resolve_model_path, save_model
+from translator.choices import Direction, GanMode, Kind, Norm, Precision
+from translator.datasets import (
+    Augment,
+    DatasetScan,
+    EpochSampler,
+    PairedDataset,
+    UnpairedDataset,
+    loader_batches,
+    make_loader,
+    scan_dataset,
+    set_loader_epoch,
+)
 from translator.devices import autocast_dtype, effective_precision, resolve_device
-from translator.errors import CheckpointError, JobCancelled, TranslatorError
+from translator.errors import CheckpointError, ImageError, JobCancelled, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
 from translator.metrics import psnr_batch, ssim_batch
 from translator.models import Losses, Nets, Pix2Pix, StepResult, StepTools, cyclegan_step, model_type, pix2pix_step
@@ -130,25 +148,20 @@ class TrainConfig:
     keep_last: int = 3
 
     def __post_init__(self) -> None:
-        check_choice("kind", self.kind, KINDS)
-        check_choice("direction", self.direction, DIRECTIONS)
-        check_choice("precision", self.precision, PRECISIONS)
-        if self.norm is not None:
-            check_choice("norm", self.norm, NORMS)
-        if self.gan_mode is not None:
-            check_choice("gan_mode", self.gan_mode, GAN_MODES)
-        for name in ("steps", "batch_size", "crop_size", "load_size", "d_steps_per_g", "checkpoint_every", "keep_last",
-                     "val_every", "sample_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.d_warmup_steps < 0 or self.workers < 0:
-            raise ValueError("d_warmup_steps and workers must be >= 0")
-        if self.lr <= 0:
-            raise ValueError("lr must be positive")
-        if self.decay_steps is not None and not 0 <= self.decay_steps <= self.steps:
-            raise ValueError(f"decay_steps must be between 0 and steps ({self.steps})")
-        if not 0 < self.ema_decay < 1:
-            raise ValueError("ema_decay must be between 0 and 1")
+        for f in dataclasses.fields(self):
+            problem = _setting_problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ValueError(f"{f.name} {problem}")
+        if self.decay_steps is not None and self.decay_steps > self.steps:
+            raise ValueError(f"decay_steps must be between 0 and steps ({self.steps}), not {self.decay_steps}")
+        if self.crop_size > self.load_size:
+            raise ValueError(f"crop size {self.crop_size} is larger than the load size {self.load_size} (images are "
+                             "resized to the load size, then cropped): raise --load-size or lower --crop-size")
+        if self.from_model is None:  # a fine-tuned model's nets are checked once its card is read (`train`)
+            problem = _crop_problem(self.crop_size, {"the generator": self.generator_spec()},
+                                    {"the discriminator": self.discriminator_spec()}, scratch=True)
+            if problem:
+                raise ValueError(problem)
 
     # resolved defaults ---------------------------------------------------------------------
     @property
@@ -173,6 +186,12 @@ class TrainConfig:
             input_skip=self.input_skip,
         )
 
+    def discriminator_spec(self) -> DiscriminatorSpec:
+        """The discriminator a run starts with when its model has none (from scratch: always)."""
+        paper = model_type(self.kind).paper
+        return DiscriminatorSpec("patch", self.d_layers, self.d_base_filters, paper.d_norm, paper.d_in_channels,
+                                 self.resolved_gan_mode)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["data"], d["out"] = str(self.data), str(self.out)
@@ -189,15 +208,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """A config from plain values; with a `preset` key, the preset fills what `d` leaves out."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise TranslatorError(f"unknown training setting(s): {', '.join(unknown)}")
+        """A config from plain values; with a `preset` key, the preset fills what `d` leaves out.
+        A key that is no setting, or a value of the wrong type, is a `TranslatorError` naming it."""
+        _check_settings(d)
         d = dict(d)
         for key in ("kind", "data", "out"):
             if key not in d:
-                raise TranslatorError(f"the training setting {key!r} is missing")
+                raise TranslatorError(f"the setting {key!r} is missing")
         preset = d.pop("preset", None)
         if preset is not None:
             return cls.from_preset(preset, d.pop("kind"), d.pop("data"), d.pop("out"), **d)
@@ -206,19 +223,155 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> TrainConfig:
-        """Read a TOML or JSON config; `overrides` (non-None values) win. Without a `preset`
-        key the `default` recipe fills what the file leaves out."""
+        """Read a TOML (`.toml`) or JSON (any other name) config; `overrides` (non-None values) win.
+        Without a `preset` key the `default` recipe fills what the file leaves out. Every problem
+        with the file's contents is a `TranslatorError` naming the file, the line or the setting."""
         path = Path(path)
-        try:
-            text = path.read_text()
-            d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except FileNotFoundError:
-            raise TranslatorError(f"{path}: no such config file") from None
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise TranslatorError(f"{path}: not a valid {path.suffix[1:].upper()} file ({exc})") from None
-        d.update({k: v for k, v in overrides.items() if v is not None})
+        d = _read_settings(path)
+        _check_settings(d, f"{path}: ")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        d.update(given)
         d.setdefault("preset", "default")
-        return cls.from_dict(d)
+        try:
+            return cls.from_dict(d)
+        except (ValueError, TranslatorError) as exc:  # settings that do not go together, an unknown preset
+            raise TranslatorError(f"{exc} (settings from {path}{' and the command line' if given else ''})") from None
+
+
+# The annotated type of each setting (the dataclass's annotations are strings until resolved).
+_HINTS: dict[str, Any] = get_type_hints(TrainConfig)
+
+_AT_LEAST_1 = ("steps", "batch_size", "crop_size", "load_size", "base_filters", "d_base_filters", "d_layers",
+               "d_steps_per_g", "checkpoint_every", "keep_last", "val_every", "sample_every", "log_every")
+_AT_LEAST_0 = ("decay_steps", "d_warmup_steps", "pool_size", "max_val", "workers", "lambda_l1", "lambda_cycle",
+               "lambda_identity")
+# Each numeric setting's range: a test and the words for it.
+_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    **{name: (lambda v: v >= 1, "of at least 1") for name in _AT_LEAST_1},
+    **{name: (lambda v: v >= 0, "of 0 or more") for name in _AT_LEAST_0},
+    "lr": (lambda v: v > 0, "above 0"),
+    "seed": (lambda v: 0 <= v < 2**32, "from 0 to 4294967295"),  # what every random generator it seeds takes
+    **{name: (lambda v: 0 <= v < 1, "from 0 up to (not including) 1") for name in ("beta1", "beta2", "val_fraction")},
+    "ema_decay": (lambda v: 0 < v < 1, "between 0 and 1 (not including them)"),
+}
+
+
+def _setting_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` for setting `name` ("must be …, not …"), or None if nothing."""
+    hint = _HINTS[name]
+    options = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    (want,) = [t for t in options if t is not type(None)]
+    if get_origin(want) is Literal:
+        choices = get_args(want)
+        return None if value in choices else f"must be one of {', '.join(choices)}, not {_shown_value(value)}"
+    words = {int: "a whole number", float: "a number", bool: "true or false", str: "text", Path: "a folder path"}[want]
+    low, range_words = _RANGES.get(name, (lambda v: True, ""))
+    expected = f"{words} {range_words}".rstrip() + (" (or leave it out)" if type(None) in options else "")
+    if want is Path:
+        fits = isinstance(value, (str, os.PathLike))
+    elif want is float:
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        fits = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+    if not fits or not low(value):
+        return f"must be {expected}, not {_shown_value(value)}{'' if fits else f' ({_kind_of(value)})'}"
+    return None
+
+
+def _shown_value(value: Any) -> str:
+    """`value` as a config file writes it (TOML and JSON agree on numbers, text, true/false, lists)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # inf, nan: TOML's spelling
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind_of(value: Any) -> str:
+    """The kind of a config value in words."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a number" if math.isnan(value) else "infinite"
+    names = {int: "a whole number", float: "a decimal number", str: "text", list: "a list", dict: "a table"}
+    return next((words for t, words in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def _crop_problem(crop: int, generators: dict[str, GeneratorSpec], discriminators: dict[str, DiscriminatorSpec],
+                  *, scratch: bool) -> str | None:
+    """What is wrong with training crops of `crop`² for these nets (keyed by how to name them), or None.
+    `scratch`: the nets are the config's own, so a smaller one is also a way out.
+
+    A generator takes sides that are multiples of its `multiple` (each U-Net level halves the side; a
+    ResNet halves it twice) and at least its `min_side`; a PatchGAN needs `min_side` to give a verdict.
+    Anything else fails deep inside the network, so this is said before any work."""
+    multiple = max((g.multiple for g in generators.values()), default=1)
+    need = max([g.min_side for g in generators.values()] + [d.min_side for d in discriminators.values()])
+    fits = [c for c in (crop - crop % multiple, crop - crop % multiple + multiple) if c >= need] or [-(-need // multiple) * multiple]
+    choose = f"choose --crop-size {' or '.join(str(c) for c in dict.fromkeys(fits))}"
+    app = " (in the app: Fine-tune → Advanced → Crop size)"
+    for who, g in generators.items():
+        if crop < g.min_side:
+            return (f"crop size {crop} is too small for {who} ({g.arch}): it needs at least {g.min_side}×{g.min_side} "
+                    f"(sides that are multiples of {g.multiple}); {choose}{' or a smaller --generator' * scratch}{app}")
+        if crop % g.multiple:
+            return (f"crop size {crop} does not fit {who} ({g.arch}), which takes sides that are multiples of "
+                    f"{g.multiple}; {choose}{app}")
+    for who, d in discriminators.items():
+        if crop < d.min_side:
+            return (f"crop size {crop} is too small for {who} (PatchGAN, {d.n_layers} layers): it needs at least "
+                    f"{d.min_side}×{d.min_side}; {choose}{' or fewer --d-layers' * scratch}{app}")
+    return None
+
+
+def _check_settings(d: dict[str, Any], where: str = "") -> None:
+    """Raise `TranslatorError` (prefixed with `where`) for the first key of `d` that is no setting
+    (suggesting the closest one) or whose value has the wrong type or range."""
+    for key, value in d.items():
+        if key not in _HINTS:
+            close = difflib.get_close_matches(str(key), _HINTS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TranslatorError(f"{where}unknown setting {key!r}{hint}; the settings are the options of "
+                                  "`translator train` with _ for - (e.g. crop_size = 256)")
+        problem = _setting_problem(key, value)
+        if problem:
+            raise TranslatorError(f"{where}the setting {key} {problem}; correct it")
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """The table of settings in a TOML or JSON file."""
+    form = "TOML" if path.suffix == ".toml" else "JSON"
+    try:
+        text = path.read_bytes().decode()
+    except FileNotFoundError:
+        raise TranslatorError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise TranslatorError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = _line_of(exc.object, exc.start)
+        raise TranslatorError(f"{path}, line {line}: not UTF-8 text; save the config file as UTF-8") from None
+    try:
+        d = tomllib.loads(text) if form == "TOML" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else max(1, len(text.rstrip().splitlines()))  # else: at the end: its last line
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        raise TranslatorError(f"{path}, line {line}: not a valid TOML file ({reason}); fix that line") from None
+    except json.JSONDecodeError as exc:
+        raise TranslatorError(f"{path}, line {exc.lineno}: not a valid JSON file ({exc.msg}); fix that line "
+                              "(a config file is read as TOML when its name ends in .toml)") from None
+    if not isinstance(d, dict):
+        raise TranslatorError(f"{path}: holds {_kind_of(d)}, not a table of settings (e.g. {{\"steps\": 1000}})")
+    return d
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """The 1-based line of byte `offset` in `data`."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 @dataclass(frozen=True)
@@ -315,15 +468,26 @@ def _weights_digest(nets: list[nn.Module]) -> float:
 EMA_NORM_SAMPLES = 64
 
 
-def _check_crop_fits(card: ModelCard, crop_size: int) -> None:
-    """A crop smaller than a generator's smallest input would fail deep inside the network (a
-    U-Net 256 halves a 128 crop to less than a pixel): say so, and what to choose, before training."""
-    for role, spec in card.generators.items():
-        if crop_size < spec.min_side:
-            raise TranslatorError(
-                f"crop size {crop_size} is too small for {card.name}'s {role} ({spec.arch}): it needs at least "
-                f"{spec.min_side}×{spec.min_side}; choose --crop-size {spec.min_side} or more "
-                "(in the app: Fine-tune → Advanced → Crop size)")
+def _check_starting_model(config: TrainConfig) -> None:
+    """The model to fine-tune must be of the run's kind and take the run's crops (a crop too small
+    fails deep inside the network: a U-Net 256 halves a 128 crop to less than a pixel). Its card
+    says, read before any work. A config's own (from-scratch) nets were checked when it was made."""
+    if config.from_model is None:
+        return
+    card = read_card(resolve_model_path(config.from_model))
+    if card.kind != config.kind:
+        raise TranslatorError(f"{config.from_model} is a {card.kind} model; train it with `translator train {card.kind}`")
+
+    def label(net: str, role: str, count: int) -> str:
+        return f"its {net}" + (f" {role}" if count > 1 else "")
+
+    gens = {label("generator", r, len(card.generators)): spec for r, spec in card.generators.items()}
+    roles = model_type(config.kind).discriminator_roles
+    discs = {label("discriminator", r, len(roles)) if r in card.discriminators else "the new discriminator":
+             card.discriminators.get(r, config.discriminator_spec()) for r in roles}
+    problem = _crop_problem(config.crop_size, gens, discs, scratch=False)
+    if problem:
+        raise TranslatorError(f"{config.from_model}: {problem}")
 
 
 def _with_pairs_look(card: ModelCard, config: TrainConfig) -> ModelCard:
@@ -348,7 +512,6 @@ class _Trainer:
         self.rank, self.world = _world()
         torch.manual_seed(config.seed)
         start, self.fresh_d = self._initial_model()
-        _check_crop_fits(start.card, config.crop_size)
         self.card = start.card
         self.nets: Nets = model_type(config.kind).from_nets(start.nets)
         self.gan = GanLoss(config.resolved_gan_mode)
@@ -395,17 +558,14 @@ class _Trainer:
         """The model to start from, complete for its kind: (model, whether a discriminator is new)."""
         cfg = self.cfg
         kind = model_type(cfg.kind)
-        d_spec = DiscriminatorSpec("patch", cfg.d_layers, cfg.d_base_filters, kind.paper.d_norm, kind.paper.d_in_channels,
-                                   cfg.resolved_gan_mode)
+        d_spec = cfg.discriminator_spec()
         if cfg.from_model is None:
             g = cfg.generator_spec()
             card = ModelCard(cfg.model_name, cfg.kind, {r: g for r in kind.generator_roles},
                              {r: d_spec for r in kind.discriminator_roles}, direction=cfg.direction,
                              image_size=cfg.crop_size, source="trained from scratch by translator")
             return build_model(card, seed=cfg.seed), False
-        start = load_model(resolve_model_path(cfg.from_model))
-        if start.card.kind != cfg.kind:
-            raise TranslatorError(f"{cfg.from_model} is a {start.card.kind} model; train it with `translator train {start.card.kind}`")
+        start = load_model(resolve_model_path(cfg.from_model))  # its kind and sizes: `_check_starting_model`
         nets = dict(start.nets)
         gens = dict(start.card.generators)
         if cfg.kind == "cyclegan":
@@ -582,6 +742,14 @@ class _Trainer:
 # --- files ------------------------------------------------------------------------------------
 
 
+# Files an operating system leaves in a folder a user just made or opened: it still counts as empty.
+_OS_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def _few(names: list[str], count: int = 3) -> str:
+    return ", ".join(names[:count]) + (f" and {len(names) - count} more" if len(names) > count else "")
+
+
 class _RunFiles:
     """The run folder. Every write is atomic; an OSError becomes a clear TranslatorError."""
 
@@ -599,18 +767,54 @@ class _RunFiles:
         except ImportError:
             log.info("tensorboard is not installed; the run is recorded in log.jsonl only")
             return
+        try:
+            str(self.root).encode()  # tensorboard encodes its paths as UTF-8, strictly
+        except UnicodeEncodeError:
+            log.warning("%s: TensorBoard cannot write under a folder whose name is not UTF-8; the run is recorded "
+                        "in log.jsonl only (rename the folder to have both)", self.root)
+            return
         self.tensorboard = SummaryWriter(str(self.root / "tensorboard"))
 
     def close(self) -> None:
         if self.tensorboard is not None:
             self.tensorboard.close()
 
-    def prepare(self, config: TrainConfig, resume: bool) -> None:
+    def check(self, data: Path, resume: bool) -> None:
+        """Refuse, before any work, a run folder that would put the run's files among the user's: the
+        data folder, a folder inside it or holding it, or a non-empty folder that is not a run of
+        this tool; and, unless resuming, a run that has checkpoints."""
+        root, data = self.root.resolve(), Path(data).resolve()
+        if root == data or root.is_relative_to(data):
+            where = "is the data folder" if root == data else f"is inside the data folder {data}"
+            raise TranslatorError(f"{self.root}: the run folder {where}; its checkpoints and samples would lie among "
+                                  "the training images: choose an --out outside it")
+        if data.is_relative_to(root):
+            raise TranslatorError(f"{self.root}: the run folder holds the data folder {data}; choose a new or empty "
+                                  "folder elsewhere for --out")
+        if self.root.exists() and not self.root.is_dir():
+            raise TranslatorError(f"{self.root}: the run folder path is a file; choose another --out")
         try:
-            if self.root.exists() and not self.root.is_dir():
-                raise TranslatorError(f"{self.root}: the run folder path is a file; choose another --out")
-            if not resume and self.checkpoints.is_dir() and self.latest_checkpoint() is not None:
-                raise TranslatorError(f"{self.root} already holds a run; use --resume to continue it or choose another --out")
+            others = sorted(p.name for p in self.root.iterdir() if p.name not in _OS_FILES) if self.root.is_dir() else []
+        except OSError as exc:
+            raise TranslatorError(f"{self.root}: cannot read the run folder ({exc.strerror or exc})") from None
+        if others and not self.is_run():
+            raise TranslatorError(f"{self.root}: holds other files ({_few(others)}) and is not a run folder of this tool "
+                                  "(it has no config.json written by it); choose an empty or new folder for --out")
+        if not resume and self.latest_checkpoint() is not None:
+            raise TranslatorError(f"{self.root} already holds a run; use --resume to continue it or choose another --out")
+
+    def is_run(self) -> bool:
+        """Whether the folder's config.json is one a run of this tool wrote: a JSON table of settings
+        holding at least the kind, data and run folder."""
+        try:
+            d = json.loads((self.root / "config.json").read_bytes())
+        except (OSError, ValueError):
+            return False
+        return isinstance(d, dict) and {"kind", "data", "out"} <= d.keys() <= _HINTS.keys()
+
+    def prepare(self, config: TrainConfig, resume: bool) -> None:
+        """Create the run folder's parts and write its config.json (`check` has accepted the folder)."""
+        try:
             if not resume:  # a run killed before its first checkpoint: its log ends where nothing can resume
                 self.log_path.unlink(missing_ok=True)
             self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -701,12 +905,25 @@ def _logged_step(line: str) -> float:
         return math.inf
 
 
-def _load_state(path: Path) -> dict[str, Any]:
+def _resume(trainer: _Trainer, path: Path) -> None:
+    """Restore `trainer` from the state file `path`; one that is damaged, not this tool's, or of
+    other settings is a `CheckpointError` saying what to do (never torch's advice to unpickle it)."""
+    way_out = (f"delete it and {path.name.replace('.state.pt', '.safetensors')} to resume from the checkpoint "
+               "before it, or start the run again in a new folder")
     try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path}: cannot read the training state ({exc})") from None
-    return state
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for a damaged file
+        log.debug("%s: unreadable training state", path, exc_info=True)
+        raise CheckpointError(f"{path}: cannot read the training state: the file is damaged or was not written by "
+                              f"this tool; {way_out}") from None
+    try:
+        trainer.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        log.debug("%s: training state does not fit", path, exc_info=True)
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        what = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else " ".join(lines[:2])[:300] or type(exc).__name__
+        raise CheckpointError(f"{path}: the training state does not fit this run ({what}); resume with the "
+                              f"settings the run was started with, or {way_out}") from None
 
 
 # --- validation and samples -------------------------------------------------------------------
@@ -789,9 +1006,13 @@ def _batches(trainer: _Trainer, dataset: Any, start_step: int) -> Iterator[dict[
     epoch, skip = divmod(start_step, len(loader))
     while True:
         set_loader_epoch(loader, epoch)
-        for i, batch in enumerate(loader):
-            if i >= skip:
-                yield batch
+        try:
+            for i, batch in enumerate(loader_batches(loader)):
+                if i >= skip:
+                    yield batch
+        except ImageError as exc:  # pixel data broken past a valid header: seen only now
+            raise ImageError(f"{exc}; remove or replace that file, then run again (--resume continues from the last "
+                             "checkpoint)") from None
         skip = 0
         epoch += 1
 
@@ -803,9 +1024,11 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
     raises `TrainingDiverged` without saving over the last good checkpoint.
     """
     token = token or CancelToken()
+    files = _RunFiles(config.out)
+    files.check(config.data, resume)
+    _check_starting_model(config)
     device = resolve_device(config.device)
     started_group = _init_distributed(device)
-    files = _RunFiles(config.out)
     try:
         rank, world = _world()
         if device.type == "cuda" and world > 1 and device.index is None:
@@ -820,17 +1043,22 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             log.warning("%s: %d training sample(s) for a batch of %d × %d process(es): using batches of %d",
                         config.data, available, config.batch_size, world, available // world)
             config = dataclasses.replace(config, batch_size=available // world)
+        cores = os.cpu_count() or 1
+        if config.workers > cores:  # each is a process: thousands would stall the machine
+            log.warning("%d data-loading workers for %d CPU cores: using %d", config.workers, cores, cores)
+            config = dataclasses.replace(config, workers=cores)
         trainer = _Trainer(config, device, scan, dataset)
         latest = files.latest_checkpoint() if resume else None
         if resume and latest is None:
             # Stopped before its first complete checkpoint: the only way on is from the start.
             log.warning("%s: no complete checkpoint yet; the run starts again from step 0", config.out)
             resume = False
+        if latest is not None:  # before config.json is rewritten: a state that does not fit leaves the run as it was
+            _resume(trainer, latest[2])
         if rank == 0:
             files.prepare(config, resume)
             files.open_tensorboard()
         if latest is not None:
-            trainer.load_state_dict(_load_state(latest[2]))
             if rank == 0:
                 files.truncate_log(trainer.step)
             log.info("resumed %s at step %d", config.out, trainer.step)
