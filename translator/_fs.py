@@ -54,6 +54,12 @@ def _nbytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+def fitting_name(stem: str, suffix: str, name_max: int = DEFAULT_NAME_MAX) -> str:
+    """`stem + suffix`, the stem shortened (by whole characters) so the name fits `name_max` bytes:
+    for names the tool derives from an input's (a heat-map beside a 255-byte photo name)."""
+    return _fit(stem, name_max - _nbytes(suffix)) + suffix
+
+
 def _fit(text: str, limit: int) -> str:
     """The longest start of `text` that is at most `limit` bytes in a file name, never splitting a
     character."""

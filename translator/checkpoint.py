@@ -8,11 +8,14 @@ CycleGAN (`d_a` judges domain A). Loading builds the nets from the card and load
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import re
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_origin, get_type_hints
@@ -299,12 +302,34 @@ def save_model(model: Model, path: Path, *, dtype: torch.dtype = torch.float32) 
     return path
 
 
+@contextlib.contextmanager
+def open_model_file(path: Path) -> Iterator[Any]:
+    """`safe_open` of a model file, for regular files only (a named pipe named like a model would
+    block safetensors' reader in native code, for good): anything else is a `CheckpointError`. A
+    name that is not UTF-8, which safetensors refuses, is opened through its file descriptor."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise CheckpointError(f"{path}: is {kind}, not a model file")
+        name = str(path)
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            name = f"/dev/fd/{fd}"  # Linux and macOS; Windows names are always Unicode
+        with safe_open(name, framework="pt") as f:
+            yield f
+    finally:
+        os.close(fd)
+
+
 def read_card(path: Path) -> ModelCard:
     """The card of a model file, without loading its tensors. Raises `CheckpointError` naming the
     file (and the card field at fault) for anything but a model file with a well-formed card."""
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with open_model_file(path) as f:
             meta = f.metadata() or {}
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such model file") from None
@@ -340,7 +365,7 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
     wanted = [r for r in specs if roles is None or r in roles]
     nets: dict[str, nn.Module] = {}
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with open_model_file(path) as f:
             by_role = _tensors_by_role(path, specs, {k: _header_entry(f, k) for k in f.keys()})
             for role in wanted:
                 spec, source = specs[role], f"{path} [{role}]"

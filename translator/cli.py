@@ -219,7 +219,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     opts = _inference_options(args)
     items = shard(plan_outputs(args.inputs, args.output, recursive=args.recursive, fmt=args.format))
     if not items:
-        say("nothing to translate: no images found in the inputs", file=sys.stderr)
+        say(f"nothing to translate: no images found in {', '.join(str(p) for p in args.inputs)}", file=sys.stderr)
         return 1
     for folder in dict.fromkeys(it.dst.parent for it in items if args.overwrite or not it.dst.exists()):
         require_writable(folder, "the outputs", "another output folder")  # before the model loads
@@ -285,7 +285,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             try:
                 spec = infer_discriminator_spec(state)
             except CheckpointError:
-                raise g_exc from None
+                raise CheckpointError(f"{path}: {g_exc}") from None
         n = sum(int(t.numel()) for k, t in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
         say(f"{path}: reference checkpoint, {describe_spec(spec)}, {n:,} parameters")
         if isinstance(spec, GeneratorSpec):
@@ -320,6 +320,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from translator.checkpoint import read_card
+    from translator.errors import BadName
     from translator.reference import ModelExists, default_model_name, import_to_models
 
     name = args.name or default_model_name(args.checkpoints[0])
@@ -336,6 +337,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             output=args.output,
             overwrite=args.force,
         )
+    except BadName as exc:
+        if args.name is not None:
+            raise
+        raise TranslatorError(f"{exc} (the name was taken from the file name; give one with --name)") from None
     except ModelExists as exc:
         raise TranslatorError(
             f"{exc.path} already exists: pass --force to replace it, or --name / -o to import it as another model"

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from translator import imaging
-from translator._fs import check_writable, require_writable, shown, write_bytes_atomic
+from translator._fs import check_writable, fitting_name, require_writable, shown, write_bytes_atomic
 from translator.errors import ImageError, OutputError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
@@ -244,7 +244,7 @@ def evaluate_pairs(
 
 def heatmap_path(folder: Path, src: Path) -> Path:
     """Where `evaluate_pairs` writes the heat-map of input `src`."""
-    return Path(folder) / f"{src.stem}_verdict.png"
+    return Path(folder) / fitting_name(src.stem, "_verdict.png")  # within the file system's name limit
 
 
 def _same_file(path: Path, others: Sequence[Path]) -> Path | None:

@@ -34,6 +34,7 @@ import errno
 import io
 import logging
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,6 +175,29 @@ def output_path_for(src: Path, out_dir: Path, fmt: str | None = None) -> Path:
 # ---------------------------------------------------------------------------------------- reading
 
 
+def _open_regular(path: Path) -> IO[bytes]:
+    """`path` opened for reading if it is a regular file (also through a link); a named pipe or a
+    device named like an image (which would block, or never end: `/dev/zero`) is an `ImageError`.
+    Opened without blocking, then checked, so a pipe never stalls the job."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise ImageError(f"{path}: is {kind}, not an image file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_all(path: Path) -> bytes:
+    with _open_regular(path) as f:
+        return f.read()
+
+
 def read_image(path: Path) -> LoadedImage:
     """Read and fully decode an image file; never modifies it.
 
@@ -183,7 +207,7 @@ def read_image(path: Path) -> LoadedImage:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = _read_all(path)
     except OSError as exc:
         raise _read_error(path, exc) from exc
     return _decode(data, str(path), path)
@@ -198,7 +222,7 @@ def probe_image(path: Path) -> tuple[int, int]:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
             head = f.read(64 * 1024)  # enough to tell what the file is
             with _open(f, head, os.fstat(f.fileno()).st_size, str(path), path) as im:
                 return im.size
@@ -232,7 +256,7 @@ def read_thumbnail(path: Path, max_side: int = 160) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() in (".jpg", ".jpeg"):
         try:
-            data = path.read_bytes()
+            data = _read_all(path)
             with _open(io.BytesIO(data), data, len(data), str(path), path) as f:
                 _check_enough_data(f, data, str(path))  # a forged header must not make libjpeg fill gigabytes
                 f.draft("RGB", (max_side * 2, max_side * 2))

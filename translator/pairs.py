@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ def crop_square(rgb: np.ndarray, size: int, variant: int, rng: np.random.Generat
 
 def _rng(seed: int, name: str, variant: int) -> np.random.Generator:
     """The draws of one (photo, variant): independent of which other photos the job has."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode()), variant])
+    return np.random.default_rng([seed, zlib.crc32(os.fsencode(name)), variant])  # any name the file system has
 
 
 def make_pair(rgb: np.ndarray, kind: PairKind, *, size: int, variant: int, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:

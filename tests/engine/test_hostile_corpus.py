@@ -105,37 +105,7 @@ INPUTS = ("models", "images", "all", "names", "tree", "special", "good")  # ever
 
 # Cases the tool gets wrong today: case id -> what happens (marked xfail(strict=True): the lead
 # sees them, and the mark must go when they are fixed).
-_LONG_HEATMAP = ("eval --heatmaps: the heat map of an input named near NAME_MAX is <stem>_verdict.png, past NAME_MAX, so "
-                 "the item fails ('File name too long', naming the heat map, not the input) and eval exits 1")
-_NON_UTF8_MODEL = ("a valid model file whose name is not UTF-8 cannot be opened: safetensors' safe_open(str(path)) "
-                   "refuses the surrogate-escaped name ('Path ... is not valid UTF-8'), so inspect, translate -m, "
-                   "eval -m, export, train --from, load_model and read_card all refuse it")
-_NON_UTF8_PAIRS = ("pairs: a photo whose name is not UTF-8 fails (\"'utf-8' codec can't encode character '\\udce9' ...: "
-                   "surrogates not allowed\"): translator/pairs.py _rng hashes name.encode()")
-KNOWN: dict[str, str] = {
-    "pth-unknown-keys": "inspect: a .pth of neither reference layout is refused with 'error: not a generator of the "
-                        "reference layout: ...', which does not name the file (cmd_inspect passes on "
-                        "infer_generator_spec's error without the path)",
-    "image-name-max": _LONG_HEATMAP,
-    "image-name-max-utf8": _LONG_HEATMAP,
-    "image-name-max-jpeg": _LONG_HEATMAP,
-    "image-name-max-gif": _LONG_HEATMAP,
-    "names-eval": _LONG_HEATMAP,
-    "model-name-non-utf8": _NON_UTF8_MODEL,
-    "model-name-utf8-surrogate": _NON_UTF8_MODEL,
-    "image-name-non-utf8": _NON_UTF8_PAIRS,
-    "image-name-utf8-surrogate": _NON_UTF8_PAIRS,
-    "names-pairs": _NON_UTF8_PAIRS,
-    "fifo-png": "read_image, probe_image and read_thumbnail wait forever on a FIFO named like an image (opening it "
-                "blocks until a writer comes): a folder job or a dataset holding one never ends",
-    "fifo-pth": "read_card and load_model wait forever on a FIFO named like a model file (safetensors' safe_open "
-                "blocks in native code, where no signal reaches; import_reference refuses it: 'not a file')",
-    "fifo-safetensors": "read_card and load_model wait forever on a FIFO named like a model file (safetensors' "
-                        "safe_open blocks in native code; import_reference refuses it: 'not a file')",
-    "dev-zero-png": "read_image and read_thumbnail read a link to /dev/zero named like an image until memory runs out "
-                    "(Path.read_bytes without a bound: MemoryError or a hang under this test's address-space limit, "
-                    "the machine's memory without one); probe_image refuses it",
-}
+KNOWN: dict[str, str] = {}
 
 # The libraries' notes about the damaged input they are fed (Pillow's on TIFF tags and bombs; torch's
 # on a bare pickle's protocol); the tool's own warnings stay errors.
