@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,11 +57,16 @@ def run(code: Path | None, model: Path, src: Path, out: Path, timeout: float) ->
     cmd = [sys.executable, "-c", _PEAK, sys.executable, "-m", "translator", "translate", str(src), "-o", str(out),
            "-m", str(model), "-q"]
     t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=code or ROOT,
+                            start_new_session=True)  # its own process group: a stopped run takes its child with it
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=code or ROOT)
+        stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return f"> {timeout:.0f} s (stopped)", "–"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return f"> {timeout:.0f} (stopped)", "–"
     wall = time.perf_counter() - t0
+    done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, "")
     rc, peak_kib = (int(v) for v in done.stdout.split()[-2:])
     if rc != 0:
         return f"failed ({rc})", "–"
