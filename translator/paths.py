@@ -8,6 +8,19 @@ from pathlib import Path
 APP_NAME = "image-translator"
 
 
+def _per_user(windows: tuple[str, str], mac: str, xdg: tuple[str, str]) -> Path:
+    """This app's folder in one of the platform's per-user folders: on Windows the folder in env
+    var windows[0] (default ~/AppData/windows[1]), on macOS ~/Library/`mac`, elsewhere the folder
+    in env var xdg[0] (default ~/xdg[1])."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get(windows[0]) or Path.home() / "AppData" / windows[1])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / mac
+    else:
+        base = Path(os.environ.get(xdg[0]) or Path.home() / xdg[1])
+    return base / APP_NAME
+
+
 def user_models_dir() -> Path:
     """The platform's per-user data folder for models (created on demand by writers).
 
@@ -15,13 +28,14 @@ def user_models_dir() -> Path:
     """
     if env := os.environ.get("TRANSLATOR_MODELS_DIR"):
         return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / APP_NAME / "models"
+    return _per_user(("APPDATA", "Roaming"), "Application Support", ("XDG_DATA_HOME", ".local/share")) / "models"
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder (`TRANSLATOR_CACHE_DIR` overrides it, for tests and portable installs)."""
+    if env := os.environ.get("TRANSLATOR_CACHE_DIR"):
+        return Path(env).expanduser()
+    return _per_user(("LOCALAPPDATA", "Local"), "Caches", ("XDG_CACHE_HOME", ".cache"))
 
 
 def shipped_weights_dir() -> Path:

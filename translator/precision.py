@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sys
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +26,7 @@ from translator._fs import write_bytes_atomic
 from translator.choices import Precision
 from translator.devices import autocast, effective_precision
 from translator.metrics import psnr
-from translator.paths import APP_NAME
+from translator.paths import user_cache_dir
 from translator.tiling import private_net
 
 if TYPE_CHECKING:
@@ -40,19 +38,6 @@ MIN_PSNR_DB = 40.0
 PROBE = Path(__file__).parent / "data" / "probe.jpg"  # a 256² crop of samples/coffee.jpg (CC0)
 _VERDICTS: dict[str, float] = {}  # key -> PSNR of bf16 against fp32, this process
 _FINGERPRINTS: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()  # a net's weights, summed once
-
-
-def user_cache_dir() -> Path:
-    """The per-user cache folder (`TRANSLATOR_CACHE_DIR` overrides it, for tests and portable installs)."""
-    if env := os.environ.get("TRANSLATOR_CACHE_DIR"):
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / APP_NAME
 
 
 def verdict_file() -> Path:

@@ -15,9 +15,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from translator.reference import (
     read_state_dict,
 )
 from translator.zoo import DownloadError, find_entry, get_model, model_path, partial_path
+from tests.engine.zoo_server import ZooServer, zoo_server  # noqa: F401 (the fixture "server")
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 RESNET_G = REF / "resnet_6blocks_ngf8_instance_net_G.pth"  # a real reference generator (InstanceNorm)
@@ -94,49 +93,6 @@ def _one_line_error(err: str, *words: str) -> str:
 # a local file server for zoo downloads
 
 
-class _Server:
-    """path -> bytes on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        files: dict[str, bytes] = {}
-        self.files = files
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-                pass
-
-            def do_GET(self) -> None:
-                body = files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def serve(self, name: str, data: bytes) -> str:
-        """Serve `data` as the zoo model `name`; its URL path."""
-        entry = find_entry(name, base=self.base)
-        path = entry.url.removeprefix(self.base)
-        self.files[path] = data
-        return path
-
-
-@pytest.fixture()
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
-    for var in ("no_proxy", "NO_PROXY"):  # requests to 127.0.0.1 must not go through a proxy
-        monkeypatch.setenv(var, "*")
-    s = _Server()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(5)
-
-
 # --------------------------------------------------------------------------------------------
 # nothing inflates
 
@@ -163,7 +119,7 @@ def _measure(commands: list[list[str]]) -> tuple[list[int], float, str]:
 
 @pytest.mark.parametrize("kind", ["expand", "one_storage", "overlapping"])
 def test_a_few_kb_pth_declaring_a_gigabyte_network_is_refused_without_allocating_it(
-    kind: str, tmp_path: Path, server: _Server, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, server: ZooServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`translator import`, `inspect` and `zoo get` refuse it naming the tensor; the process's peak
     RSS grows by less than 200 MB (loading it used to take 1.7 GB and import it)."""
@@ -326,7 +282,7 @@ def test_a_model_file_with_non_finite_weights_is_refused_naming_the_tensor(tmp_p
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-def test_a_zoo_download_with_non_finite_weights_is_refused_and_deleted(tmp_path: Path, server: _Server) -> None:
+def test_a_zoo_download_with_non_finite_weights_is_refused_and_deleted(tmp_path: Path, server: ZooServer) -> None:
     server.serve("horse2zebra", _save(_poisoned(float("nan")), tmp_path / "nan.pth").read_bytes())
     entry = find_entry("horse2zebra", base=server.base)
     with pytest.raises(DownloadError) as err:
@@ -353,7 +309,7 @@ def _no_unsafe_advice(text: str) -> None:
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
-def test_a_refused_pickle_s_message_never_advises_weights_only_false(legacy: bool, tmp_path: Path, server: _Server,
+def test_a_refused_pickle_s_message_never_advises_weights_only_false(legacy: bool, tmp_path: Path, server: ZooServer,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """torch's own text says re-running with `weights_only=False` "will likely succeed" if the
     source is trusted; that would run the file's code, so the message must not pass it on."""

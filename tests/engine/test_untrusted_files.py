@@ -15,10 +15,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from translator.networks import GeneratorSpec, build_generator
 from translator.paths import user_models_dir
 from translator.reference import import_reference
 from translator.zoo import DownloadError, find_entry, get_model, partial_path
+from tests.engine.zoo_server import ZooServer, zoo_server  # noqa: F401 (the fixture "server")
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 UNET_G = REF / "unet_128_ngf8_batch_dropout_net_G.pth"  # a real reference generator
@@ -137,43 +136,7 @@ def test_commands_that_open_model_files_never_unpickle_it(evil: tuple[Path, Path
     assert not (tmp_path / "out").exists() and not (tmp_path / "exp").exists()
 
 
-class _Server:
-    """A file server on 127.0.0.1 (path -> bytes), for zoo downloads."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        files = self.files
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-                pass
-
-            def do_GET(self) -> None:
-                body = files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-
-@pytest.fixture()
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
-    for var in ("no_proxy", "NO_PROXY"):  # requests to 127.0.0.1 must not go through a proxy
-        monkeypatch.setenv(var, "*")
-    s = _Server()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(5)
-
-
-def test_a_zoo_download_that_would_run_code_is_refused_and_deleted(evil: tuple[Path, Path], server: _Server) -> None:
+def test_a_zoo_download_that_would_run_code_is_refused_and_deleted(evil: tuple[Path, Path], server: ZooServer) -> None:
     path, _marker = evil
     entry = find_entry("horse2zebra", base=server.base)
     server.files["/cyclegan/pretrained_models/horse2zebra.pth"] = path.read_bytes()
