@@ -371,7 +371,9 @@ def load_model(path: Path, *, roles: tuple[str, ...] | None = None) -> Model:
                 spec, source = specs[role], f"{path} [{role}]"
                 check_layout(spec, by_role[role], source=source)
                 check_spec_bounds(spec, source=source)
-                state = {k: f.get_tensor(f"{role}.{k}") for k in by_role[role]}
+                # Copied out of the file's memory map: a tensor left in it would keep the whole
+                # mapping (every page read) resident for as long as the model lives.
+                state = {k: f.get_tensor(f"{role}.{k}").clone() for k in by_role[role]}
                 check_finite(state, source=source)
                 net = empty_net(spec)
                 load_state_dict_checked(net, state, spec, source=source)
