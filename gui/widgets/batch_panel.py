@@ -106,7 +106,8 @@ class BatchPanel(QWidget):
         self.open_button.clicked.connect(self._open_output)
         self.output.editingFinished.connect(self._ask_output)
         self.format.activated.connect(lambda _i: session.set_output_format(self.format.currentData()))
-        for signal in (session.modelChanged, session.directionChanged, session.inputFolderChanged, session.optionsChanged):
+        for signal in (session.modelChanged, session.directionChanged, session.inputFolderChanged, session.optionsChanged,
+                       session.strengthChanged):
             signal.connect(self._show_summary)
         session.outputFolderChanged.connect(self._show_output)
         session.outputFormatChanged.connect(self._show_format)
@@ -124,8 +125,9 @@ class BatchPanel(QWidget):
             self.summary.setText("Pick a model and open a folder: the batch translates every image in it.")
             return
         o = s.options
+        at_strength = f", at {round(s.strength * 100)} % strength" if s.strength < 1 else ""
         self.summary.setText(f"Translate every image in <b>{escaped(s.input_folder.name)}</b> with <b>{escaped(model)}</b> "
-                             f"({o.device}, {o.precision}, {o.mode} mode).")
+                             f"(device {o.device}, precision {o.precision}, {o.mode} mode{at_strength}).")
 
     def _show_output(self, folder: Path | None) -> None:
         self.output.setText(str(folder) if folder is not None else "")

@@ -114,6 +114,7 @@ def test_the_sketch_tab_and_the_batch_use_the_same_strength(qtbot: QtBot, w: Mai
     assert sk.result_view.caption().endswith("· 80 %")
 
     w.open_folder(pairs)
+    assert "at 80 % strength" in w.batch.summary.text()
     out = tmp_path / "out"
     w.session.set_output_folder(out)
     with qtbot.waitSignal(w.batch.finished, timeout=TIMEOUT) as done:
