@@ -24,11 +24,12 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from translator.errors import OutputError
+from translator.errors import OutputError, TranslatorError
 
 PARTIAL_PREFIX = ".partial-"
 FOREIGN_PARTIAL_MAX_AGE_S = 3600.0  # a partial file of another host counts as abandoned after this
@@ -197,6 +198,25 @@ def check_writable(folder: Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _create_partial(folder, "probe", "").unlink()
+
+
+def open_regular(path: Path, what: str, error: type[TranslatorError]) -> int:
+    """A blocking descriptor of `path`, opened for reading if it is a regular file (also through a
+    link). A named pipe, device or folder named like one (which would block for good, or never end:
+    `/dev/zero`) raises `error` saying it is not `what` (e.g. "an image file"); it is opened
+    without blocking first, so a pipe never stalls the job."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise error(f"{path}: is {kind}, not {what}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def require_writable(folder: Path, what: str, instead: str) -> None:

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 from torch import nn
 
-from translator._fs import write_bytes_atomic
+from translator._fs import open_regular, write_bytes_atomic
 from translator.choices import DIRECTIONS, KINDS, check_choice
 from translator.choices import Direction as Direction, Kind as Kind  # re-exported: other modules import them from here
 from translator.errors import ArchitectureMismatch, CheckpointError
@@ -307,12 +306,8 @@ def open_model_file(path: Path) -> Iterator[Any]:
     """`safe_open` of a model file, for regular files only (a named pipe named like a model would
     block safetensors' reader in native code, for good): anything else is a `CheckpointError`. A
     name that is not UTF-8, which safetensors refuses, is opened through its file descriptor."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fd = open_regular(path, "a model file", CheckpointError)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
-            raise CheckpointError(f"{path}: is {kind}, not a model file")
         name = str(path)
         try:
             name.encode("utf-8")

@@ -34,7 +34,6 @@ import errno
 import io
 import logging
 import os
-import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
-from translator._fs import is_partial_file, write_bytes_atomic
+from translator._fs import is_partial_file, open_regular, write_bytes_atomic
 from translator.choices import FORMAT_SUFFIXES
 from translator.errors import ImageError, TranslatorError, UnsupportedImage
 
@@ -176,21 +175,8 @@ def output_path_for(src: Path, out_dir: Path, fmt: str | None = None) -> Path:
 
 
 def _open_regular(path: Path) -> IO[bytes]:
-    """`path` opened for reading if it is a regular file (also through a link); a named pipe or a
-    device named like an image (which would block, or never end: `/dev/zero`) is an `ImageError`.
-    Opened without blocking, then checked, so a pipe never stalls the job."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
-            raise ImageError(f"{path}: is {kind}, not an image file")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    """`path` opened for reading if it is a regular file (`translator._fs.open_regular`)."""
+    return os.fdopen(open_regular(path, "an image file", ImageError), "rb")
 
 
 def _read_all(path: Path) -> bytes:
