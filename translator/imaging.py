@@ -7,7 +7,9 @@ depth — so `write_like` can put it back on the model's output. Writing is atom
 rename, see `translator._fs`), so a viewer or a folder job never sees half an image.
 
 Shortcuts, and what they give up:
-- ICC profiles and other metadata are neither applied nor carried to the output.
+- ICC profiles and other metadata are neither applied nor carried to the output. What the tool
+  writes instead is its own record of the settings (`settings=`, `translator.provenance`): in
+  PNG, JPEG, WebP and 8-bit TIFF; 16-bit TIFF and BMP are written without it.
 - 16-bit PNG/TIFF are decoded and encoded with OpenCV (Pillow has no 16-bit RGB mode). A 16-bit
   RGBA TIFF written this way lacks the ExtraSamples tag: Pillow and OpenCV read its 4th channel
   as alpha, some other programs may show it as an extra channel.
@@ -48,6 +50,7 @@ from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 from translator._fs import is_partial_file, open_regular, write_bytes_atomic
 from translator.choices import FORMAT_SUFFIXES
 from translator.errors import ImageError, TranslatorError, UnsupportedImage
+from translator.provenance import Provenance, png_with_settings, xmp_packet
 
 log = logging.getLogger(__name__)
 
@@ -679,6 +682,7 @@ def write_image(
     bit_depth: int = 8,
     quality: int = 95,
     make_parents: bool = True,
+    settings: Provenance | None = None,
 ) -> Path:
     """Write `rgb` atomically, in the format its suffix names; return the path written.
 
@@ -686,7 +690,8 @@ def write_image(
     `alpha` (H, W) uint8/uint16 is kept by PNG, WebP and TIFF and dropped (with a warning) by JPEG
     and BMP. 16 bits are written by PNG and TIFF; other formats fall back to 8 (with a warning).
     `quality` (1..100) applies to JPEG and WebP. `make_parents=False`: a missing folder is an
-    error, not created. Raises `ValueError` for bad arguments or an unknown suffix, `ImageError`
+    error, not created. `settings` are written into the file where the format can hold them (see
+    `translator.provenance`; not 16-bit TIFF nor BMP). Raises `ValueError` for bad arguments or an unknown suffix, `ImageError`
     (caused by the OSError) when the file cannot be written (the destination is then untouched).
     """
     path = Path(path)
@@ -716,14 +721,23 @@ def write_image(
     try:
         if bit_depth == 16:
             data = _encode_16bit(path.suffix.lower(), _to_16bit(rgb), None if alpha is None else _to_16bit(alpha))
+            if settings is not None and fmt == "TIFF":
+                log.debug("%s: a 16-bit TIFF cannot carry the settings; written without", path)
         else:
             rgb8 = rgb if rgb.dtype == np.uint8 else _to_8bit(rgb)
             if alpha is not None:
                 alpha8 = alpha if alpha.dtype == np.uint8 else _to_8bit(alpha)
                 rgb8 = np.dstack([rgb8, alpha8])
             buf = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(rgb8)).save(buf, format=fmt, **_save_options(fmt, quality, alpha is not None))
+            options = _save_options(fmt, quality, alpha is not None)
+            if settings is not None and fmt in ("JPEG", "WEBP"):
+                options["xmp"] = xmp_packet(settings)
+            elif settings is not None and fmt == "TIFF":
+                options["tiffinfo"] = {700: xmp_packet(settings)}  # the XMP tag
+            Image.fromarray(np.ascontiguousarray(rgb8)).save(buf, format=fmt, **options)
             data = buf.getvalue()
+        if settings is not None and fmt == "PNG":
+            data = png_with_settings(data, settings)
         # Encoded in memory first: the temporary file exists only for the moment of the write.
         write_bytes_atomic(path, data, make_parents=make_parents)
     except (OSError, ValueError, cv2.error) as exc:
@@ -731,8 +745,10 @@ def write_image(
     return path
 
 
-def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95, *, make_parents: bool = True) -> Path:
-    """Write the model's output `rgb` ((H, W, 3) uint8) with `like`'s alpha and bit depth.
+def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95, *, make_parents: bool = True,
+               settings: Provenance | None = None) -> Path:
+    """Write the model's output `rgb` ((H, W, 3) uint8) with `like`'s alpha and bit depth (and
+    `settings`, as `write_image` does).
 
     The output must have `like`'s size (alpha is never resized): `ValueError` otherwise.
     """
@@ -744,7 +760,8 @@ def write_like(path: Path, rgb: np.ndarray, like: LoadedImage, quality: int = 95
         )
     if rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be uint8 (the model's output), got {rgb.dtype}")
-    return write_image(path, rgb, alpha=like.alpha, bit_depth=like.bit_depth, quality=quality, make_parents=make_parents)
+    return write_image(path, rgb, alpha=like.alpha, bit_depth=like.bit_depth, quality=quality, make_parents=make_parents,
+                       settings=settings)
 
 
 def _to_16bit(a: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Where models live: the shipped `weights/` folder and the user's models folder."""
+"""Where models live (the shipped `weights/` folder, the user's models folder) and the other per-user folders."""
 from __future__ import annotations
 
 import os
@@ -36,6 +36,16 @@ def user_cache_dir() -> Path:
     if env := os.environ.get("TRANSLATOR_CACHE_DIR"):
         return Path(env).expanduser()
     return _per_user(("LOCALAPPDATA", "Local"), "Caches", ("XDG_CACHE_HOME", ".cache"))
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder for what the app keeps besides models (the history of runs).
+
+    `TRANSLATOR_DATA_DIR` overrides it (tests, portable installs).
+    """
+    if env := os.environ.get("TRANSLATOR_DATA_DIR"):
+        return Path(env).expanduser()
+    return _per_user(("APPDATA", "Roaming"), "Application Support", ("XDG_DATA_HOME", ".local/share"))
 
 
 def shipped_weights_dir() -> Path:
