@@ -17,15 +17,16 @@ from types import ModuleType
 from typing import Any
 
 try:
-    from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 except ModuleNotFoundError:  # installed without the app's extra: say how to get it, no traceback
     raise SystemExit("translator-gui needs the app's extra: pip install 'image-translator[gui]' "
                      "(PySide6 is not installed)") from None
 
+from gui import i18n
 from translator.heap import keep_heap_compact
 
-TITLE = "Image Translator"
+TITLE = "Image Translator"  # the application's name (settings folder); the window shows its translation
 
 
 class Startup:
@@ -38,8 +39,8 @@ class Startup:
         self.error: BaseException | None = None
         self._module: ModuleType | None = None
         self.splash = QMainWindow()
-        self.splash.setWindowTitle(TITLE)
-        label = QLabel("Starting the engine…")
+        self.splash.setWindowTitle(QCoreApplication.translate("Startup", "Image Translator"))
+        label = QLabel(QCoreApplication.translate("Startup", "Starting the engine…"))
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.splash.setCentralWidget(label)
         geometry = QSettings().value("window/geometry")
@@ -76,7 +77,8 @@ class Startup:
             label = self.splash.centralWidget()
             assert isinstance(label, QLabel)
             label.setTextFormat(Qt.TextFormat.PlainText)  # an exception's text may quote anything
-            label.setText(f"The engine could not be loaded:\n{self.error}\n\nSee the terminal for details.")
+            label.setText(i18n.fill(QCoreApplication.translate(
+                "Startup", "The engine could not be loaded:\n%1\n\nSee the terminal for details."), self.error))
             return
         self.window = _open_main_window(self._module, self.args, self.splash)
         self.splash.close()
@@ -134,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("image-translator")
     app.setApplicationName(TITLE)
+    i18n.install(app, i18n.resolve(QSettings().value(i18n.KEY_LANGUAGE)))  # before any widget is built
     startup = Startup(args)
     startup.start()
     return int(app.exec())

@@ -43,6 +43,7 @@ from typing import Any, cast
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEvent, QObject, Qt, QThread, Signal, Slot
 from shiboken6 import isValid
 
+from gui.i18n import fill
 from translator.errors import JobCancelled, TranslatorError
 from translator.jobs import CancelToken
 
@@ -61,7 +62,7 @@ def user_message(exc: BaseException) -> str:
     """What the UI shows for an exception: the message of an expected error, else a pointer to the log."""
     if isinstance(exc, EXPECTED_ERRORS):
         return str(exc) or type(exc).__name__
-    return f"unexpected error: {type(exc).__name__}: {exc} (details in the log)"
+    return fill(QCoreApplication.translate("Jobs", "unexpected error: %1: %2 (details in the log)"), type(exc).__name__, exc)
 
 
 def _takes_token(make_job: Callable[..., Any]) -> bool:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
+from gui import i18n
 from gui.jobs import LatestOnly, cancel_all_and_wait
 from gui.plain import literal
 from gui.session import ModelChoice, Session
@@ -86,7 +87,7 @@ class _PreviewSignals(QObject):
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("Image Translator")
+        self.setWindowTitle(self.tr("Image Translator"))
         self.setMinimumSize(900, 600)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
@@ -107,12 +108,12 @@ class MainWindow(QMainWindow):
         self.log_panel = LogPanel()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.preview, "Preview")
-        self.tabs.addTab(self.sketch, "Sketch")
-        self.tabs.addTab(_scrolling(self.batch), "Batch")
+        self.tabs.addTab(self.preview, self.tr("Preview"))
+        self.tabs.addTab(self.sketch, self.tr("Sketch"))
+        self.tabs.addTab(_scrolling(self.batch), self.tr("Batch"))
         # The fine-tune form scrolls rather than squeeze its curves on small (or high-DPI) screens.
-        self.tabs.addTab(_scrolling(self.train_panel), "Fine-tune")
-        self.tabs.addTab(self.log_panel, "Log")
+        self.tabs.addTab(_scrolling(self.train_panel), self.tr("Fine-tune"))
+        self.tabs.addTab(self.log_panel, self.tr("Log"))
         sidebar = _scrolling(self.library)
         sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap, never scroll sideways
         # never narrower than its contents (a scroll bar's width to spare): nothing in it is clipped
@@ -144,9 +145,9 @@ class MainWindow(QMainWindow):
         s.directionChanged.connect(lambda _d: self._show_model_names())
         self.library.errorRaised.connect(self.show_error)
         self.preview_jobs.failed.connect(self.preview.show_error)
-        self.batch.started.connect(lambda w: self.jobs.track(w, "Batch", "images"))
-        self.train_panel.started.connect(lambda w: self.jobs.track(w, "Fine-tune", "steps"))
-        self.train_panel.pairs.started.connect(lambda w: self.jobs.track(w, "Make pairs", "photos"))
+        self.batch.started.connect(lambda w: self.jobs.track(w, self.tr("Batch"), self.tr("images")))
+        self.train_panel.started.connect(lambda w: self.jobs.track(w, self.tr("Fine-tune"), self.tr("steps")))
+        self.train_panel.pairs.started.connect(lambda w: self.jobs.track(w, self.tr("Make pairs"), self.tr("photos")))
         self.train_panel.modelReady.connect(self.add_trained_model)
         self._make_actions()
         self._load_settings()
@@ -166,20 +167,50 @@ class MainWindow(QMainWindow):
             menus[menu_name].addAction(action)
             return action
 
-        add("&File", "Open folder…", QKeySequence.StandardKey.Open, self.library.ask_folder)
-        add("&File", "Import model…", "Ctrl+I", self.picker.ask_import)
-        add("&File", "Get models…", "", self.open_zoo)
-        add("&File", "Run batch", "Ctrl+R", self.run_batch)
-        add("&File", "Quit", QKeySequence.StandardKey.Quit, self.close)
-        add("&View", "Next image", "Ctrl+Right", lambda: self.strip.step(1))
-        add("&View", "Previous image", "Ctrl+Left", lambda: self.strip.step(-1))
-        add("&View", "Fit", "Ctrl+0", self.fit_all)
-        add("&View", "Actual size (100%)", "Ctrl+1", self.actual_size_all)
-        add("&View", "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self._zoom(1.25))
-        add("&View", "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self._zoom(0.8))
-        self.sidebar_action = add("&View", "Side bar", "Ctrl+B", self._toggle_sidebar)
+        file, view = self.tr("&File"), self.tr("&View")
+        add(file, self.tr("Open folder…"), QKeySequence.StandardKey.Open, self.library.ask_folder)
+        add(file, self.tr("Import model…"), "Ctrl+I", self.picker.ask_import)
+        add(file, self.tr("Get models…"), "", self.open_zoo)
+        add(file, self.tr("Run batch"), "Ctrl+R", self.run_batch)
+        add(file, self.tr("Quit"), QKeySequence.StandardKey.Quit, self.close)
+        add(view, self.tr("Next image"), "Ctrl+Right", lambda: self.strip.step(1))
+        add(view, self.tr("Previous image"), "Ctrl+Left", lambda: self.strip.step(-1))
+        add(view, self.tr("Fit"), "Ctrl+0", self.fit_all)
+        add(view, self.tr("Actual size (100%)"), "Ctrl+1", self.actual_size_all)
+        add(view, self.tr("Zoom in"), QKeySequence.StandardKey.ZoomIn, lambda: self._zoom(1.25))
+        add(view, self.tr("Zoom out"), QKeySequence.StandardKey.ZoomOut, lambda: self._zoom(0.8))
+        self.sidebar_action = add(view, self.tr("Side bar"), "Ctrl+B", self._toggle_sidebar)
         self.sidebar_action.setCheckable(True)
         self.sidebar_action.setChecked(True)
+        self.language_menu = self._language_menu(menus[view])
+
+    def _language_menu(self, view: QMenu) -> QMenu:
+        """View ▸ Language: System, English, 한국어 (each language named in itself), stored in the
+        settings and applied at the next start (`gui.i18n`)."""
+        menu = view.addMenu(self.tr("Language"))
+        group = QActionGroup(self)
+        stored = i18n.stored_setting(self.settings)
+        self.language_actions: dict[str, QAction] = {}
+        for choice, text in ((i18n.SYSTEM, self.tr("System")), ("en", "English"), ("ko", "한국어")):
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(choice == stored)
+            action.triggered.connect(lambda _checked=False, c=choice: self.set_language(c))
+            group.addAction(action)
+            self.language_actions[choice] = action
+        return menu
+
+    def set_language(self, choice: str) -> None:
+        """Remember the language ("system", "en" or "ko"); it applies when the app next starts
+        (the window's texts are made when it is built), which a message says when it changes what is shown."""
+        if choice not in i18n.SETTINGS_CHOICES:
+            raise ValueError(f"language must be one of {', '.join(i18n.SETTINGS_CHOICES)}, not {choice!r}")
+        self.settings.setValue(i18n.KEY_LANGUAGE, choice)
+        self.settings.sync()
+        self.language_actions[choice].setChecked(True)
+        if i18n.resolve(choice) != i18n.current():
+            QMessageBox.information(self, self.tr("Language"), self.tr(
+                "The new language applies the next time you start Image Translator."))
 
     def open_zoo(self) -> ZooDialog:
         """Open "Get models…"; each model it downloads is selected in the (refreshed) picker."""
@@ -249,7 +280,7 @@ class MainWindow(QMainWindow):
         try:
             write_bytes_atomic(dst, model_file.read_bytes())
         except OSError as exc:
-            self.show_error(f"{dst}: cannot save the trained model ({exc.strerror or exc})")
+            self.show_error(i18n.fill(self.tr("%1: cannot save the trained model (%2)"), dst, exc.strerror or exc))
             return
         log.info("trained model saved as %s", dst)
         self.picker.select(dst)
@@ -327,7 +358,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         log.error("%s", message)
-        QMessageBox.warning(self, "Image Translator", literal(message))
+        QMessageBox.warning(self, self.tr("Image Translator"), literal(message))
 
     # drag and drop ---------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.i18n import QT_TRANSLATE_NOOP, fill, words
 from gui.jobs import JobWorker
 from gui.plain import PlainLabel, escaped, visible
 from gui.session import Session
@@ -41,7 +42,7 @@ from translator.jobs import CancelToken, JobSummary, Progress
 TranslatorFor = Callable[[Path, Direction | None, InferenceOptions], Translator]
 """Gives the translator for (model file, direction, options); called on the worker thread."""
 
-SAME_FORMAT = "same as input"
+SAME_FORMAT = QT_TRANSLATE_NOOP("BatchPanel", "same as input")
 
 
 class BatchPanel(QWidget):
@@ -58,32 +59,32 @@ class BatchPanel(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)  # the app's own bold; the names in it are escaped
         self.summary.setWordWrap(True)
         self.output = QLineEdit()
-        self.output.setPlaceholderText("output folder")
-        browse = QPushButton("Browse…")
+        self.output.setPlaceholderText(self.tr("output folder"))
+        browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(self._browse)
-        self.recursive = QCheckBox("include sub-folders")
+        self.recursive = QCheckBox(self.tr("include sub-folders"))
         self.format = QComboBox()
-        self.format.addItem(SAME_FORMAT, None)
+        self.format.addItem(QCoreApplication.translate("BatchPanel", SAME_FORMAT), None)
         for fmt in OUTPUT_FORMATS:
             self.format.addItem(fmt, fmt)
-        self.run_button = QPushButton("Run batch")
+        self.run_button = QPushButton(self.tr("Run batch"))
         self.run_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.setEnabled(False)
-        self.open_button = QPushButton("Open output folder")
+        self.open_button = QPushButton(self.tr("Open output folder"))
         self.progress = QProgressBar()
         self.rate = PlainLabel("")
         self.rate.setWordWrap(True)  # an error names the folder and what to do: long
         self.failures = QListWidget()
-        self.failures.setToolTip("files that could not be translated, and why")
-        self.failures_label = QLabel("Files that failed:")
+        self.failures.setToolTip(self.tr("files that could not be translated, and why"))
+        self.failures_label = QLabel(self.tr("Files that failed:"))
 
         out_row = QHBoxLayout()
         out_row.addWidget(self.output, 1)
         out_row.addWidget(browse)
         form = QFormLayout()
-        form.addRow("Output folder", out_row)
-        form.addRow("Format", self.format)
+        form.addRow(self.tr("Output folder"), out_row)
+        form.addRow(self.tr("Format"), self.format)
         form.addRow("", self.recursive)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.open_button):
@@ -122,12 +123,18 @@ class BatchPanel(QWidget):
         s = self.session
         model = s.model_path.stem if s.model_path else None
         if model is None or s.input_folder is None:
-            self.summary.setText("Pick a model and open a folder: the batch translates every image in it.")
+            self.summary.setText(self.tr("Pick a model and open a folder: the batch translates every image in it."))
             return
         o = s.options
-        at_strength = f", at {round(s.strength * 100)} % strength" if s.strength < 1 else ""
-        self.summary.setText(f"Translate every image in <b>{escaped(s.input_folder.name)}</b> with <b>{escaped(model)}</b> "
-                             f"(device {o.device}, precision {o.precision}, {o.mode} mode{at_strength}).")
+        folder, name = f"<b>{escaped(s.input_folder.name)}</b>", f"<b>{escaped(model)}</b>"
+        device, precision, mode = words.label(o.device), words.label(o.precision), words.label(o.mode)
+        if s.strength < 1:
+            text = fill(self.tr("Translate every image in %1 with %2 (device %3, precision %4, %5 mode, at %6 % strength)."),
+                        folder, name, device, precision, mode, round(s.strength * 100))
+        else:
+            text = fill(self.tr("Translate every image in %1 with %2 (device %3, precision %4, %5 mode)."),
+                        folder, name, device, precision, mode)
+        self.summary.setText(text)
 
     def _show_output(self, folder: Path | None) -> None:
         self.output.setText(str(folder) if folder is not None else "")
@@ -152,10 +159,10 @@ class BatchPanel(QWidget):
         s = self.session
         model, folder, out = s.model, s.input_folder, s.output_folder
         if model is None or folder is None:
-            self.rate.setText("Pick a model and open a folder first.")
+            self.rate.setText(self.tr("Pick a model and open a folder first."))
             return
         if out is None:
-            self.rate.setText("Choose an output folder first.")
+            self.rate.setText(self.tr("Choose an output folder first."))
             return
         fmt, recursive, options, strength = s.output_format, self.recursive.isChecked(), s.options, s.strength
         translator_for = self._translator_for
@@ -168,7 +175,7 @@ class BatchPanel(QWidget):
         self.failures.clear()
         self._show_failures(False)
         self.progress.setValue(0)
-        self.rate.setText("starting…")
+        self.rate.setText(self.tr("starting…"))
         worker = JobWorker(job, name="batch", min_interval_s=0.05, keep=lambda event: event.failed)
         worker.on(progress=self._progress, result=self._done, failed=self._failed, cancelled=self._cancelled,
                   finished=self._finished)
@@ -184,7 +191,7 @@ class BatchPanel(QWidget):
 
     def _progress(self, p: Progress) -> None:
         show_progress(self.progress, p)
-        self.rate.setText(progress_text(p, "images"))
+        self.rate.setText(progress_text(p, self.tr("images")))
         if p.failed:
             assert p.result is not None
             self.failures.addItem(visible(p.result.error or str(p.result.item), lines=True))
@@ -197,14 +204,15 @@ class BatchPanel(QWidget):
         self._layout.setStretch(self._layout.count() - 1, 0 if on else 1)
 
     def _done(self, summary: JobSummary) -> None:
-        self.rate.setText(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
+        self.rate.setText(fill(self.tr("written %1, skipped %2 (already done), failed %3"),
+                               len(summary.written), len(summary.skipped), len(summary.failed)))
         self._summary = summary
 
     def _failed(self, message: str) -> None:
         self.rate.setText(message)
 
     def _cancelled(self) -> None:
-        self.rate.setText("cancelled: finished outputs are kept; run again to continue")
+        self.rate.setText(self.tr("cancelled: finished outputs are kept; run again to continue"))
 
     def _finished(self) -> None:
         self.run_button.setEnabled(True)
@@ -214,7 +222,7 @@ class BatchPanel(QWidget):
         self.finished.emit(summary)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output.text())
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Output folder"), self.output.text())
         if folder:
             self.session.set_output_folder(Path(folder))
 

@@ -50,7 +50,7 @@ class _WipeCanvas(QWidget):
         r = self.image_rect()
         if r.isEmpty():
             p.setPen(QColor(170, 170, 170))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "no images")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.tr("no images"))
             return
         x = self.divider_x()
         left = QRectF(r.left(), r.top(), x - r.left(), r.height())
@@ -98,7 +98,7 @@ class CompareView(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)  # percent
         self.slider.setValue(50)
-        self.slider.setToolTip("Divider position: before (input) on the left, after (output) on the right")
+        self.slider.setToolTip(self.tr("Divider position: before (input) on the left, after (output) on the right"))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas, 1)

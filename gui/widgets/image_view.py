@@ -49,10 +49,10 @@ class ImageView(QGraphicsView):
     viewChanged = Signal(float, QPointF)  # (zoom, centre in image pixels), user actions only
     imageChanged = Signal()  # after every set_image, so a ViewSync can align a new image
 
-    def __init__(self, caption: str = "", placeholder: str = "no image", parent: QWidget | None = None) -> None:
+    def __init__(self, caption: str = "", placeholder: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._caption = caption
-        self._placeholder = placeholder
+        self._placeholder = self.tr("no image") if placeholder is None else placeholder
         self._quiet = 0  # > 0 while the view changes itself; such changes are not signalled
         self._fitted = True  # still showing "fit": refit on resize
         self._overlay_visible = True

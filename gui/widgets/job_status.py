@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
+from gui.i18n import fill
 from gui.jobs import JobWorker
 from gui.plain import visible
 from translator.jobs import Progress, format_duration
@@ -24,10 +26,11 @@ STEPS_PER_ITEM = 100  # a bar moves in hundredths of an item, so a long image sh
 
 def progress_text(p: Progress, unit: str) -> str:
     """`12/50 · 1.3 images/s · ETA 0:40` (ETA `–` until there is a rate), then `· 40 % of big.png`
-    while inside an image that takes a while."""
-    text = f"{p.done}/{p.total} · {p.rate:.2f} {unit}/s · ETA {format_duration(p.eta_s, '–')}"
+    while inside an image that takes a while; `unit` is already translated."""
+    text = fill(QCoreApplication.translate("JobStatus", "%1/%2 · %3 %4/s · ETA %5"), p.done, p.total, f"{p.rate:.2f}",
+                unit, format_duration(p.eta_s, "–"))
     if p.inside is not None and p.item is not None:
-        text += f" · {p.inside:.0%} of {visible(p.item.name)}"
+        text += fill(QCoreApplication.translate("JobStatus", " · %1 % of %2"), round(p.inside * 100), visible(p.item.name))
     return text
 
 
@@ -41,16 +44,17 @@ class _JobLine(QWidget):
     def __init__(self, title: str, unit: str, cancel: Callable[[], None]) -> None:
         super().__init__()
         self.title, self.unit = title, unit
-        self.label = QLabel(f"{title}: starting…")
+        self.label = QLabel(fill(self.tr("%1: starting…"), title))
         self.bar = QProgressBar()
         self.bar.setFixedWidth(160)
         self.bar.setMaximum(0)  # busy until the first event
         self.bar.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip(f"Stop the {title.lower()}: finished outputs are kept; run it again to continue")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setToolTip(fill(self.tr("Stop this job (%1): finished outputs are kept; run it again to continue"),
+                                           title))
         self.cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.cancel_button.clicked.connect(cancel)
-        self.cancel_button.clicked.connect(lambda: self.label.setText(f"{title}: stopping…"))
+        self.cancel_button.clicked.connect(lambda: self.label.setText(fill(self.tr("%1: stopping…"), title)))
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 0, 4, 0)
         row.addWidget(self.label)
@@ -84,9 +88,10 @@ class JobStatus(QWidget):
         self.show()
         worker.progress.connect(line.show_event)
         worker.failed.connect(
-            lambda message: self._status_bar.showMessage(visible(f"{title}: {message}", lines=True), SUMMARY_MS))
+            lambda message: self._status_bar.showMessage(visible(fill(self.tr("%1: %2"), title, message), lines=True),
+                                                         SUMMARY_MS))
         worker.cancelled.connect(lambda: self._status_bar.showMessage(
-            f"{title}: cancelled; finished outputs are kept", SUMMARY_MS))
+            fill(self.tr("%1: cancelled; finished outputs are kept"), title), SUMMARY_MS))
         worker.finished.connect(partial(self._remove, key))
 
     def titles(self) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
+from gui.i18n import QT_TRANSLATE_NOOP, fill
 from gui.plain import PlainLabel
 from gui.session import ModelChoice, Session
 from gui.widgets.model_picker import ModelPicker
@@ -19,7 +20,7 @@ from gui.widgets.options_panel import OptionsPanel
 from gui.widgets.thumbnails import ThumbnailStrip
 from translator.choices import Direction
 
-NO_COMPARISON = "(none)"
+NO_COMPARISON = QT_TRANSLATE_NOOP("LibraryPanel", "(none)")
 
 
 def _heading(text: str) -> QLabel:
@@ -38,32 +39,33 @@ class LibraryPanel(QWidget):
         self.session = session
         self.picker = ModelPicker()
         self.compare_with = QComboBox()
-        self.compare_with.setToolTip("Translate each image with a second model too, to compare the two outputs")
+        self.compare_with.setToolTip(self.tr("Translate each image with a second model too, to compare the two outputs"))
         for combo in (self.picker.combo, self.compare_with):  # long model names elide, not widen the side bar
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
-        self.folder_label = PlainLabel("No folder open")  # folder names are untrusted text
+        self.folder_label = PlainLabel(self.tr("No folder open"))  # folder names are untrusted text
         self.folder_label.setWordWrap(True)
-        self.open_button = QPushButton("Open folder…")
+        self.open_button = QPushButton(self.tr("Open folder…"))
         self.open_button.clicked.connect(self.ask_folder)
         self.strip = ThumbnailStrip()
-        self.target_label = PlainLabel("Targets: none found")
+        self.target_label = PlainLabel(self.tr("Targets: none found"))
         self.target_label.setWordWrap(True)
-        self.target_label.setToolTip("Target images (ground truth) with the same file names: the readouts compare against them")
-        target_button = QPushButton("Targets…")
-        target_button.setToolTip("Choose the folder of target images (same file names as the inputs)")
+        self.target_label.setToolTip(self.tr("Target images (ground truth) with the same file names: the readouts compare "
+                                             "against them"))
+        target_button = QPushButton(self.tr("Targets…"))
+        target_button.setToolTip(self.tr("Choose the folder of target images (same file names as the inputs)"))
         target_button.clicked.connect(self.ask_target_folder)
         self.options = OptionsPanel(session)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(_heading("Model"))
+        layout.addWidget(_heading(self.tr("Model")))
         layout.addWidget(self.picker)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Compare with"))
+        row.addWidget(QLabel(self.tr("Compare with")))
         row.addWidget(self.compare_with, 1)
         layout.addLayout(row)
-        layout.addWidget(_heading("Images"))
+        layout.addWidget(_heading(self.tr("Images")))
         row = QHBoxLayout()
         row.addWidget(self.folder_label, 1)
         row.addWidget(self.open_button)
@@ -73,7 +75,7 @@ class LibraryPanel(QWidget):
         row.addWidget(target_button)
         layout.addLayout(row)
         layout.addWidget(self.strip, 1)
-        layout.addWidget(_heading("Settings"))
+        layout.addWidget(_heading(self.tr("Settings")))
         layout.addWidget(self.options)
 
         self._compare_entries: list[ModelChoice | None] = [None]
@@ -95,13 +97,13 @@ class LibraryPanel(QWidget):
     # asking the session --------------------------------------------------------------------------
     def ask_folder(self) -> None:
         start = str(self.session.input_folder or Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a folder of images"), start)
         if folder:
             self.session.set_input_folder(Path(folder))
 
     def ask_target_folder(self) -> None:
         start = str(self.session.target_folder or self.session.input_folder or Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Folder of target images", start)
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Folder of target images"), start)
         if folder:
             self.session.set_target_folder(Path(folder))
 
@@ -119,7 +121,7 @@ class LibraryPanel(QWidget):
         self._compare_entries = [None, *((p, cast(Direction | None, d)) for p, d in self.picker.entries())]
         self.compare_with.blockSignals(True)
         self.compare_with.clear()
-        self.compare_with.addItem(NO_COMPARISON)
+        self.compare_with.addItem(QCoreApplication.translate("LibraryPanel", NO_COMPARISON))
         for i in range(len(self._compare_entries) - 1):
             self.compare_with.addItem(self.picker.combo.itemText(i))
         self.compare_with.blockSignals(False)
@@ -148,7 +150,7 @@ class LibraryPanel(QWidget):
         return self.compare_with.itemText(index) if index is not None else choice[0].stem
 
     def _show_folder(self, folder: Path | None) -> None:
-        self.folder_label.setText(str(folder) if folder else "No folder open")
+        self.folder_label.setText(str(folder) if folder else self.tr("No folder open"))
         self.strip.set_folder(folder)
         if self.session.current_image is not None:
             self.strip.select(self.session.current_image)
@@ -158,5 +160,9 @@ class LibraryPanel(QWidget):
             self.strip.select(image)
 
     def _show_target(self, folder: Path | None) -> None:
-        how = "" if folder is None or not self.session.target_folder_is_automatic else " (found)"
-        self.target_label.setText(f"Targets: {folder}{how}" if folder else "Targets: none")
+        if folder is None:
+            self.target_label.setText(self.tr("Targets: none"))
+        elif self.session.target_folder_is_automatic:
+            self.target_label.setText(fill(self.tr("Targets: %1 (found)"), folder))
+        else:
+            self.target_label.setText(fill(self.tr("Targets: %1"), folder))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.i18n import fill
 from gui.jobs import JobWorker
 from gui.plain import escaped, literal, visible
 from translator.checkpoint import ModelCard, describe_spec, find_models
@@ -45,12 +46,13 @@ def card_heading(card: ModelCard) -> str:
 def card_summary(card: ModelCard) -> str:
     """A few lines describing a model, as rich text with every card value escaped: the heading,
     then the networks, training size, discriminator and steps (the picker's tooltip)."""
+    translate = QCoreApplication.translate
     lines = [f"{role}: {describe_spec(spec)}" for role, spec in card.generators.items()]
-    lines.append(f"trained at {card.image_size}×{card.image_size}")
-    lines.append("discriminator: yes (adversarial verdict available)" if card.discriminators else
-                 "discriminator: none (no adversarial verdict)")
+    lines.append(fill(translate("ModelPicker", "trained at %1×%2"), card.image_size, card.image_size))
+    lines.append(translate("ModelPicker", "discriminator: yes (adversarial verdict available)") if card.discriminators
+                 else translate("ModelPicker", "discriminator: none (no adversarial verdict)"))
     if card.training.get("steps"):
-        lines.append(f"trained {card.training['steps']} steps")
+        lines.append(fill(translate("ModelPicker", "trained %1 steps"), card.training["steps"]))
     return "<br>".join([card_heading(card), *map(escaped, lines)])
 
 
@@ -65,8 +67,8 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(18)
-        self.import_button = QPushButton("Import…")
-        self.import_button.setToolTip("Import a reference checkpoint (*_net_G.pth) safely")
+        self.import_button = QPushButton(self.tr("Import…"))
+        self.import_button.setToolTip(self.tr("Import a reference checkpoint (*_net_G.pth) safely"))
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)  # the app's own markup; card values escaped
         self.details.setWordWrap(True)
@@ -106,7 +108,7 @@ class ModelPicker(QWidget):
                     index = i
                     break
         if not self._entries:
-            self.details.setText("No models found. Use Import… to bring in a reference checkpoint.")
+            self.details.setText(self.tr("No models found. Use Import… to bring in a reference checkpoint."))
             self.details.setToolTip("")
         else:
             self.combo.setCurrentIndex(index)
@@ -148,26 +150,27 @@ class ModelPicker(QWidget):
     def ask_import(self) -> None:
         """The Import… dialogs: generator file(s) (discriminators may be among them, told apart by
         name), the kind, optional discriminator(s) when none were chosen, and the name."""
-        files, _ = QFileDialog.getOpenFileNames(self, "Import reference checkpoint(s): the generator(s)", "", _PTH_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, self.tr("Import reference checkpoint(s): the generator(s)"), "",
+                                                _pth_filter())
         if not files:
             return
         generators, discriminators = split_reference_files([Path(f) for f in files])
         if not generators:
-            self.importFailed.emit("Choose the generator file(s) (*_net_G*.pth); the discriminators are optional.")
+            self.importFailed.emit(self.tr("Choose the generator file(s) (*_net_G*.pth); the discriminators are optional."))
             return
         pair = len(generators) == 2 or any(p.stem.endswith(("_A", "_B")) for p in generators)
-        kind, ok = QInputDialog.getItem(self, "Model kind", "What kind of model is it?", list(KINDS),
+        kind, ok = QInputDialog.getItem(self, self.tr("Model kind"), self.tr("What kind of model is it?"), list(KINDS),
                                         KINDS.index("cyclegan" if pair else "pix2pix"), False)
         if not ok:
             return
         if not discriminators:
             chosen, _ = QFileDialog.getOpenFileNames(
-                self, "Discriminator(s) (optional, needed for the realness readout and fine-tuning)",
-                str(generators[0].parent), _PTH_FILTER,
+                self, self.tr("Discriminator(s) (optional, needed for the realness readout and fine-tuning)"),
+                str(generators[0].parent), _pth_filter(),
             )
             named_g, named_d = split_reference_files([Path(f) for f in chosen])
             discriminators = named_d + named_g  # all chosen here, whatever their names; D_A before D_B
-        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=default_model_name(generators[0]))
+        name, ok = QInputDialog.getText(self, self.tr("Model name"), self.tr("Name:"), text=default_model_name(generators[0]))
         if ok and name.strip():
             self.import_files(generators, kind, name.strip(), discriminators)
 
@@ -198,13 +201,15 @@ class ModelPicker(QWidget):
     def _replace(self, name: str, path: Path) -> bool:
         """Ask whether the model already at `path` should be replaced."""
         answer = QMessageBox.question(
-            self, "Replace model?", literal(f"A model named “{name}” already exists ({path}).\n\nReplace it?"),
+            self, self.tr("Replace model?"),
+            literal(fill(self.tr("A model named “%1” already exists (%2).\n\nReplace it?"), name, path)),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
 
 
-_PTH_FILTER = "PyTorch checkpoints (*.pth *.pt)"
+def _pth_filter() -> str:
+    return QCoreApplication.translate("ModelPicker", "PyTorch checkpoints (*.pth *.pt)")
 
 
 def _kind(text: str) -> Kind:

@@ -18,10 +18,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from gui.i18n import QT_TRANSLATE_NOOP, fill, words
 from gui.jobs import JobWorker, LatestOnly
 from gui.plain import PlainLabel, literal, visible
 from gui.widgets.job_status import progress_text
@@ -35,17 +36,13 @@ log = logging.getLogger(__name__)
 PREVIEW_COUNT = 4
 
 KIND_LABELS: dict[PairKind, str] = {
-    "lineart": "line art — learn sketch → photo",
-    "edges": "edges — learn edge map → photo",
-    "gray": "gray — learn to colourise",
-    "blur": "blur — learn to sharpen",
-    "downscale": "downscale — learn to upscale",
+    "lineart": QT_TRANSLATE_NOOP("PairsOffer", "line art — learn sketch → photo"),
+    "edges": QT_TRANSLATE_NOOP("PairsOffer", "edges — learn edge map → photo"),
+    "gray": QT_TRANSLATE_NOOP("PairsOffer", "gray — learn to colourise"),
+    "blur": QT_TRANSLATE_NOOP("PairsOffer", "blur — learn to sharpen"),
+    "downscale": QT_TRANSLATE_NOOP("PairsOffer", "downscale — learn to upscale"),
 }
-"""The kind menu's entries: what a model trained on such pairs learns to do."""
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+"""The kind menu's entries (translated when shown): what a model trained on such pairs learns to do."""
 
 
 class PairsOffer(QGroupBox):
@@ -55,34 +52,36 @@ class PairsOffer(QGroupBox):
     started = Signal(object)  # the JobWorker making pairs, once started
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Make training pairs from these photos", parent)
+        super().__init__(parent)
+        self.setTitle(self.tr("Make training pairs from these photos"))
         self.kind = QComboBox()
         for kind in PAIR_KINDS:
-            self.kind.addItem(KIND_LABELS[kind], kind)
-            self.kind.setItemData(self.kind.count() - 1, PAIR_KIND_HELP[kind], Qt.ItemDataRole.ToolTipRole)
+            self.kind.addItem(QCoreApplication.translate("PairsOffer", KIND_LABELS[kind]), kind)
+            self.kind.setItemData(self.kind.count() - 1, words.help_text("pairs", kind, PAIR_KIND_HELP[kind]),
+                                  Qt.ItemDataRole.ToolTipRole)
         self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.kind.setMinimumContentsLength(16)  # long labels elide rather than widen the tab
         self.pair_size = QSpinBox()
         self.pair_size.setRange(32, 4096)
         self.pair_size.setSingleStep(32)
         self.pair_size.setSuffix(" px")
-        self.pair_size.setToolTip("side of the square pairs; the starting model's training size unless you change it")
+        self.pair_size.setToolTip(self.tr("side of the square pairs; the starting model's training size unless you change it"))
         self.variants = QSpinBox()
         self.variants.setRange(1, 32)
-        self.variants.setToolTip("how many different pairs (crops, line widths) to make from each photo")
+        self.variants.setToolTip(self.tr("how many different pairs (crops, line widths) to make from each photo"))
         self.folder = QLineEdit()
-        browse = QPushButton("Browse…")
-        self.overwrite = QCheckBox("overwrite")
-        self.overwrite.setToolTip("make every pair again, replacing those already in the folder\n"
-                                  "(unticked: pairs already made are kept and the rest are added)")
-        self.make_button = QPushButton("Make pairs")
-        self.cancel_button = QPushButton("Cancel")
+        browse = QPushButton(self.tr("Browse…"))
+        self.overwrite = QCheckBox(self.tr("overwrite"))
+        self.overwrite.setToolTip(self.tr("make every pair again, replacing those already in the folder\n"
+                                          "(unticked: pairs already made are kept and the rest are added)"))
+        self.make_button = QPushButton(self.tr("Make pairs"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.progress = QProgressBar()
         self.status = PlainLabel()  # progress, and messages that name folders and photos
         self.status.setWordWrap(True)
-        self.failures_label = QLabel("Photos that failed:")
+        self.failures_label = QLabel(self.tr("Photos that failed:"))
         self.failures = QListWidget()
-        self.failures.setToolTip("photos no pair could be made from, and why")
+        self.failures.setToolTip(self.tr("photos no pair could be made from, and why"))
         self.failures.setWordWrap(True)  # the reason matters more than the folder: wrap, never scroll sideways
         self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.failures.setResizeMode(QListWidget.ResizeMode.Adjust)
@@ -91,7 +90,7 @@ class PairsOffer(QGroupBox):
 
         sizes = QHBoxLayout()
         sizes.addWidget(self.pair_size)
-        sizes.addWidget(QLabel("variants per photo"))
+        sizes.addWidget(QLabel(self.tr("variants per photo")))
         sizes.addWidget(self.variants)
         sizes.addStretch(1)
         into = QHBoxLayout()
@@ -99,9 +98,9 @@ class PairsOffer(QGroupBox):
         into.addWidget(browse)
         into.addWidget(self.overwrite)
         form = QFormLayout()
-        form.addRow("Pairs", self.kind)
-        form.addRow("Size", sizes)
-        form.addRow("Into", into)
+        form.addRow(self.tr("Pairs"), self.kind)
+        form.addRow(self.tr("Size"), sizes)
+        form.addRow(self.tr("Into"), into)
         run = QHBoxLayout()
         run.addWidget(self.make_button)
         run.addWidget(self.cancel_button)
@@ -177,7 +176,7 @@ class PairsOffer(QGroupBox):
         if photos is None:
             return
         kind, size = self.pair_kind(), self.pair_size.value()
-        self.preview.show_message("making a few pairs to show…")
+        self.preview.show_message(self.tr("making a few pairs to show…"))
         self._previews.submit(lambda token: preview_pairs(photos, kind, size, count=PREVIEW_COUNT, token=token),
                              self.preview.set_pairs)
 
@@ -207,7 +206,7 @@ class PairsOffer(QGroupBox):
         self.failures.clear()
         self._show_failures(False)
         self.progress.setValue(0)
-        self.status.setText(f"making {kind} pairs in {out}…")
+        self.status.setText(fill(self.tr("making %1 pairs in %2…"), kind, out))
         worker = JobWorker(job, name="make-pairs", min_interval_s=0.05, keep=lambda event: event.failed)
         worker.on(progress=partial(self._progress, photos), result=partial(self._done, photos, out), failed=self._failed,
                   cancelled=self._cancelled, finished=self._finished)
@@ -224,7 +223,7 @@ class PairsOffer(QGroupBox):
     def _progress(self, photos: Path, p: Progress) -> None:
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
-        self.status.setText(progress_text(p, "photos"))
+        self.status.setText(progress_text(p, self.tr("photos")))
         if p.failed:
             assert p.result is not None
             full = p.result.error or str(p.result.item)
@@ -235,11 +234,15 @@ class PairsOffer(QGroupBox):
 
     def _done(self, photos: Path, out: Path, summary: PairsSummary) -> None:
         self._made = out
-        text = f"made {_count(len(summary.written), 'pair')} in {out}"
-        if summary.skipped:
-            text += f", kept {_count(len(summary.skipped), 'pair')} already made"
-        if summary.failed:
-            text += f"; {_count(len(summary.failed), 'photo')} failed (listed below)"
+        # English needs a singular and a plural; a language without (Korean) translates both alike
+        written, skipped, failed = len(summary.written), len(summary.skipped), len(summary.failed)
+        text = fill(self.tr("made 1 pair in %2") if written == 1 else self.tr("made %1 pairs in %2"), written, out)
+        if skipped:
+            text += fill(self.tr(", kept 1 pair already made") if skipped == 1 else self.tr(", kept %1 pairs already made"),
+                         skipped)
+        if failed:
+            text += fill(self.tr("; 1 photo failed (listed below)") if failed == 1 else
+                         self.tr("; %1 photos failed (listed below)"), failed)
         self.status.setText(text)
         if summary.written or summary.skipped:
             self.made.emit(photos, out)
@@ -248,7 +251,7 @@ class PairsOffer(QGroupBox):
         self.status.setText(message)
 
     def _cancelled(self) -> None:
-        self.status.setText("cancelled: the pairs made so far are kept whole; Make pairs again continues")
+        self.status.setText(self.tr("cancelled: the pairs made so far are kept whole; Make pairs again continues"))
 
     def _finished(self) -> None:
         self._worker = None
@@ -265,7 +268,7 @@ class PairsOffer(QGroupBox):
 
     def _browse(self) -> None:
         start = str(self.output_folder() or "")
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the pairs", start)
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Folder for the pairs"), start)
         if folder:
             self.folder.setText(folder)
 

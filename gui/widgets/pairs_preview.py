@@ -28,7 +28,7 @@ class PairsPreview(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
         layout.addLayout(self._grid)
-        self.setToolTip("pairs made from your photos, each: made input | photo")
+        self.setToolTip(self.tr("pairs made from your photos, each: made input | photo"))
 
     def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The (input, photo) pairs shown, as given to `set_pairs`."""
@@ -40,7 +40,7 @@ class PairsPreview(QWidget):
 
     def set_pairs(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self._pairs = list(pairs)
-        self._say("" if pairs else "no pair could be made from these photos", error=False)
+        self._say("" if pairs else self.tr("no pair could be made from these photos"), error=False)
         while len(self._thumbs) < 2 * len(pairs):
             i = len(self._thumbs)
             label = QLabel()

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtWidgets import (QHBoxLayout, QProgressBar, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from gui.i18n import fill
 from gui.plain import PlainLabel
 from gui.widgets.compare_view import CompareView
 from gui.widgets.image_view import ImageView, ViewSync
@@ -29,10 +30,10 @@ READOUTS_WIDTH = 220
 class PreviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.input_view = ImageView(caption="input", placeholder="Open a folder and pick an image")
-        self.output_view = ImageView(caption="output", placeholder="Pick a model")
-        self.second_view = ImageView(caption="compared model")
-        self.target_view = ImageView(caption="target")
+        self.input_view = ImageView(caption=self.tr("input"), placeholder=self.tr("Open a folder and pick an image"))
+        self.output_view = ImageView(caption=self.tr("output"), placeholder=self.tr("Pick a model"))
+        self.second_view = ImageView(caption=self.tr("compared model"))
+        self.target_view = ImageView(caption=self.tr("target"))
         self.second_view.hide()
         self.target_view.hide()
         self.sync = ViewSync(self)
@@ -49,11 +50,11 @@ class PreviewPanel(QWidget):
         self.wipe = CompareView()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(row, "Side by side")
-        self.tabs.addTab(self.wipe, "Before / after")
+        self.tabs.addTab(row, self.tr("Side by side"))
+        self.tabs.addTab(self.wipe, self.tr("Before / after"))
         self.readouts = Readouts()
         self.readouts.heatmapToggled.connect(self._toggle_heatmap)
-        self.status = PlainLabel("Pick a model and open a folder of images.")
+        self.status = PlainLabel(self.tr("Pick a model and open a folder of images."))
         self.status.setWordWrap(True)
         self.busy = QProgressBar()
         self.busy.setTextVisible(False)
@@ -91,9 +92,9 @@ class PreviewPanel(QWidget):
     def set_model_names(self, model: str | None, second: str | None, strength: float = 1.0) -> None:
         """Caption the output views with the models' names, and the strength when it is not 100 %
         (the second view shows only with a second model)."""
-        at = f" · {round(strength * 100)} %" if strength < 1 else ""
-        self.output_view.set_caption(f"output · {model}{at}" if model else "output")
-        self.second_view.set_caption(f"output · {second}{at}" if second else "compared model")
+        at = fill(self.tr(" · %1 %"), round(strength * 100)) if strength < 1 else ""
+        self.output_view.set_caption(fill(self.tr("output · %1"), model) + at if model else self.tr("output"))
+        self.second_view.set_caption(fill(self.tr("output · %1"), second) + at if second else self.tr("compared model"))
         self.second_view.setVisible(second is not None)
         if second is None:
             self.second = None
@@ -101,7 +102,7 @@ class PreviewPanel(QWidget):
             self.readouts.show_second(None, "")
 
     def show_busy(self, path: Path) -> None:
-        self.status.setText(f"Translating {path.name}…")
+        self.status.setText(fill(self.tr("Translating %1…"), path.name))
         self.busy.setMaximum(0)  # busy until the first tile is done (if it tiles at all)
         self.busy.show()
 
@@ -116,8 +117,8 @@ class PreviewPanel(QWidget):
             v.set_image(None)
         self.wipe.set_images(small_input, small_output)
         self.readouts.clear()
-        self.status.setText(f"{name}: quick look at {small_output.shape[1]}×{small_output.shape[0]}; "
-                            "full resolution coming…")
+        self.status.setText(fill(self.tr("%1: quick look at %2×%3; full resolution coming…"), name,
+                                 small_output.shape[1], small_output.shape[0]))
 
     def show_progress(self, done: int, total: int) -> None:
         """Tile passes done inside the image being translated."""
@@ -134,7 +135,7 @@ class PreviewPanel(QWidget):
         self.busy.hide()
         self.status.setText(message)
         self.comparison = self.second = None
-        self.input_view.set_placeholder("cannot show this image")
+        self.input_view.set_placeholder(self.tr("cannot show this image"))
         for v in self.views():
             v.set_image(None)
         self.target_view.hide()

@@ -11,47 +11,52 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.i18n import QT_TRANSLATE_NOOP, fill
 from gui.plain import PlainLabel, escaped
 from gui.qimage import to_qimage
 from translator.evaluation import Comparison
 from translator.metrics import heat_colours, realness_is_probability
 
 NONE = "–"  # no figure yet
-NO_TARGET = "no target image"
+NO_TARGET = QT_TRANSLATE_NOOP("Readouts", "no target image")
 
-PSNR_TIP = (
+PSNR_TIP = QT_TRANSLATE_NOOP("Readouts",
     "PSNR (peak signal-to-noise ratio) of the output against the target, in dB.\n"
     "Higher is closer: about 20 dB differs visibly, above 30–35 dB the difference is hard to see."
 )
-SSIM_TIP = (
+SSIM_TIP = QT_TRANSLATE_NOOP("Readouts",
     "SSIM (structural similarity) of the output and the target, from 0 to 1.\n"
     "1 means the same structure (edges, texture, local contrast); above 0.9 is close."
 )
-REALNESS_TIP = (
-    "The model's own discriminator (its PatchGAN, \u201cD\u201d) judging the output: the mean realness "
+REALNESS_TIP = QT_TRANSLATE_NOOP("Readouts",
+    "The model's own discriminator (its PatchGAN, “D”) judging the output: the mean realness "
     "of its patches, from 0 (looks fake) to 1 (looks real).\n"
     "In brackets, its verdict on the target for comparison: if it finds the real target fake too, "
     "its score says little."
 )
-SCORE_TIP = (
-    "The model's own discriminator (its PatchGAN, \u201cD\u201d) judging the output: the mean score of "
-    "its patches. It was trained with the {mode} loss, so the score has no fixed range; higher "
+SCORE_TIP = QT_TRANSLATE_NOOP("Readouts",
+    "The model's own discriminator (its PatchGAN, “D”) judging the output: the mean score of "
+    "its patches. It was trained with the %1 loss, so the score has no fixed range; higher "
     "looks more real.\nIn brackets, its score for the target, for comparison."
 )
-HEATMAP_TIP = (
+HEATMAP_TIP = QT_TRANSLATE_NOOP("Readouts",
     "Lay the discriminator's patch map over the output: where it finds the picture convincing "
     "(yellow) and where not (purple). Each value judges a patch around it (70 px wide for the usual PatchGAN)."
 )
 
 
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Readouts", text)
+
+
 def _wrapping(text: str = "", tip: str = "") -> QLabel:
     label = PlainLabel(text)  # figures, and messages that name files
     label.setWordWrap(True)
-    label.setToolTip(tip)
+    label.setToolTip(_tr(tip) if tip else "")
     return label
 
 
@@ -102,14 +107,15 @@ class HeatLegend(QWidget):
     def set_scale(self, probability: bool) -> None:
         """A fixed 0–1 scale (`probability`), or one stretched over each picture's own scores."""
         if probability:
-            self.low.setText("looks fake")
-            self.high.setText("looks real")
-            self.setToolTip("The discriminator's realness per patch: 0 (purple) to 1 (yellow), the same scale for every image.")
+            self.low.setText(self.tr("looks fake"))
+            self.high.setText(self.tr("looks real"))
+            self.setToolTip(self.tr("The discriminator's realness per patch: 0 (purple) to 1 (yellow), the same scale "
+                                    "for every image."))
         else:
-            self.low.setText("least real here")
-            self.high.setText("most real here")
-            self.setToolTip("The discriminator's score per patch, stretched over this image's own lowest (purple) "
-                            "and highest (yellow) scores: compare places within one image, not across images.")
+            self.low.setText(self.tr("least real here"))
+            self.high.setText(self.tr("most real here"))
+            self.setToolTip(self.tr("The discriminator's score per patch, stretched over this image's own lowest (purple) "
+                                    "and highest (yellow) scores: compare places within one image, not across images."))
 
 
 class Readouts(QWidget):
@@ -122,15 +128,15 @@ class Readouts(QWidget):
         self.psnr = _wrapping(NONE, PSNR_TIP)
         self.ssim = _wrapping(NONE, SSIM_TIP)
         self.realness = _wrapping(NONE, REALNESS_TIP)
-        self.realness_caption = _caption("How real it looks", REALNESS_TIP)
+        self.realness_caption = _caption(self.tr("How real it looks"), REALNESS_TIP)
         self.failure = _wrapping()  # what failed, shown instead of figures
         self.failure.setStyleSheet("color: #c0392b;")
         self.failure.hide()
         self.second = QLabel()
         self.second.setTextFormat(Qt.TextFormat.RichText)  # the app's own markup; the model's name escaped
         self.second.setWordWrap(True)
-        self.heatmap = QCheckBox("Show heat-map")
-        self.heatmap.setToolTip(HEATMAP_TIP)
+        self.heatmap = QCheckBox(self.tr("Show heat-map"))
+        self.heatmap.setToolTip(_tr(HEATMAP_TIP))
         self.heatmap.setEnabled(False)
         self.legend = HeatLegend()
         self.legend.hide()
@@ -141,7 +147,8 @@ class Readouts(QWidget):
         column.addWidget(self.failure)
         # each caption above its value: a narrow panel keeps both whole (a two-column form or
         # grid gives a wrapped value too few lines, as their height-for-width is approximate)
-        rows = ((_caption("Match to target", PSNR_TIP), self.psnr), (_caption("Structure match", SSIM_TIP), self.ssim),
+        rows = ((_caption(self.tr("Match to target"), PSNR_TIP), self.psnr),
+                (_caption(self.tr("Structure match"), SSIM_TIP), self.ssim),
                 (self.realness_caption, self.realness))
         for caption, value in rows:
             column.addWidget(caption)
@@ -172,23 +179,25 @@ class Readouts(QWidget):
             self.second.setText("")
             return
         if c.psnr is not None and c.ssim is not None:
-            figures = f"match to target {_db(c.psnr)}, structure {c.ssim:.3f}"
+            figures = fill(self.tr("match to target %1, structure %2"), _db(c.psnr), f"{c.ssim:.3f}")
         else:
-            figures = NO_TARGET
+            figures = _tr(NO_TARGET)
         self.second.setText(f"<b>{escaped(name)}</b>: {figures}")
 
     def show_comparison(self, c: Comparison) -> None:
         self.failure.hide()
-        self.psnr.setText(_db(c.psnr) if c.psnr is not None else NO_TARGET)
-        self.ssim.setText(f"{c.ssim:.3f}" if c.ssim is not None else NO_TARGET)
+        self.psnr.setText(_db(c.psnr) if c.psnr is not None else _tr(NO_TARGET))
+        self.ssim.setText(f"{c.ssim:.3f}" if c.ssim is not None else _tr(NO_TARGET))
         v = c.verdict_output
         if v is None:
-            self.realness.setText(c.verdict_note or "no verdict")
-            tip = REALNESS_TIP
+            self.realness.setText(c.verdict_note or self.tr("no verdict"))
+            tip = _tr(REALNESS_TIP)
         else:
-            target = f" (target {c.verdict_target.mean_realness:.2f})" if c.verdict_target is not None else ""
-            self.realness.setText(f"{v.mean_realness:.2f}{target}")
-            tip = REALNESS_TIP if realness_is_probability(v.gan_mode) else SCORE_TIP.format(mode=v.gan_mode)
+            value = f"{v.mean_realness:.2f}"
+            if c.verdict_target is not None:
+                value = fill(self.tr("%1 (target %2)"), value, f"{c.verdict_target.mean_realness:.2f}")
+            self.realness.setText(value)
+            tip = _tr(REALNESS_TIP) if realness_is_probability(v.gan_mode) else fill(_tr(SCORE_TIP), v.gan_mode)
         for label in (self.realness, self.realness_caption):
             label.setToolTip(tip)
         if c.patch_map is not None:
@@ -206,4 +215,6 @@ class Readouts(QWidget):
 
 def _db(value: float) -> str:
     """PSNR as read: "27.3 dB", or "identical" when the images are the same (infinite PSNR)."""
-    return f"{value:.1f} dB" if math.isfinite(value) else "identical"
+    if math.isfinite(value):
+        return fill(QCoreApplication.translate("Readouts", "%1 dB"), f"{value:.1f}")
+    return QCoreApplication.translate("Readouts", "identical")

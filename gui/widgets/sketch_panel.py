@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QMessageBox, QSizePolicy, QSlider,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from gui.i18n import fill
 from gui.jobs import JobWorker, LatestOnly
 from gui.plain import PlainLabel, literal
 from gui.session import Session
@@ -72,7 +73,9 @@ class Translation:
     quick: bool
 
 
-_IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(imaging.IMAGE_EXTENSIONS)) + ")"
+def _image_filter() -> str:
+    return fill(QCoreApplication.translate("SketchPanel", "Images (%1)"),
+                " ".join(f"*{e}" for e in sorted(imaging.IMAGE_EXTENSIONS)))
 
 
 def _resized(rgb: np.ndarray, side: int, how: Image.Resampling) -> np.ndarray:
@@ -99,8 +102,8 @@ class SketchPanel(QWidget):
         self._get_model = get_model
         self._settings = settings
         self.canvas = SketchCanvas()
-        self.result_view = ImageView(caption="result", placeholder="Draw on the left")
-        self.compare_view = ImageView(caption="compared model")
+        self.result_view = ImageView(caption=self.tr("result"), placeholder=self.tr("Draw on the left"))
+        self.compare_view = ImageView(caption=self.tr("compared model"))
         self.compare_view.hide()
         self.hint = PlainLabel()  # the model's input style, or which model was chosen for drawing
         self.hint.setWordWrap(True)
@@ -162,41 +165,43 @@ class SketchPanel(QWidget):
             bar.addAction(a)
             return a
 
-        self.pen_action = action("Pen", lambda: setattr(c, "eraser", False), "P")
-        self.eraser_action = action("Eraser", lambda: setattr(c, "eraser", True), "E", "Eraser: paints the paper colour")
+        self.pen_action = action(self.tr("Pen"), lambda: setattr(c, "eraser", False), "P")
+        self.eraser_action = action(self.tr("Eraser"), lambda: setattr(c, "eraser", True), "E",
+                                    self.tr("Eraser: paints the paper colour"))
         group = QActionGroup(self)
         for a in (self.pen_action, self.eraser_action):
             a.setCheckable(True)
             group.addAction(a)
         self.pen_action.setChecked(True)
         self.width_box = QComboBox()
-        self.width_box.setToolTip("Line width, in pixels at the model's training size (scaled with the canvas)")
+        self.width_box.setToolTip(self.tr("Line width, in pixels at the model's training size (scaled with the canvas)"))
         self.width_box.currentIndexChanged.connect(lambda _i: setattr(c, "pen_width", float(self.width_box.currentData())))
         bar.addWidget(self.width_box)
         bar.addSeparator()
-        self.undo_action = action("Undo", c.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = action("Redo", c.redo, "Ctrl+Shift+Z")
-        self.clear_action = action("Clear", c.clear, "", "Start again on blank paper (undoable)")
+        self.undo_action = action(self.tr("Undo"), c.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = action(self.tr("Redo"), c.redo, "Ctrl+Shift+Z")
+        self.clear_action = action(self.tr("Clear"), c.clear, "", self.tr("Start again on blank paper (undoable)"))
         self.size_box = QComboBox()
-        self.size_box.setToolTip("Canvas size in pixels: the model's training size, or larger")
+        self.size_box.setToolTip(self.tr("Canvas size in pixels: the model's training size, or larger"))
         self.size_box.activated.connect(lambda _i: c.set_side(int(self.size_box.currentData())))
         bar.addWidget(self.size_box)
         bar.addSeparator()
-        action("Open sketch…", self.ask_open_sketch, "", "Start from a scanned or saved sketch")
-        action("Trace over…", self.ask_trace, "", "Show a photo under the drawing, to trace (the model does not see it)")
+        action(self.tr("Open sketch…"), self.ask_open_sketch, "", self.tr("Start from a scanned or saved sketch"))
+        action(self.tr("Trace over…"), self.ask_trace, "",
+               self.tr("Show a photo under the drawing, to trace (the model does not see it)"))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(c.trace_opacity * 100))
         self.opacity.setMaximumWidth(90)
-        self.opacity.setToolTip("How strongly the traced photo shows")
+        self.opacity.setToolTip(self.tr("How strongly the traced photo shows"))
         self.opacity.valueChanged.connect(lambda v: c.set_trace_opacity(v / 100))
         self.opacity_action = bar.addWidget(self.opacity)
-        self.untrace_action = action("No photo", lambda: self.set_trace(None), "", "Remove the photo traced over")
+        self.untrace_action = action(self.tr("No photo"), lambda: self.set_trace(None), "", self.tr("Remove the photo traced over"))
         bar.addSeparator()
-        action("Save…", self.ask_save, QKeySequence.StandardKey.Save, "Save the sketch and its result as PNG")
-        self.dataset_action = action("Add to dataset", self.add_to_dataset, "",
-                                     "Add the sketch (A/) and the traced photo or the result (B/) to a dataset folder")
-        change = QAction("Choose dataset folder…", self)
+        action(self.tr("Save…"), self.ask_save, QKeySequence.StandardKey.Save, self.tr("Save the sketch and its result as PNG"))
+        self.dataset_action = action(self.tr("Add to dataset"), self.add_to_dataset, "",
+                                     self.tr("Add the sketch (A/) and the traced photo or the result (B/) to a dataset folder"))
+        change = QAction(self.tr("Choose dataset folder…"), self)
         change.triggered.connect(lambda _checked=False: self.ask_dataset_folder())
         button = bar.widgetForAction(self.dataset_action)
         if isinstance(button, QToolButton):
@@ -238,8 +243,9 @@ class SketchPanel(QWidget):
         self._fill_box(self.width_box, [*PEN_WIDTHS, style.line_width if style else 2.0],
                        style.line_width if style else 2.0, lambda w: f"{w:g} px")
         self._captions()
-        note = f"Switched to {card.name}, a model that takes sketches." if card and self._chosen_for_sketching else ""
-        self.hint.setText(" ".join(t for t in (note, f"Its inputs: {style.description}" if style else "") if t))
+        note = fill(self.tr("Switched to %1, a model that takes sketches."), card.name) if card and self._chosen_for_sketching else ""
+        inputs = fill(self.tr("Its inputs: %1"), style.description) if style else ""
+        self.hint.setText(" ".join(t for t in (note, inputs) if t))
         self._show_sizes()
         if self.canvas.is_blank():
             self.canvas.reset(base)  # nothing drawn yet: the new model's size and paper (translated when it says so)
@@ -278,9 +284,10 @@ class SketchPanel(QWidget):
     def _captions(self) -> None:
         """Name the models over their results, with the strength when it is not 100 %."""
         card, strength = self._card, self.session.strength
-        at = f" · {round(strength * 100)} %" if strength < 1 else ""
-        self.result_view.set_caption(f"result · {card.name}{at}" if card else "result")
-        self.compare_view.set_caption(f"compared · {self._compare_name}{at}" if self._compare_name else "compared model")
+        at = fill(self.tr(" · %1 %"), round(strength * 100)) if strength < 1 else ""
+        self.result_view.set_caption(fill(self.tr("result · %1"), card.name) + at if card else self.tr("result"))
+        self.compare_view.set_caption(fill(self.tr("compared · %1"), self._compare_name) + at if self._compare_name
+                                      else self.tr("compared model"))
 
     def showEvent(self, event: QShowEvent) -> None:
         """Translate what changed while hidden; the first time, prefer a model made for sketches."""
@@ -324,7 +331,7 @@ class SketchPanel(QWidget):
         model = self.session.model
         if model is None:
             self.result_view.set_image(None)
-            self.result_view.set_placeholder("Pick a model")
+            self.result_view.set_placeholder(self.tr("Pick a model"))
             return
         sketch, options, compare, get = self.canvas.sketch(), self.session.options, self.session.compare, self._get_model
 
@@ -371,7 +378,7 @@ class SketchPanel(QWidget):
     def _failed(self, message: str) -> None:
         self._shown = None
         self.result_view.set_image(None)
-        self.result_view.set_placeholder("No result")
+        self.result_view.set_placeholder(self.tr("No result"))
         self._say(message)
 
     def result(self) -> np.ndarray | None:
@@ -388,12 +395,12 @@ class SketchPanel(QWidget):
 
     # ----- opening images -------------------------------------------------------------------------
     def ask_open_sketch(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a sketch", "", _IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a sketch"), "", _image_filter())
         if path:
             self.open_sketch(Path(path))
 
     def ask_trace(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "A photo to trace over", "", _IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("A photo to trace over"), "", _image_filter())
         if path:
             self.trace_over(Path(path))
 
@@ -419,7 +426,8 @@ class SketchPanel(QWidget):
 
     # ----- saving ---------------------------------------------------------------------------------
     def ask_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the sketch and its result", "sketch.png", "PNG images (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save the sketch and its result"), "sketch.png",
+                                                  self.tr("PNG images (*.png)"))
         if path:
             self.save_to(Path(path))
 
@@ -427,14 +435,16 @@ class SketchPanel(QWidget):
         """Write `<path>.png` (the sketch) and `<path>_result.png`, asking before replacing either."""
         result = self.result()
         if result is None:
-            self._say("The result is not ready yet; save again once it shows.")
+            self._say(self.tr("The result is not ready yet; save again once it shows."))
             return False
         sketch_path = path.with_suffix(".png")
         result_path = sketch_path.with_name(f"{sketch_path.stem}_result.png")
         there = [p.name for p in (sketch_path, result_path) if p.exists()]
         if there and QMessageBox.question(
-                self, "Replace files?", literal(f"{' and '.join(there)} already exist{'s' if len(there) == 1 else ''} in "
-                                                f"{sketch_path.parent}.\n\nReplace?"), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self, self.tr("Replace files?"),
+                literal(fill(self.tr("%1 already exists in %3.\n\nReplace?") if len(there) == 1 else
+                             self.tr("%1 and %2 already exist in %3.\n\nReplace?"), *there, *[""] * (2 - len(there)),
+                             sketch_path.parent)), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return False
         try:
@@ -443,7 +453,7 @@ class SketchPanel(QWidget):
         except (TranslatorError, ValueError) as exc:
             self._say(str(exc))
             return False
-        self._say(f"Saved {sketch_path.name} and {result_path.name} in {sketch_path.parent}")
+        self._say(fill(self.tr("Saved %1 and %2 in %3"), sketch_path.name, result_path.name, sketch_path.parent))
         return True
 
     def dataset_folder(self) -> Path | None:
@@ -456,7 +466,7 @@ class SketchPanel(QWidget):
 
     def ask_dataset_folder(self) -> Path | None:
         start = str(self.dataset_folder() or Path.home())
-        chosen = QFileDialog.getExistingDirectory(self, "Dataset folder (pairs go into its A/ and B/)", start)
+        chosen = QFileDialog.getExistingDirectory(self, self.tr("Dataset folder (pairs go into its A/ and B/)"), start)
         if not chosen:
             return None
         self.set_dataset_folder(Path(chosen))
@@ -467,7 +477,7 @@ class SketchPanel(QWidget):
         free `sketch-NNNN.png`: both files or neither. Asks for the folder the first time."""
         target = self.canvas.trace_image()
         if target is None and (target := self.result()) is None:
-            self._say("The result is not ready yet; add the pair once it shows.")
+            self._say(self.tr("The result is not ready yet; add the pair once it shows."))
             return None
         folder = self.dataset_folder() or self.ask_dataset_folder()
         if folder is None:
@@ -479,5 +489,6 @@ class SketchPanel(QWidget):
         except (TranslatorError, ValueError, OSError) as exc:
             self._say(str(exc))
             return None
-        self._say(f"Added {name}.png to {folder} (A: the sketch, B: {'the photo' if self.canvas.has_trace() else 'the result'})")
+        self._say(fill(self.tr("Added %1.png to %2 (A: the sketch, B: the photo)") if self.canvas.has_trace() else
+                       self.tr("Added %1.png to %2 (A: the sketch, B: the result)"), name, folder))
         return a, b

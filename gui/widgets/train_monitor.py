@@ -20,18 +20,18 @@ class TrainMonitor(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.loss_plot = CurvePlot("losses")
-        self.acc_plot = CurvePlot("D accuracy")
-        self.rt_plot = CurvePlot("r_t")
-        self.psnr_plot = CurvePlot("validation PSNR (dB)")
-        self.ssim_plot = CurvePlot("validation SSIM")
-        self.sample_view = QLabel("sample translations of validation images appear here")
+        self.loss_plot = CurvePlot(self.tr("losses"), x_label=self.tr("step"))
+        self.acc_plot = CurvePlot(self.tr("D accuracy"), x_label=self.tr("step"))
+        self.rt_plot = CurvePlot("r_t", x_label=self.tr("step"))
+        self.psnr_plot = CurvePlot(self.tr("validation PSNR (dB)"), x_label=self.tr("step"))
+        self.ssim_plot = CurvePlot(self.tr("validation SSIM"), x_label=self.tr("step"))
+        self.sample_view = QLabel(self.tr("sample translations of validation images appear here"))
         self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sample_view.setMinimumSize(240, 160)
         # Ignored: the label takes the room the layout gives it; the pixmap is scaled to fit that
         # (otherwise each new, larger pixmap would grow the label, and the next one with it).
         self.sample_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.sample_view.setToolTip("rows: validation images; columns: input, output, target")
+        self.sample_view.setToolTip(self.tr("rows: validation images; columns: input, output, target"))
         # The samples come first and largest: they show what the numbers mean.
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -84,8 +84,8 @@ class TrainMonitor(QWidget):
                 validation: dict[str, float] | None) -> None:
         for key, value in losses.items():
             self.loss_plot.add_point(key, x, value)
-        self.acc_plot.add_point("real", x, acc_real)
-        self.acc_plot.add_point("fake", x, acc_fake)
+        self.acc_plot.add_point(self.tr("real"), x, acc_real)
+        self.acc_plot.add_point(self.tr("fake"), x, acc_fake)
         self.rt_plot.add_point("r_t", x, r_t)
         if validation:
             self.psnr_plot.add_point("PSNR", x, validation.get("psnr", math.nan))

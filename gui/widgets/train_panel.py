@@ -39,6 +39,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from gui.i18n import fill
 from gui.jobs import JobWorker, LatestOnly
 from gui.plain import PlainLabel, literal
 from gui.widgets.fold import Fold
@@ -116,36 +117,36 @@ class TrainPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("dataset folder (A/ + B/, trainA/ + trainB/, AB images) or a folder of photos")
-        browse = QPushButton("Browse…")
+        self.data_edit.setPlaceholderText(self.tr("dataset folder (A/ + B/, trainA/ + trainB/, AB images) or a folder of photos"))
+        browse = QPushButton(self.tr("Browse…"))
         self.data_info = PlainLabel()  # what the folder holds: folder names, messages
         self.data_info.setMinimumHeight(self.data_info.fontMetrics().lineSpacing() * 4)  # the whole report
         self.data_info.setWordWrap(True)
         self.pairs = PairsOffer()  # shown for a folder of photos without pairs
-        self.start_model_label = PlainLabel("no model selected")  # a file name
-        self.from_selected = QCheckBox("start from the selected model")
+        self.start_model_label = PlainLabel(self.tr("no model selected"))  # a file name
+        self.from_selected = QCheckBox(self.tr("start from the selected model"))
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
         self.recipe = QComboBox()
-        self.recipe.addItem("default — tuned for short runs on small folders", "default")
-        self.recipe.addItem("classic — the reference implementation's settings", "classic")
+        self.recipe.addItem(self.tr("default — tuned for short runs on small folders"), "default")
+        self.recipe.addItem(self.tr("classic — the reference implementation's settings"), "classic")
         self.recipe.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.recipe.setMinimumContentsLength(16)  # long recipe names elide rather than widen the tab
-        self.recipe.setToolTip("The settings a run starts from; the fields below show them and may be changed.\n"
-                               "Architecture and loss choices come from the recipe (see README, Fine-tuning).")
+        self.recipe.setToolTip(self.tr("The settings a run starts from; the fields below show them and may be changed.\n"
+                                       "Architecture and loss choices come from the recipe (see README, Fine-tuning)."))
         self.steps = _spin(1, 10_000_000, 1000)
         self.lr = _dspin(1e-6, 1.0, 2e-4, decimals=6, step=1e-5)
         self.lambda_l1 = _dspin(0.0, 10_000.0, 100.0)
         self.lambda_cycle = _dspin(0.0, 10_000.0, 10.0)
         self.crop_size = _spin(8, 4096, 256)
         self.batch_size = _spin(1, 256, 1)
-        self.ema = QCheckBox("EMA of the generator's weights")
-        self.ada = QCheckBox("adaptive augmentation (small datasets)")
+        self.ema = QCheckBox(self.tr("EMA of the generator's weights"))
+        self.ada = QCheckBox(self.tr("adaptive augmentation (small datasets)"))
         self.name_edit = QLineEdit(default_run_name())
-        self.start_button = QPushButton("Start")
-        self.pause_button = QPushButton("Pause")
-        self.cancel_button = QPushButton("Cancel")
-        self.resume_run_button = QPushButton("Resume a run…")
+        self.start_button = QPushButton(self.tr("Start"))
+        self.pause_button = QPushButton(self.tr("Pause"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.resume_run_button = QPushButton(self.tr("Resume a run…"))
         self.progress = QProgressBar()
         self.status = PlainLabel()  # names the run folder
         self.error = PlainLabel()  # messages that name files and folders
@@ -160,9 +161,10 @@ class TrainPanel(QWidget):
         data_row.addWidget(self.data_edit, 1)
         data_row.addWidget(browse)
         self.form = QFormLayout()
-        for label, field in (("Dataset", data_row), ("", self.data_info), ("Starting model", self.start_model_label),
-                             ("", self.from_selected), ("Kind (from scratch)", self.kind), ("Recipe", self.recipe),
-                             ("Steps", self.steps), ("Run name", self.name_edit)):
+        for label, field in ((self.tr("Dataset"), data_row), ("", self.data_info),
+                             (self.tr("Starting model"), self.start_model_label), ("", self.from_selected),
+                             (self.tr("Kind (from scratch)"), self.kind), (self.tr("Recipe"), self.recipe),
+                             (self.tr("Steps"), self.steps), (self.tr("Run name"), self.name_edit)):
             self.form.addRow(label, field)
         self.form.insertRow(2, self.pairs)  # in place, under the report that offers it
         self.form.setRowVisible(self.pairs, False)
@@ -171,11 +173,11 @@ class TrainPanel(QWidget):
         self.advanced_form = QFormLayout(advanced_box)
         self.advanced_form.setContentsMargins(0, 0, 0, 0)
         advanced_rows: tuple[tuple[str, QWidget], ...] = (
-            ("Learning rate", self.lr), ("λ L1", self.lambda_l1), ("λ cycle", self.lambda_cycle),
-            ("Crop size", self.crop_size), ("Batch size", self.batch_size), ("", self.ema), ("", self.ada))
+            (self.tr("Learning rate"), self.lr), ("λ L1", self.lambda_l1), (self.tr("λ cycle"), self.lambda_cycle),
+            (self.tr("Crop size"), self.crop_size), (self.tr("Batch size"), self.batch_size), ("", self.ema), ("", self.ada))
         for label, widget in advanced_rows:
             self.advanced_form.addRow(label, widget)
-        self.advanced = Fold("Advanced (from the recipe)", advanced_box)
+        self.advanced = Fold(self.tr("Advanced (from the recipe)"), advanced_box)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_run_button):
             buttons.addWidget(b)
@@ -220,7 +222,7 @@ class TrainPanel(QWidget):
         """The model selected in the main window's picker (fine-tuning starts from it when ticked)."""
         self._start_path, self._start_kind = path, kind
         usable = path is not None and kind in KINDS
-        self.start_model_label.setText(f"{path.name} ({kind})" if path is not None and usable else "no model selected")
+        self.start_model_label.setText(f"{path.name} ({kind})" if path is not None and usable else self.tr("no model selected"))
         self.from_selected.setEnabled(usable)
         self.from_selected.setChecked(usable)
         self._on_source_changed()
@@ -250,10 +252,10 @@ class TrainPanel(QWidget):
         """The configuration the widgets (and overrides) describe; raises TranslatorError/ValueError."""
         data = self.data_edit.text().strip()
         if not data:
-            raise TranslatorError("choose a dataset folder first")
+            raise TranslatorError(self.tr("choose a dataset folder first"))
         name = self.name_edit.text().strip()
         if not name or Path(name).name != name or name in (".", ".."):
-            raise TranslatorError(f"{name!r} is not a usable run name: use a plain folder name")
+            raise TranslatorError(fill(self.tr("%1 is not a usable run name: use a plain folder name"), repr(name)))
         crop = self.crop_size.value()
         values: dict[str, Any] = dict(
             steps=self.steps.value(),
@@ -276,7 +278,7 @@ class TrainPanel(QWidget):
         root, paired = Path(text).expanduser(), self.training_kind() == "pix2pix"
         start = self._start_path if self.from_selected.isChecked() else None
         self.data_info.setStyleSheet("")
-        self.data_info.setText("scanning…")
+        self.data_info.setText(self.tr("scanning…"))
         self._scanner.submit(lambda: scan_or_photos(root, paired=paired, start_model=start), partial(self._show_scan, root))
 
     def _show_scan(self, root: Path | None, found: DatasetScan | PhotoFolder | str) -> None:
@@ -361,7 +363,7 @@ class TrainPanel(QWidget):
         try:
             config = TrainConfig.from_file(Path(run) / "config.json")
         except (TranslatorError, ValueError, TypeError) as exc:
-            self.error.setText(f"{run}: cannot resume: {exc}")
+            self.error.setText(fill(self.tr("%1: cannot resume: %2"), run, exc))
             return
         self.monitor.clear()
         self.monitor.load_log(Path(run) / "log.jsonl")  # the curves so far
@@ -371,7 +373,7 @@ class TrainPanel(QWidget):
         """Stop the run with a checkpoint; `resume()` continues it."""
         if self.running() and self._worker is not None:
             self._pausing = True
-            self.status.setText("pausing: saving a checkpoint…")
+            self.status.setText(self.tr("pausing: saving a checkpoint…"))
             self._worker.cancel()
 
     def cancel(self) -> None:
@@ -381,14 +383,14 @@ class TrainPanel(QWidget):
             self._worker.cancel()
         elif self._paused:
             self._paused = False
-            self.status.setText("paused run dropped; its folder is kept")
+            self.status.setText(self.tr("paused run dropped; its folder is kept"))
             self._update_buttons()
 
     def _launch(self, config: TrainConfig, *, resume: bool) -> None:
         self._config, self._pausing, self._paused = config, False, False
         self._events = events = deque[_Event]()
         self.error.setText("")
-        self.status.setText("resuming…" if resume else "starting…")
+        self.status.setText(self.tr("resuming…") if resume else self.tr("starting…"))
         worker = JobWorker(partial(_observed, config, resume, events), name="train", min_interval_s=0.1)
         worker.on(progress=self._drain, result=self._done, failed=self._failed, cancelled=self._cancelled,
                   finished=self._finished)
@@ -405,11 +407,12 @@ class TrainPanel(QWidget):
         if last is not None:
             self.progress.setMaximum(max(1, last.total))
             self.progress.setValue(last.done)
-            phase = "D warm-up" if last.phase == "warmup" else "training"
-            self.status.setText(f"{phase}: step {last.done}/{last.total} · {last.rate:.2f} steps/s · ETA {format_duration(last.eta_s, '–')}")
+            template = (self.tr("D warm-up: step %1/%2 · %3 steps/s · ETA %4") if last.phase == "warmup" else
+                        self.tr("training: step %1/%2 · %3 steps/s · ETA %4"))
+            self.status.setText(fill(template, last.done, last.total, f"{last.rate:.2f}", format_duration(last.eta_s, "–")))
 
     def _done(self, result: TrainResult) -> None:
-        self.status.setText(f"done: {result.steps_done} steps; model saved to {result.model_path}")
+        self.status.setText(fill(self.tr("done: %1 steps; model saved to %2"), result.steps_done, result.model_path))
         self.name_edit.setText(default_run_name())  # the next Start makes a new run
         self.modelReady.emit(result.model_path)
 
@@ -422,9 +425,9 @@ class TrainPanel(QWidget):
         run = self.run_dir()
         if self._pausing:
             self._paused = True
-            self.status.setText(f"paused; Resume continues {run}")
+            self.status.setText(fill(self.tr("paused; Resume continues %1"), run))
         else:
-            self.status.setText(f"cancelled; the checkpoint in {run} can be continued with “Resume a run…”")
+            self.status.setText(fill(self.tr("cancelled; the checkpoint in %1 can be continued with “Resume a run…”"), run))
         model = run / "model.safetensors" if run is not None else None
         if model is not None and model.is_file():
             self.modelReady.emit(model)
@@ -440,7 +443,7 @@ class TrainPanel(QWidget):
         self.start_button.setEnabled(not busy)
         self.resume_run_button.setEnabled(not busy)
         self.pause_button.setEnabled(busy or self._paused)
-        self.pause_button.setText("Resume" if self._paused and not busy else "Pause")
+        self.pause_button.setText(self.tr("Resume") if self._paused and not busy else self.tr("Pause"))
         self.cancel_button.setEnabled(busy or self._paused)
 
     def _pause_or_resume(self) -> None:
@@ -450,11 +453,11 @@ class TrainPanel(QWidget):
             self.resume()
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Dataset folder"), self.data_edit.text())
         if folder:
             self.set_data_folder(folder)
 
     def _pick_run(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(runs_dir()))
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Resume a run"), str(runs_dir()))
         if folder:
             self.resume_run(Path(folder))

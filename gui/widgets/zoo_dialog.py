@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from gui.i18n import QT_TRANSLATE_NOOP, fill
 from gui.jobs import JobWorker
 from gui.plain import PlainLabel, literal, visible
 from translator.errors import TranslatorError
@@ -29,12 +30,14 @@ log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
 _ERROR_STYLE = "color: #c62828"
-_COLUMNS = (  # (header, its tooltip)
-    ("Task", "What the model turns into what"),
-    ("Model", "The model's name on the reference site, and for `translator zoo get`"),
-    ("Kind", "pix2pix: trained on pairs; CycleGAN: trained on two unpaired sets, translates one way"),
-    ("Installed", "Already in your models folder"),
-    ("Architecture", "The generator network"),
+_COLUMNS = (  # (header, its tooltip), translated when shown
+    (QT_TRANSLATE_NOOP("ZooDialog", "Task"), QT_TRANSLATE_NOOP("ZooDialog", "What the model turns into what")),
+    (QT_TRANSLATE_NOOP("ZooDialog", "Model"),
+     QT_TRANSLATE_NOOP("ZooDialog", "The model's name on the reference site, and for `translator zoo get`")),
+    (QT_TRANSLATE_NOOP("ZooDialog", "Kind"),
+     QT_TRANSLATE_NOOP("ZooDialog", "pix2pix: trained on pairs; CycleGAN: trained on two unpaired sets, translates one way")),
+    (QT_TRANSLATE_NOOP("ZooDialog", "Installed"), QT_TRANSLATE_NOOP("ZooDialog", "Already in your models folder")),
+    (QT_TRANSLATE_NOOP("ZooDialog", "Architecture"), QT_TRANSLATE_NOOP("ZooDialog", "The generator network")),
 )
 TASK, MODEL, KIND, INSTALLED, ARCHITECTURE = range(len(_COLUMNS))
 """Column indices. The task comes first and is never cut; the architecture, last, takes what
@@ -51,14 +54,14 @@ class ZooDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, base: str | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Get models")
+        self.setWindowTitle(self.tr("Get models"))
         self.resize(820, 520)
         self._timeout_s = timeout_s
         self.entries: list[ZooEntry] = []
         self.table = QTableWidget(0, len(_COLUMNS))
         for col, (label, tip) in enumerate(_COLUMNS):
-            header_item = QTableWidgetItem(label)
-            header_item.setToolTip(tip)
+            header_item = QTableWidgetItem(QCoreApplication.translate("ZooDialog", label))
+            header_item.setToolTip(QCoreApplication.translate("ZooDialog", tip))
             self.table.setHorizontalHeaderItem(col, header_item)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -70,16 +73,16 @@ class ZooDialog(QDialog):
         header.setSectionResizeMode(ARCHITECTURE, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        about = QLabel(
+        about = QLabel(self.tr(
             "Official pretrained models of the reference pix2pix/CycleGAN implementation. A pix2pix model is "
             "its generator only (no adversarial verdict); a CycleGAN model translates one way. No checksums "
             "are published: the first download's sha256 is recorded and a different later one is reported."
-        )
+        ))
         about.setWordWrap(True)
-        self.download_button = QPushButton("Download")
-        self.cancel_button = QPushButton("Cancel")
+        self.download_button = QPushButton(self.tr("Download"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.setEnabled(False)
-        close_button = QPushButton("Close")
+        close_button = QPushButton(self.tr("Close"))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -115,7 +118,7 @@ class ZooDialog(QDialog):
         secondary = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
         for row, e in enumerate(self.entries):
             cells = {TASK: e.task, MODEL: e.name, KIND: _KIND_WORDS.get(e.kind, e.kind),
-                     INSTALLED: "yes" if model_path(e).exists() else "", ARCHITECTURE: e.architecture}
+                     INSTALLED: self.tr("yes") if model_path(e).exists() else "", ARCHITECTURE: e.architecture}
             tip = f"{e.task}\n{e.name}: {_KIND_WORDS.get(e.kind, e.kind)}, {e.architecture}\n{e.url}"
             for col, text in cells.items():
                 item = QTableWidgetItem(visible(text))
@@ -150,12 +153,12 @@ class ZooDialog(QDialog):
             self.select(name)
         entry = self.selected_entry()
         if entry is None:
-            self._show_status("Choose a model first.")
+            self._show_status(self.tr("Choose a model first."))
             return
         overwrite = False
         if model_path(entry).exists():
-            answer = QMessageBox.question(self, "Get models", literal(
-                f"{entry.local_name} is already in your models folder. Download it again and replace it?"))
+            answer = QMessageBox.question(self, self.tr("Get models"), literal(fill(
+                self.tr("%1 is already in your models folder. Download it again and replace it?"), entry.local_name)))
             if answer != QMessageBox.StandardButton.Yes:
                 return
             overwrite = True
@@ -170,7 +173,7 @@ class ZooDialog(QDialog):
         self.worker = worker
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self._show_status(f"Downloading {entry.name} from {entry.url}…")
+        self._show_status(fill(self.tr("Downloading %1 from %2…"), entry.name, entry.url))
         self.download_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         worker.start()
@@ -178,7 +181,7 @@ class ZooDialog(QDialog):
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
-            self._show_status("Cancelling…")
+            self._show_status(self.tr("Cancelling…"))
 
     def _progress(self, p: Progress) -> None:
         if not isinstance(p, DownloadProgress):
@@ -192,17 +195,17 @@ class ZooDialog(QDialog):
         if p.total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(min(1000, 1000 * p.done // p.total))
-            size = f"{p.done / _MB:.1f} of {p.total / _MB:.1f} MB"
+            size = fill(self.tr("%1 of %2 MB"), f"{p.done / _MB:.1f}", f"{p.total / _MB:.1f}")
         else:
             self.progress.setRange(0, 0)  # busy: the size is unknown
-            size = f"{p.done / _MB:.1f} MB"
-        self._show_status(f"{size} · {p.rate / _MB:.2f} MB/s · ETA {format_duration(p.eta_s, '–')}")
+            size = fill(self.tr("%1 MB"), f"{p.done / _MB:.1f}")
+        self._show_status(fill(self.tr("%1 · %2 MB/s · ETA %3"), size, f"{p.rate / _MB:.2f}", format_duration(p.eta_s, "–")))
 
     def _done(self, result: ZooDownload) -> None:
-        text = f"Saved {result.entry.name} as {result.path} (sha256 {result.sha256[:16]}…)."
+        text = fill(self.tr("Saved %1 as %2 (sha256 %3…)."), result.entry.name, result.path, result.sha256[:16])
         if result.previous_sha256 is not None:
-            text += (f" Warning: the first download of this model had sha256 {result.previous_sha256[:16]}…; "
-                     "the file may have been replaced or altered.")
+            text += fill(self.tr(" Warning: the first download of this model had sha256 %1…; "
+                                 "the file may have been replaced or altered."), result.previous_sha256[:16])
         self._show_status(text, error=result.previous_sha256 is not None)
         self._fill_installed()
         self.modelDownloaded.emit(result.path)
@@ -212,7 +215,7 @@ class ZooDialog(QDialog):
         self.downloadFailed.emit(message)
 
     def _cancelled(self) -> None:
-        self._show_status("Cancelled. The partial download is kept; Download resumes it.")
+        self._show_status(self.tr("Cancelled. The partial download is kept; Download resumes it."))
 
     def _finished(self) -> None:
         self.worker = None
@@ -228,7 +231,7 @@ class ZooDialog(QDialog):
         for row, e in enumerate(self.entries):
             item = self.table.item(row, INSTALLED)
             if item is not None:
-                item.setText("yes" if model_path(e).exists() else "")
+                item.setText(self.tr("yes") if model_path(e).exists() else "")
 
     def _show_status(self, text: str, *, error: bool = False) -> None:
         self.status.setStyleSheet(_ERROR_STYLE if error else "")

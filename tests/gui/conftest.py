@@ -1,4 +1,5 @@
-"""GUI test fixtures: offscreen Qt, isolated QSettings, and a guard failing any test that leaves a job running.
+"""GUI test fixtures: offscreen Qt, isolated QSettings, the app in English whatever the machine's
+locale, and a guard failing any test that leaves a job running.
 
 There is deliberately no `tests/gui/__init__.py`: with pytest's default import mode it would make
 this folder a package named `gui` and shadow the app's `gui` package.
@@ -22,6 +23,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
+from gui import i18n  # noqa: E402
 from gui.jobs import cancel_all_and_wait, live_workers  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from translator.paths import user_models_dir  # noqa: E402
@@ -44,6 +46,15 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, qapp: QApplicat
     QSettings.setDefaultFormat(old_format)
     qapp.setOrganizationName(old_org)
     qapp.setApplicationName(old_app)
+
+
+@pytest.fixture(autouse=True)
+def _english(qapp: QApplication) -> Iterator[None]:
+    """Every test sees the app in English (the tests assert English texts), whatever the machine's
+    locale; a test that installs another language gets English back afterwards."""
+    i18n.install(qapp, "en")
+    yield
+    i18n.install(qapp, "en")
 
 
 @pytest.fixture(autouse=True)
