@@ -247,6 +247,17 @@ class History:
             args.append(json.dumps(dict(settings), default=str))
         self._write(sql + " WHERE id = ?", [*args, entry_id])
 
+    def set_model_sha256(self, entry_id: int, sha256: str) -> None:
+        """Fill in the model's sha256 of run `entry_id` (and in its settings), once it is known:
+        a large model is hashed off the UI thread after the run was recorded."""
+        self._write("UPDATE entries SET model_sha256 = ?, settings = CASE WHEN json_valid(settings) AND "
+                    "json_type(settings, '$.model_sha256') IS NOT NULL THEN json_set(settings, '$.model_sha256', ?) "
+                    "ELSE settings END WHERE id = ?", (sha256, sha256, entry_id))
+
+    def set_inputs(self, entry_id: int, inputs: Sequence[Path]) -> None:
+        """Set the inputs of run `entry_id` (a fine-tuning run's dataset folder is known once it has started)."""
+        self._write("UPDATE entries SET inputs = ? WHERE id = ?", (json.dumps([str(p) for p in inputs]), entry_id))
+
     # --- reading -----------------------------------------------------------------------------------
 
     def entries(self, model: str | None = None, folder: Path | str | None = None, kind: EntryKind | None = None,

@@ -168,9 +168,11 @@ class Provenance:
     @classmethod
     def from_options(cls, options: object, *, model_path: Path, direction: Direction | None, strength: float,
                      model_name: str | None = None, output_format: str | None = None, quality: int | None = None,
-                     precision_used: str | None = None, created: datetime | None = None) -> Provenance:
+                     precision_used: str | None = None, created: datetime | None = None,
+                     hash_model: bool = True) -> Provenance:
         """The record of a run with `options` (an `InferenceOptions`: every field is recorded) of
-        the model file `model_path` (hashed once per file version, `model_sha256`)."""
+        the model file `model_path` (hashed once per file version, `model_sha256`; with
+        `hash_model=False` only a hash already known is used, so the UI thread never reads a large file)."""
         if not dataclasses.is_dataclass(options) or isinstance(options, type):
             raise TypeError(f"options must be an InferenceOptions, not {type(options).__name__}")
         recorded = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
@@ -178,7 +180,7 @@ class Provenance:
         return cls(
             model=model_name or Path(model_path).stem,
             model_file=Path(model_path).name,
-            model_sha256=model_sha256(Path(model_path)),
+            model_sha256=model_sha256(Path(model_path)) if hash_model else known_model_sha256(Path(model_path)),
             direction=direction,
             strength=float(strength),
             options={k: _check_option(k, v) for k, v in recorded.items()},
@@ -290,6 +292,17 @@ def model_sha256(path: Path) -> str | None:
     with _HASHES_LOCK:
         _HASHES[key] = h.hexdigest()
     return h.hexdigest()
+
+
+def known_model_sha256(path: Path) -> str | None:
+    """The sha256 `model_sha256` already computed for the file as it is now, else None (reads nothing)."""
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+    with _HASHES_LOCK:
+        return _HASHES.get(key)
 
 
 def find_model(record: Provenance, dirs: list[Path] | None = None) -> tuple[Path, bool] | None:

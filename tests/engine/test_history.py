@@ -62,6 +62,12 @@ def test_round_trip_in_the_user_data_folder() -> None:
     assert (e.written, e.skipped, e.failed, e.message) == (3, 1, 2, "stopped by the user")
     assert e.settings == {"strength": 0.7, "options": {"seed": 3}}
     assert e.duration_s is not None and 0 <= e.duration_s < 60
+    with History() as h:  # a model hashed after the run was recorded
+        j = h.record_start("batch", model="big", settings={"model_sha256": None, "strength": 1.0})
+        h.set_model_sha256(j, "cd" * 32)
+        later = h.entry(j)
+    assert later is not None and later.model_sha256 == "cd" * 32
+    assert later.settings == {"model_sha256": "cd" * 32, "strength": 1.0}
 
 
 def test_filters_by_model_folder_and_kind(tmp_path: Path) -> None:
