@@ -14,11 +14,22 @@ A run folder holds everything about a run:
     checkpoints/step_N.state.pt      everything else needed to resume exactly: raw weights,
                            optimisers, schedulers, EMA, pools, augmentation, RNG states
     model.safetensors      the final (or cancelled) model
+    best-kid.safetensors   with KID validation: the model at the step of the lowest KID
+    tensorboard/           the log's curves, when tensorboard is installed
 
 The run folder is new, empty, or a run folder of this tool (its config.json); never the data
 folder, a folder inside it or one holding it, so a run's files never land among the user's.
 Settings are checked before any work, each named with what it takes (`TrainConfig`; a config
 file's problems also name the file and line), and so is the crop against the networks' sizes.
+
+KID validation (`kid_data`, every `kid_every` steps; the `metrics` extra): the (EMA)
+generators translate up to `kid_images` images of a held-out folder and their KID against that
+folder's images of the target domain joins the validation scores (`kid`, `kid_std`; CycleGAN's
+B→A as `kid_ba`, `kid_ba_std`), in the events, the log and TensorBoard (`val/kid`). The real
+images' features are computed once per run. The lowest `kid` so far is kept as
+best-kid.safetensors, its card saying at which step (`training["best_kid"]`); the training state
+holds that file, so a resume puts it back if a later, abandoned step replaced it. Without the
+feature network installed the run logs how to install it and trains without KID.
 
 Resuming (`resume=True`) continues from the newest complete checkpoint; on the CPU with a fixed
 seed the resumed run's losses equal an uninterrupted run's step for step: every random draw
@@ -79,7 +90,19 @@ from translator.models import TrainingDiverged as TrainingDiverged  # raised by 
 from translator.models.step import set_requires_grad
 from translator.networks import DiscriminatorSpec, GeneratorSpec, build_discriminator
 from translator.presets import preset_settings
-from translator.training_parts import AdaptiveAugment, Ema, GanLoss, ImagePool, RealnessTracker, linear_decay_lambda
+from translator.realism import FeatureNet, MissingFeatureNet
+from translator.training_parts import (
+    AdaptiveAugment,
+    BestKid,
+    Ema,
+    GanLoss,
+    ImagePool,
+    KidSide,
+    KidValidator,
+    RealnessTracker,
+    linear_decay_lambda,
+)
+from translator.training_parts.kid import KID_EVERY, KID_IMAGES
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +169,10 @@ class TrainConfig:
     sample_every: int = 100
     checkpoint_every: int = 200
     keep_last: int = 3
+    # KID validation (needs the `metrics` extra): on when a held-out folder is given
+    kid_data: Path | None = None  # held-out images the run does not train on, in a layout of `data`
+    kid_every: int | None = None  # steps between KID validations (default KID_EVERY)
+    kid_images: int = KID_IMAGES  # held-out images per side
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -154,6 +181,10 @@ class TrainConfig:
                 raise ValueError(f"{f.name} {problem}")
         if self.decay_steps is not None and self.decay_steps > self.steps:
             raise ValueError(f"decay_steps must be between 0 and steps ({self.steps}), not {self.decay_steps}")
+        if self.kid_every is not None and self.kid_data is None:
+            raise ValueError(f"kid_every ({self.kid_every}) asks for KID validation, which needs a held-out folder: set "
+                             "kid_data (--kid-data FOLDER) to a folder of images the run does not train on, laid out "
+                             "as the data folder")
         if self.crop_size > self.load_size:
             raise ValueError(f"crop size {self.crop_size} is larger than the load size {self.load_size} (images are "
                              "resized to the load size, then cropped): raise --load-size or lower --crop-size")
@@ -171,6 +202,10 @@ class TrainConfig:
     @property
     def use_ema(self) -> bool:
         return self.ema if self.ema is not None else self.from_model is not None
+
+    @property
+    def resolved_kid_every(self) -> int:
+        return self.kid_every if self.kid_every is not None else KID_EVERY
 
     @property
     def model_name(self) -> str:
@@ -195,6 +230,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["data"], d["out"] = str(self.data), str(self.out)
+        if self.kid_data is not None:
+            d["kid_data"] = str(self.kid_data)
         return d
 
     @classmethod
@@ -219,6 +256,8 @@ class TrainConfig:
         if preset is not None:
             return cls.from_preset(preset, d.pop("kind"), d.pop("data"), d.pop("out"), **d)
         d["data"], d["out"] = Path(d["data"]), Path(d["out"])
+        if d.get("kid_data") is not None:
+            d["kid_data"] = Path(d["kid_data"])
         return cls(**d)
 
     @classmethod
@@ -242,7 +281,7 @@ class TrainConfig:
 _HINTS: dict[str, Any] = get_type_hints(TrainConfig)
 
 _AT_LEAST_1 = ("steps", "batch_size", "crop_size", "load_size", "base_filters", "d_base_filters", "d_layers",
-               "d_steps_per_g", "checkpoint_every", "keep_last", "val_every", "sample_every", "log_every")
+               "d_steps_per_g", "checkpoint_every", "keep_last", "val_every", "sample_every", "log_every", "kid_every")
 _AT_LEAST_0 = ("decay_steps", "d_warmup_steps", "pool_size", "max_val", "workers", "lambda_l1", "lambda_cycle",
                "lambda_identity")
 # Each numeric setting's range: a test and the words for it.
@@ -253,6 +292,7 @@ _RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "seed": (lambda v: 0 <= v < 2**32, "from 0 to 4294967295"),  # what every random generator it seeds takes
     **{name: (lambda v: 0 <= v < 1, "from 0 up to (not including) 1") for name in ("beta1", "beta2", "val_fraction")},
     "ema_decay": (lambda v: 0 < v < 1, "between 0 and 1 (not including them)"),
+    "kid_images": (lambda v: v >= 2, "of at least 2"),  # KID compares subsets of two or more images
 }
 
 
@@ -399,6 +439,9 @@ class TrainResult:
     run_dir: Path
     first_validation: dict[str, float] | None = None  # the starting model's, when validated
     last_validation: dict[str, float] | None = None
+    best_kid: Path | None = None  # the model at the step of the lowest KID, when KID was measured
+    best_kid_step: int | None = None
+    best_kid_value: float | None = None
 
 
 # --- distributed ------------------------------------------------------------------------------
@@ -546,6 +589,7 @@ class _Trainer:
         self.warmup_done = 0
         self.last_validation: dict[str, float] | None = None
         self.first_validation: dict[str, float] | None = None  # of the starting model
+        self.best_kid = BestKid()
         # What the steps run: the same networks, wrapped by torch.compile (same interface) when on.
         self.live: Nets = self.nets.map(lambda net: cast(nn.Module, torch.compile(net))) if config.compile else self.nets
         self.tools = StepTools(self.gan, self._autocast, self._d_inputs, self._update_d, self._update_g, config.d_steps_per_g)
@@ -620,11 +664,13 @@ class _Trainer:
             "kind": self.cfg.kind,
             "steps": self.step,
             "data": str(self.cfg.data),
-            "recipe": {k: v for k, v in self.cfg.to_dict().items() if k not in ("data", "out", "device", "workers")},
+            "recipe": {k: v for k, v in self.cfg.to_dict().items() if k not in ("data", "out", "device", "workers", "kid_data")},
             "ema": self.cfg.use_ema,
         }
         if self.last_validation:
             training["validation"] = self.last_validation
+        if self.best_kid.found:
+            training["best_kid"] = self.best_kid.summary()
         card = dataclasses.replace(self.card, training=training, image_size=self.cfg.crop_size)
         return Model(_with_pairs_look(card, self.cfg), nets)
 
@@ -712,6 +758,7 @@ class _Trainer:
             "rng_torch": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "last_validation": self.last_validation,
+            "best_kid": self.best_kid.state_dict(),
         }
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -737,6 +784,8 @@ class _Trainer:
         if s["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(s["rng_cuda"])
         self.last_validation = s.get("last_validation")
+        if "best_kid" in s:  # states written before KID validation have none
+            self.best_kid.load_state_dict(s["best_kid"])
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -758,6 +807,7 @@ class _RunFiles:
         self.checkpoints = self.root / "checkpoints"
         self.samples = self.root / "samples"
         self.log_path = self.root / "log.jsonl"
+        self.best_kid_path = self.root / "best-kid.safetensors"
         self.tensorboard: Any = None  # a SummaryWriter when tensorboard is installed
 
     def open_tensorboard(self) -> None:
@@ -866,6 +916,30 @@ class _RunFiles:
             raise TranslatorError(f"{path}: cannot write the model ({exc.strerror or exc}){self._kept()}") from None
         return path
 
+    def save_best_kid(self, trainer: _Trainer) -> Path:
+        """Write best-kid.safetensors, the model at the step of the lowest KID (`trainer.best_kid`,
+        whose card records that step and KID), and keep its bytes for the training state."""
+        path = self.best_kid_path
+        try:
+            save_model(trainer.export_model(), path)
+            trainer.best_kid.file = path.read_bytes()
+        except OSError as exc:
+            raise TranslatorError(f"{path}: cannot write the best-KID model ({exc.strerror or exc}){self._kept()}") from None
+        return path
+
+    def restore_best_kid(self, best: BestKid) -> None:
+        """After a resume, make best-kid.safetensors the best of the steps the resumed state has
+        seen: a step after its checkpoint, abandoned by the resume, may have replaced it."""
+        path = self.best_kid_path
+        try:
+            if not best.found:
+                path.unlink(missing_ok=True)
+            elif not path.is_file() or path.read_bytes() != best.file:
+                write_bytes_atomic(path, best.file)
+                log.info("%s: put back the model of step %d (KID %.5f)", path, best.step, best.kid)
+        except OSError as exc:
+            raise TranslatorError(f"{path}: cannot restore the best-KID model ({exc.strerror or exc})") from None
+
     def _kept(self) -> str:
         """After a failed write: which checkpoint is still intact, and how to go on from it."""
         previous = self.latest_checkpoint()
@@ -968,6 +1042,70 @@ def _validate(trainer: _Trainer, val: ValPairs) -> dict[str, float] | None:
     return {"psnr": float(np.mean(finite)) if finite else math.inf, "ssim": float(np.mean(ss))}
 
 
+def _kid_validator(config: TrainConfig, device: torch.device) -> KidValidator | None:
+    """What KID validation needs (`config.kid_data` set): the held-out images, checked and decoded
+    once, and the feature network on the run's device (`FeatureNet.load` keeps it loaded for the
+    next run). None, after one log line saying how to install it, where the feature network is
+    not installed: the run goes on without KID."""
+    if config.kid_data is None:
+        return None
+    scan = _kid_scan(config, Path(config.kid_data))
+    try:
+        net = FeatureNet.load(device, config.precision)
+    except MissingFeatureNet as exc:
+        log.warning("KID validation is off for this run (the run goes on): %s", exc)
+        return None
+    return KidValidator(_kid_sides(scan, config), net, seed=config.seed)
+
+
+def _kid_scan(config: TrainConfig, folder: Path) -> DatasetScan:
+    """The held-out folder's files, all of them (train and val lists alike); a folder that is
+    missing, laid out wrongly or short of images is a `TranslatorError` naming it."""
+    what = "the held-out folder for KID validation (--kid-data)"
+    try:
+        scan = scan_dataset(folder, paired=None if config.kind == "pix2pix" else False, val_fraction=0, max_val=0,
+                            seed=config.seed)
+    except TranslatorError as exc:
+        raise TranslatorError(f"{exc} ({what})") from None
+    scan = dataclasses.replace(scan, val_a=scan.train_a + scan.val_a, val_b=scan.train_b + scan.val_b)
+    for side, files in (("A", scan.val_a), ("B", scan.val_b)):
+        if len(files) < 2:
+            raise TranslatorError(f"{folder}: {len(files)} usable image(s) on side {side} of {what}; KID needs at least "
+                                  "2 per side (50 give a steadier curve): add images there")
+    return scan
+
+
+def _kid_sides(scan: DatasetScan, config: TrainConfig) -> list[KidSide]:
+    """The directions KID validation measures: the model's (pix2pix; CycleGAN's A→B, as `kid`)
+    and CycleGAN's B→A (`kid_ba`), each with at most `kid_images` held-out inputs and as many
+    real images of its target domain, prepared as validation images are (`_dataset`)."""
+    ds = _dataset(scan, config, train=False)
+    n_a = min(config.kid_images, len(ds) if scan.paired else len(scan.val_a))
+    n_b = min(config.kid_images, len(ds) if scan.paired else len(scan.val_b))
+    items = [ds[i] for i in range(max(n_a, n_b))]
+    a = torch.stack([it["a"] for it in items[:n_a]])
+    b = torch.stack([it["b"] for it in items[:n_b]])
+
+    def reals(t: torch.Tensor) -> tuple[np.ndarray, ...]:
+        return tuple(imaging.to_uint8(x) for x in t)
+
+    if config.kind == "pix2pix":
+        inputs, targets = (b, a) if config.direction == "BtoA" else (a, b)
+        return [KidSide("g", "kid", inputs, reals(targets))]
+    return [KidSide("g_ab", "kid", a, reals(b)), KidSide("g_ba", "kid_ba", b, reals(a))]
+
+
+def _validate_kid(trainer: _Trainer, kid: KidValidator, files: _RunFiles) -> dict[str, float]:
+    """KID of the (EMA) generators at this step; a new lowest `kid` writes best-kid.safetensors."""
+    scores = kid.measure(lambda role: _eval_generator(trainer, role), trainer.device)
+    best = trainer.best_kid
+    if best.beaten_by(scores["kid"]):
+        best.step, best.kid, best.kid_std = trainer.step, scores["kid"], scores["kid_std"]
+        path = files.save_best_kid(trainer)
+        log.info("lowest KID so far: %.5f ± %.5f at step %d (%s)", best.kid, best.kid_std, best.step, path.name)
+    return scores
+
+
 def _eval_generator(trainer: _Trainer, role: str) -> nn.Module:
     net = trainer.ema_generator(role) if role in trainer.ema else trainer.nets.generators()[role]
     return net.eval()
@@ -1038,6 +1176,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         if scan.unmatched_a or scan.unmatched_b:
             log.warning("%s", scan.describe())
         dataset = _dataset(scan, config, train=True)  # depends on the crop and seed, not on the batch size
+        kid = _kid_validator(config, device) if rank == 0 else None
         available = len(dataset)
         if world <= available < config.batch_size * world:
             log.warning("%s: %d training sample(s) for a batch of %d × %d process(es): using batches of %d",
@@ -1065,6 +1204,8 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         if len(dataset) < config.batch_size * world:
             raise TranslatorError(f"{config.data}: {len(dataset)} training sample(s) is fewer than one batch ({config.batch_size} × {world} process(es))")
         val = _validation_pairs(scan, config)
+        if latest is not None and rank == 0:
+            files.restore_best_kid(trainer.best_kid)
         total = trainer.warmup_total + config.steps
         # Warm-up batches come from their own stream, so the training stream is the same with or
         # without a warm-up.
@@ -1072,6 +1213,8 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         stream = _batches(trainer, dataset, trainer.step)
         if not resume and rank == 0:
             first = _validate(trainer, val)
+            if kid is not None:
+                first = {**(first or {}), **_validate_kid(trainer, kid, files)}
             if first:
                 trainer.first_validation = first
                 files.append_log({"step": 0, "phase": "val", "val": first})
@@ -1106,9 +1249,12 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
             if not warming and rank == 0:
                 if trainer.step % config.val_every == 0 or trainer.step == config.steps:
                     validation = _validate(trainer, val)
-                    if validation:
-                        trainer.last_validation = validation
-                        record["val"] = validation
+                if kid is not None and (trainer.step % config.resolved_kid_every == 0 or trainer.step == config.steps):
+                    validation = {**(validation or {}), **_validate_kid(trainer, kid, files)}
+                if validation:
+                    # merged: a step that measures only KID keeps the last PSNR/SSIM (and the reverse)
+                    trainer.last_validation = {**(trainer.last_validation or {}), **validation}
+                    record["val"] = validation
                 if trainer.step % config.sample_every == 0 or trainer.step == config.steps:
                     sample = _sample_grid(trainer, val, files.samples / f"step_{trainer.step:07d}.png")
                     if sample is not None:
@@ -1137,8 +1283,10 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         if rank == 0:
             files.save_final(trainer)
             files.append_log({"step": trainer.step, "phase": "done", "ranks": world, "ranks_in_sync": in_sync})
+        best = trainer.best_kid
         return TrainResult(model_path, trainer.step, files.root, first_validation=trainer.first_validation,
-                           last_validation=trainer.last_validation)
+                           last_validation=trainer.last_validation, best_kid=files.best_kid_path if best.found else None,
+                           best_kid_step=best.step if best.found else None, best_kid_value=best.kid if best.found else None)
     finally:
         files.close()
         if started_group:
