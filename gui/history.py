@@ -25,6 +25,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from gui.i18n import fill
 from gui.jobs import JobWorker
 from gui.session import Session
 from gui.widgets.batch_panel import BatchPanel
@@ -57,6 +58,18 @@ def canonical_format(fmt: str | None) -> str | None:
     return next((f for f in OUTPUT_FORMATS if FORMAT_SUFFIXES[f] == suffix), None)
 
 
+def open_history() -> History:
+    """The user's history; if its folder cannot be written, one kept in memory for this session,
+    whose `notice` says why (the app shows it)."""
+    try:
+        return History()
+    except HistoryError as exc:
+        log.warning("%s", exc)
+        history = History(Path(":memory:"))
+        history.notice = f"{exc}. Runs are remembered until the app closes only."
+        return history
+
+
 class HistoryRecorder(QObject):
     """Records batch runs, fine-tuning runs and saved sketches; see the module docstring."""
 
@@ -80,7 +93,7 @@ class HistoryRecorder(QObject):
     def say_notice(self) -> None:
         """Emit the history's notice (a damaged or newer file moved aside), if any, once."""
         if self.history.notice:
-            self.message.emit(self.tr("History: {0}").format(self.history.notice))
+            self.message.emit(fill(self.tr("History: %1"), self.history.notice))
             self.history.notice = None
 
     # --- recording ---------------------------------------------------------------------------------
@@ -110,7 +123,7 @@ class HistoryRecorder(QObject):
             return
         worker = JobWorker(lambda: model_sha256(model), name="history: hash the model")
 
-        def fill(sha: object) -> None:
+        def store(sha: object) -> None:
             if isinstance(sha, str):
                 try:
                     self.history.set_model_sha256(entry_id, sha)
@@ -118,7 +131,7 @@ class HistoryRecorder(QObject):
                     log.warning("%s", exc)
                 self.recorded.emit()
 
-        worker.result.connect(fill)
+        worker.result.connect(store)
         worker.finished.connect(lambda: self._hashers.remove(worker))
         self._hashers.append(worker)
         worker.start()
@@ -154,7 +167,7 @@ class HistoryRecorder(QObject):
 
         def cancelled() -> None:
             self._finish(entry_id, "cancelled", written=max(0, run.done - run.failed), failed=run.failed,
-                         message=self.tr("cancelled after {0} of {1} images").format(run.done, run.total))
+                         message=fill(self.tr("cancelled after %1 of %2 images"), run.done, run.total))
 
         worker.on(progress=progress, result=done, cancelled=cancelled,
                   failed=lambda text: self._finish(entry_id, "failed", written=max(0, run.done - run.failed),
@@ -182,7 +195,7 @@ class HistoryRecorder(QObject):
 
         def done(result: TrainResult) -> None:
             cfg = config()
-            self._finish(entry_id, "done", written=1, settings=cfg, message=self.tr("{0} steps").format(result.steps_done))
+            self._finish(entry_id, "done", written=1, settings=cfg, message=fill(self.tr("%1 steps"), result.steps_done))
             self._set_inputs(entry_id, cfg)
 
         def ended(status: Status, text: str | None = None) -> None:
@@ -242,17 +255,17 @@ class HistoryRecorder(QObject):
         try:
             settings = Provenance.from_dict(entry.settings)
         except SettingsError as exc:
-            return self.tr("This entry's settings cannot be used: {0}").format(exc)
+            return fill(self.tr("This entry's settings cannot be used: %1"), exc)
         model = entry.model_path
         if model is None or not model.is_file() or (
                 settings.model_sha256 is not None and model_sha256(model) != settings.model_sha256):
             found = find_model(settings)
             if found is None or not found[1]:
-                return self.tr("The model {0} (sha256 {1}) is no longer in your model folders; import it again, "
-                               "then run the entry again.").format(settings.model_file, (settings.model_sha256 or "?")[:12])
+                return fill(self.tr("The model %1 (sha256 %2) is no longer in your model folders; import it again, "
+                               "then run the entry again."), settings.model_file, (settings.model_sha256 or "?")[:12])
             model = found[0]
         if not entry.inputs or not entry.inputs[0].is_dir():
-            return self.tr("The input folder {0} no longer exists.").format(entry.inputs[0] if entry.inputs else "?")
+            return fill(self.tr("The input folder %1 no longer exists."), entry.inputs[0] if entry.inputs else "?")
         self.apply_settings(settings, model)
         self.session.set_input_folder(entry.inputs[0])
         self.session.set_output_folder(entry.output)
@@ -267,14 +280,14 @@ class HistoryRecorder(QObject):
         cfg = dict(entry.settings)
         data = cfg.pop("data", None)
         if not isinstance(data, str) or not Path(data).is_dir():
-            return self.tr("The dataset folder of this run ({0}) no longer exists.").format(data)
+            return fill(self.tr("The dataset folder of this run (%1) no longer exists."), data)
         for key in ("out", "name"):  # a new run gets its own folder and name
             cfg.pop(key, None)
         try:
             self.train.set_data_folder(Path(data))
             self.train.config_overrides(**cfg)
         except (ValueError, TypeError) as exc:
-            return self.tr("This run's settings cannot be used: {0}").format(exc)
+            return fill(self.tr("This run's settings cannot be used: %1"), exc)
         self.train.start()
         return None
 
@@ -290,16 +303,16 @@ class HistoryRecorder(QObject):
             model = result[0] if isinstance(result, tuple) else None
             self.apply_settings(settings, model)
             if model is None:
-                self.message.emit(self.tr(
-                    "{0} was made with the model {1} ({2}, sha256 {3}), which is not in your model folders: its settings "
+                self.message.emit(fill(self.tr(
+                    "%1 was made with the model %2 (%3, sha256 %4), which is not in your model folders: its settings "
                     "were restored, the model was not. Import the model (File > Import model…) and drop the image again."
-                ).format(path.name, settings.model, settings.model_file, (settings.model_sha256 or "?")[:12]))
+                ), path.name, settings.model, settings.model_file, (settings.model_sha256 or "?")[:12]))
             elif isinstance(result, tuple) and not result[1]:
-                self.message.emit(self.tr(
-                    "{0}: restored its settings and the model {1}; that file has changed since the image was made, so "
-                    "the result may differ.").format(path.name, model.name))
+                self.message.emit(fill(self.tr(
+                    "%1: restored its settings and the model %2; that file has changed since the image was made, so "
+                    "the result may differ."), path.name, model.name))
             else:
-                self.message.emit(self.tr("{0}: restored the model {1} and its settings.").format(path.name, model.name))
+                self.message.emit(fill(self.tr("%1: restored the model %2 and its settings."), path.name, model.name))
 
         def counted() -> None:
             self.restores += 1

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from gui.history import HistoryRecorder
+from gui.i18n import fill
 from gui.plain import PlainLabel, visible
 from translator.history import ENTRY_KINDS, Entry, EntryKind
 from translator.jobs import format_duration
@@ -153,7 +154,7 @@ class HistoryPanel(QWidget):
         if folder is None:
             return
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
-            self.message.setText(self.tr("Cannot open {0}: it may have been moved or deleted.").format(folder))
+            self.message.setText(fill(self.tr("Cannot open %1: it may have been moved or deleted."), folder))
 
     def run_again(self) -> None:
         e = self.selected()
@@ -163,7 +164,7 @@ class HistoryPanel(QWidget):
         if problem is not None:
             self.message.setText(problem)
             return
-        self.message.setText(self.tr("Started again: {0} of {1}.").format(self.kind_name(e.kind),
+        self.message.setText(fill(self.tr("Started again: %1 of %2."), self.kind_name(e.kind),
                                                                           e.started.astimezone().strftime("%Y-%m-%d %H:%M")))
         self.ranAgain.emit(e)
 

@@ -279,3 +279,19 @@ def test_wired_dropping_an_image_with_settings_restores_them(qtbot: QtBot, windo
     qtbot.waitUntil(lambda: window.session.options.seed == 9, timeout=5000)
     assert window.session.model_path == user_models_dir() / "tiny-p2p.safetensors" and window.session.strength == 0.35
     assert window.session.current_image == made  # and the image opens as before
+
+
+def test_an_unwritable_data_folder_keeps_the_history_in_memory_and_says_so(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from gui.history import open_history
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TRANSLATOR_DATA_DIR", str(tmp_path / "a-file" / "data"))
+    h = open_history()
+    try:
+        assert h.notice is not None and "a-file" in h.notice and "until the app closes" in h.notice
+        h.record_start("batch", model="m")
+        assert [e.model for e in h.entries()] == ["m"]
+    finally:
+        h.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
