@@ -202,6 +202,160 @@
     </message>
 </context>
 <context>
+    <name>HistoryPanel</name>
+    <message>
+        <source>filter by model or folder</source>
+        <translation>모델이나 폴더로 거르기</translation>
+    </message>
+    <message>
+        <source>all runs</source>
+        <translation>모든 실행</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>언제</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>종류</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>모델</translation>
+    </message>
+    <message>
+        <source>Input</source>
+        <translation>입력</translation>
+    </message>
+    <message>
+        <source>Output</source>
+        <translation>출력</translation>
+    </message>
+    <message>
+        <source>Written / failed</source>
+        <translation>저장 / 실패</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>걸린 시간</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>상태</translation>
+    </message>
+    <message>
+        <source>Open output folder</source>
+        <translation>출력 폴더 열기</translation>
+    </message>
+    <message>
+        <source>Run again</source>
+        <translation>다시 실행</translation>
+    </message>
+    <message>
+        <source>Use this run&apos;s model, folders and settings and start it again; outputs already in the output folder are kept and skipped.</source>
+        <translation>이 실행의 모델, 폴더, 설정으로 다시 시작합니다. 출력 폴더에 이미 있는 결과는 그대로 두고 건너뜁니다.</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>새로 고침</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>일괄 처리</translation>
+    </message>
+    <message>
+        <source>Fine-tune</source>
+        <translation>미세 조정</translation>
+    </message>
+    <message>
+        <source>Saved sketch</source>
+        <translation>저장한 스케치</translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation>실행 중</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>완료</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>취소됨</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>실패</translation>
+    </message>
+    <message>
+        <source>Cannot open %1: it may have been moved or deleted.</source>
+        <translation>%1을(를) 열 수 없습니다. 옮겨졌거나 지워졌을 수 있습니다.</translation>
+    </message>
+    <message>
+        <source>Started again: %1 of %2.</source>
+        <translation>다시 시작함: %2의 %1.</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryRecorder</name>
+    <message>
+        <source>History: %1</source>
+        <translation>기록: %1</translation>
+    </message>
+    <message>
+        <source>cancelled after %1 of %2 images</source>
+        <translation>%2장 중 %1장 처리 후 취소됨</translation>
+    </message>
+    <message>
+        <source>%1 steps</source>
+        <translation>%1단계</translation>
+    </message>
+    <message>
+        <source>A saved sketch is not a job to run again; drop its result on the window to restore its settings.</source>
+        <translation>저장한 스케치는 다시 실행할 작업이 아닙니다. 결과 이미지를 창에 끌어다 놓으면 설정을 되살립니다.</translation>
+    </message>
+    <message>
+        <source>There is no Batch tab to run it in.</source>
+        <translation>실행할 일괄 처리 탭이 없습니다.</translation>
+    </message>
+    <message>
+        <source>This entry&apos;s settings cannot be used: %1</source>
+        <translation>이 기록의 설정을 쓸 수 없습니다: %1</translation>
+    </message>
+    <message>
+        <source>The model %1 (sha256 %2) is no longer in your model folders; import it again, then run the entry again.</source>
+        <translation>%1 모델(sha256 %2)이 더 이상 모델 폴더에 없습니다. 모델을 다시 가져온 뒤 이 기록을 다시 실행하세요.</translation>
+    </message>
+    <message>
+        <source>The input folder %1 no longer exists.</source>
+        <translation>입력 폴더 %1이(가) 더 이상 없습니다.</translation>
+    </message>
+    <message>
+        <source>There is no Fine-tune tab to run it in.</source>
+        <translation>실행할 미세 조정 탭이 없습니다.</translation>
+    </message>
+    <message>
+        <source>The dataset folder of this run (%1) no longer exists.</source>
+        <translation>이 실행의 데이터셋 폴더(%1)가 더 이상 없습니다.</translation>
+    </message>
+    <message>
+        <source>This run&apos;s settings cannot be used: %1</source>
+        <translation>이 실행의 설정을 쓸 수 없습니다: %1</translation>
+    </message>
+    <message>
+        <source>%1 was made with the model %2 (%3, sha256 %4), which is not in your model folders: its settings were restored, the model was not. Import the model (File &gt; Import model…) and drop the image again.</source>
+        <translation>%1은(는) %2 모델(%3, sha256 %4)로 만든 이미지인데, 이 모델이 모델 폴더에 없습니다. 설정은 되살렸지만 모델은 되살리지 못했습니다. 모델을 가져온 뒤(파일 &gt; 모델 가져오기…) 이미지를 다시 끌어다 놓으세요.</translation>
+    </message>
+    <message>
+        <source>%1: restored its settings and the model %2; that file has changed since the image was made, so the result may differ.</source>
+        <translation>%1: 설정과 %2 모델을 되살렸습니다. 이미지를 만든 뒤 모델 파일이 바뀌어서 결과가 다를 수 있습니다.</translation>
+    </message>
+    <message>
+        <source>%1: restored the model %2 and its settings.</source>
+        <translation>%1: %2 모델과 설정을 되살렸습니다.</translation>
+    </message>
+</context>
+<context>
     <name>ImageView</name>
     <message>
         <source>no image</source>
