@@ -1505,6 +1505,93 @@ Architecture and loss choices come from the recipe (see README, Fine-tuning).</s
     </message>
 </context>
 <context>
+    <name>ZooTasks</name>
+    <message>
+        <source>shoe edges → shoe photo</source>
+        <translation>신발 윤곽선 → 신발 사진</translation>
+    </message>
+    <message>
+        <source>satellite photo → map</source>
+        <translation>위성 사진 → 지도</translation>
+    </message>
+    <message>
+        <source>map → satellite photo</source>
+        <translation>지도 → 위성 사진</translation>
+    </message>
+    <message>
+        <source>facade label map → facade photo</source>
+        <translation>건물 정면 레이블 맵 → 건물 정면 사진</translation>
+    </message>
+    <message>
+        <source>day photo → night photo</source>
+        <translation>낮 사진 → 밤 사진</translation>
+    </message>
+    <message>
+        <source>apple → orange</source>
+        <translation>사과 → 오렌지</translation>
+    </message>
+    <message>
+        <source>orange → apple</source>
+        <translation>오렌지 → 사과</translation>
+    </message>
+    <message>
+        <source>summer (Yosemite) → winter (Yosemite)</source>
+        <translation>여름 (요세미티) → 겨울 (요세미티)</translation>
+    </message>
+    <message>
+        <source>winter (Yosemite) → summer (Yosemite)</source>
+        <translation>겨울 (요세미티) → 여름 (요세미티)</translation>
+    </message>
+    <message>
+        <source>horse → zebra</source>
+        <translation>말 → 얼룩말</translation>
+    </message>
+    <message>
+        <source>zebra → horse</source>
+        <translation>얼룩말 → 말</translation>
+    </message>
+    <message>
+        <source>Monet painting → photo</source>
+        <translation>모네 그림 → 사진</translation>
+    </message>
+    <message>
+        <source>photo → Monet painting</source>
+        <translation>사진 → 모네 풍 그림</translation>
+    </message>
+    <message>
+        <source>photo → Cézanne painting</source>
+        <translation>사진 → 세잔 풍 그림</translation>
+    </message>
+    <message>
+        <source>photo → ukiyo-e print</source>
+        <translation>사진 → 우키요에 판화</translation>
+    </message>
+    <message>
+        <source>photo → Van Gogh painting</source>
+        <translation>사진 → 반 고흐 풍 그림</translation>
+    </message>
+    <message>
+        <source>street photo → label map</source>
+        <translation>거리 사진 → 레이블 맵</translation>
+    </message>
+    <message>
+        <source>label map → street photo</source>
+        <translation>레이블 맵 → 거리 사진</translation>
+    </message>
+    <message>
+        <source>facade photo → label map</source>
+        <translation>건물 정면 사진 → 레이블 맵</translation>
+    </message>
+    <message>
+        <source>label map → facade photo</source>
+        <translation>레이블 맵 → 건물 정면 사진</translation>
+    </message>
+    <message>
+        <source>iPhone flower photo → DSLR flower photo</source>
+        <translation>아이폰 꽃 사진 → DSLR 꽃 사진</translation>
+    </message>
+</context>
+<context>
     <name>_JobLine</name>
     <message>
         <source>%1: starting…</source>

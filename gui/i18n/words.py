@@ -40,10 +40,41 @@ _HELP: dict[str, str] = {
 }
 
 
+_TASKS: frozenset[str] = frozenset((  # the zoo catalogue's tasks (`translator.zoo`): what each official model does
+    QT_TRANSLATE_NOOP("ZooTasks", "shoe edges → shoe photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "satellite photo → map"),
+    QT_TRANSLATE_NOOP("ZooTasks", "map → satellite photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "facade label map → facade photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "day photo → night photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "apple → orange"),
+    QT_TRANSLATE_NOOP("ZooTasks", "orange → apple"),
+    QT_TRANSLATE_NOOP("ZooTasks", "summer (Yosemite) → winter (Yosemite)"),
+    QT_TRANSLATE_NOOP("ZooTasks", "winter (Yosemite) → summer (Yosemite)"),
+    QT_TRANSLATE_NOOP("ZooTasks", "horse → zebra"),
+    QT_TRANSLATE_NOOP("ZooTasks", "zebra → horse"),
+    QT_TRANSLATE_NOOP("ZooTasks", "Monet painting → photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "photo → Monet painting"),
+    QT_TRANSLATE_NOOP("ZooTasks", "photo → Cézanne painting"),
+    QT_TRANSLATE_NOOP("ZooTasks", "photo → ukiyo-e print"),
+    QT_TRANSLATE_NOOP("ZooTasks", "photo → Van Gogh painting"),
+    QT_TRANSLATE_NOOP("ZooTasks", "street photo → label map"),
+    QT_TRANSLATE_NOOP("ZooTasks", "label map → street photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "facade photo → label map"),
+    QT_TRANSLATE_NOOP("ZooTasks", "label map → facade photo"),
+    QT_TRANSLATE_NOOP("ZooTasks", "iPhone flower photo → DSLR flower photo"),
+))
+
+
 def label(value: str) -> str:
     """What a menu shows for the engine's `value` (e.g. "auto" → "자동" in Korean)."""
     source = _LABELS.get(value)
     return QCoreApplication.translate("Choices", source) if source is not None else value
+
+
+def zoo_task(task: str) -> str:
+    """The zoo catalogue's `task` in the app's language; a task added to the catalogue since
+    shows as the catalogue spells it."""
+    return QCoreApplication.translate("ZooTasks", task) if task in _TASKS else task
 
 
 def help_text(group: str, value: str, fallback: str) -> str:

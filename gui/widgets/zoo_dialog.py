@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from gui.i18n import QT_TRANSLATE_NOOP, fill
+from gui.i18n import QT_TRANSLATE_NOOP, fill, words
 from gui.jobs import JobWorker
 from gui.plain import PlainLabel, literal, visible
 from translator.errors import TranslatorError
@@ -117,9 +117,10 @@ class ZooDialog(QDialog):
         self.table.setRowCount(len(self.entries))
         secondary = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
         for row, e in enumerate(self.entries):
-            cells = {TASK: e.task, MODEL: e.name, KIND: _KIND_WORDS.get(e.kind, e.kind),
+            task = words.zoo_task(e.task)
+            cells = {TASK: task, MODEL: e.name, KIND: _KIND_WORDS.get(e.kind, e.kind),
                      INSTALLED: self.tr("yes") if model_path(e).exists() else "", ARCHITECTURE: e.architecture}
-            tip = f"{e.task}\n{e.name}: {_KIND_WORDS.get(e.kind, e.kind)}, {e.architecture}\n{e.url}"
+            tip = f"{task}\n{e.name}: {_KIND_WORDS.get(e.kind, e.kind)}, {e.architecture}\n{e.url}"
             for col, text in cells.items():
                 item = QTableWidgetItem(visible(text))
                 item.setToolTip(literal(tip))  # the address comes from TRANSLATOR_ZOO_BASE, which may be anything

@@ -25,7 +25,7 @@ from gui import i18n
 from gui.main_window import TAB_FINETUNE, TAB_PREVIEW, MainWindow
 from gui.widgets.curves import CurvePlot
 from gui.widgets.image_view import ImageView
-from gui.widgets.zoo_dialog import ZooDialog
+from gui.widgets.zoo_dialog import TASK, ZooDialog
 from translator.checkpoint import describe_spec, read_card
 from translator.paths import user_models_dir
 
@@ -33,7 +33,7 @@ ALLOWED = (
     # units, figures and formats
     "PSNR", "SSIM", "dB", "px", "MB", "PNG", "sha256", "L1", "r_t", "EMA", "png", "jpg", "webp", "tif", "bmp",
     # devices and precisions
-    "GPU", "CPU", "CUDA", "MPS", "AVX512-BF16", "AMX", "bf16", "fp32", "fp16",
+    "GPU", "CPU", "CUDA", "MPS", "AVX512-BF16", "AMX", "bf16", "fp32", "fp16", "DSLR",
     # model kinds, networks and the reference's names
     "pix2pix", "CycleGAN", "cyclegan", "PatchGAN", "Canny", "edges2shoes", "test.py", "README", "translator zoo get",
     # dataset folder layouts (trainA/ before A/: the longer name first)
@@ -151,6 +151,8 @@ def test_every_text_of_the_window_its_tabs_menus_and_dialogs_is_korean(
     texts += _texts(zoo)
     texts += [("zoo header", zoo.table.horizontalHeaderItem(c).text()) for c in range(zoo.table.columnCount())]
     texts += [("zoo header tooltip", zoo.table.horizontalHeaderItem(c).toolTip()) for c in range(zoo.table.columnCount())]
+    texts += [("zoo task", zoo.table.item(r, TASK).text()) for r in range(zoo.table.rowCount())]  # every catalogue task
+    assert zoo.table.rowCount() >= 20
     zoo.reject()
 
     # The import dialogs and message boxes are modal: record what they would show.
