@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from xml.sax.saxutils import escape, unescape
 
 from PIL import Image
@@ -47,6 +47,9 @@ from translator._fs import open_regular
 from translator.choices import DEVICES, DIRECTIONS, FORMAT_SUFFIXES, MODES, PRECISIONS, TILE_STATS, Direction, parse_tile
 from translator.errors import TranslatorError
 from translator.paths import model_search_dirs
+
+if TYPE_CHECKING:  # inference writes through imaging, which writes these records: types only, no import cycle
+    from translator.inference import InferenceOptions
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +169,13 @@ class Provenance:
             _check_option(name, value)
 
     @classmethod
-    def from_options(cls, options: object, *, model_path: Path, direction: Direction | None, strength: float,
+    def from_options(cls, options: InferenceOptions, *, model_path: Path, direction: Direction | None, strength: float,
                      model_name: str | None = None, output_format: str | None = None, quality: int | None = None,
                      precision_used: str | None = None, created: datetime | None = None,
                      hash_model: bool = True) -> Provenance:
         """The record of a run with `options` (an `InferenceOptions`: every field is recorded) of
         the model file `model_path` (hashed once per file version, `model_sha256`; with
         `hash_model=False` only a hash already known is used, so the UI thread never reads a large file)."""
-        if not dataclasses.is_dataclass(options) or isinstance(options, type):
-            raise TypeError(f"options must be an InferenceOptions, not {type(options).__name__}")
         recorded = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
         when = (created or datetime.now(timezone.utc)).astimezone(timezone.utc)
         return cls(
