@@ -462,6 +462,10 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>History</source>
+        <translation>기록</translation>
+    </message>
+    <message>
         <source>Image Translator</source>
         <translation>이미지 변환기</translation>
     </message>

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractButton, QApplication, QComboBox, QFileDi
 from pytestqt.qtbot import QtBot
 
 from gui import i18n
-from gui.main_window import TAB_FINETUNE, TAB_PREVIEW, MainWindow
+from gui.main_window import TAB_PREVIEW, MainWindow
 from gui.widgets.curves import CurvePlot
 from gui.widgets.image_view import ImageView
 from gui.widgets.zoo_dialog import TASK, ZooDialog
@@ -254,4 +254,4 @@ def test_no_korean_label_or_button_is_clipped(ko_window: MainWindow, qtbot: QtBo
         qtbot.wait(20)  # let the layouts settle
         assert _clipped(w) == [], f"tab {w.tabs.tabText(index)} at {size}"
         checked += 1
-    assert checked == w.tabs.count() and w.tabs.currentIndex() == TAB_FINETUNE + 1
+    assert checked == w.tabs.count() >= 5
