@@ -22,10 +22,11 @@ folder, a folder inside it or one holding it, so a run's files never land among 
 Settings are checked before any work, each named with what it takes (`TrainConfig`; a config
 file's problems also name the file and line), and so is the crop against the networks' sizes.
 
-KID validation (`kid_data`, every `kid_every` steps; the `metrics` extra): the (EMA)
-generators translate up to `kid_images` images of a held-out folder and their KID against that
+KID validation (`kid_data`; the `metrics` extra): every `kid_every` steps, at the end, and at
+step 0 when fine-tuning (the baseline; from scratch it would judge random weights), the (EMA)
+generators translate up to `kid_images` images of a held-out folder, and their KID against that
 folder's images of the target domain joins the validation scores (`kid`, `kid_std`; CycleGAN's
-B→A as `kid_ba`, `kid_ba_std`), in the events, the log and TensorBoard (`val/kid`). The real
+B→A as `kid_ba`, `kid_ba_std`) in the events, the log and TensorBoard (`val/kid`). The real
 images' features are computed once per run. The lowest `kid` so far is kept as
 best-kid.safetensors, its card saying at which step (`training["best_kid"]`); the training state
 holds that file, so a resume puts it back if a later, abandoned step replaced it. Without the
@@ -1213,7 +1214,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         stream = _batches(trainer, dataset, trainer.step)
         if not resume and rank == 0:
             first = _validate(trainer, val)
-            if kid is not None:
+            if kid is not None and config.from_model is not None:  # the baseline; from scratch: random weights
                 first = {**(first or {}), **_validate_kid(trainer, kid, files)}
             if first:
                 trainer.first_validation = first
