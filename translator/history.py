@@ -128,6 +128,9 @@ class History:
             self._move_aside(*problem)
         try:
             self._db = self._connect()
+        except sqlite3.OperationalError as exc:  # locked by another program, an I/O error: not damage
+            raise HistoryError(f"{self.path}: cannot open the history ({exc}); close other copies of the app, "
+                               "or set TRANSLATOR_DATA_DIR to another folder") from exc
         except sqlite3.DatabaseError as exc:  # damage the header did not show
             self._move_aside("corrupt", f"it is damaged ({exc})")
             self._db = self._connect()
