@@ -235,38 +235,96 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from translator.evaluation import check_heatmap_dir, check_report_path, evaluate_pairs, pair_by_stem, write_report
+    from translator import imaging
+    from translator.evaluation import (
+        MIN_IMAGES_FOR_KID,
+        Pairing,
+        check_heatmap_dir,
+        check_report_path,
+        evaluate_pairs,
+        pair_by_stem,
+        score_realism,
+        write_report,
+    )
     from translator.inference import load_translator
+    from translator.realism import FeatureNet, feature_net_available
 
     opts = _inference_options(args)
     pairing = pair_by_stem(args.input, args.target, recursive=args.recursive)
-    for p in pairing.unmatched_inputs:
-        say(f"no target for {p}", file=sys.stderr)
-    for p in pairing.unmatched_targets:
-        say(f"no input for {p}", file=sys.stderr)
-    if not pairing.pairs:
-        say(f"no pairs: no file stem is in both {args.input} and {args.target}", file=sys.stderr)
-        return 1
+    targets = imaging.list_images(args.target, recursive=args.recursive)  # KID/FID take the whole folder, paired or not
+    unpaired = args.unpaired or not pairing.pairs
+    if unpaired:
+        pairing = Pairing([], imaging.list_images(args.input, recursive=args.recursive), targets)
+        if not pairing.unmatched_inputs:
+            say(f"nothing to evaluate: no images found in {args.input}", file=sys.stderr)
+            return 1
+        why = "--unpaired" if args.unpaired else f"no file stem is in both {args.input} and {args.target}"
+        say(f"unpaired ({why}): the outputs are scored against the target folder as a whole (KID/FID); "
+            "no PSNR/SSIM, which need a target of the same name for each input", file=sys.stderr)
+    else:
+        for p in pairing.unmatched_inputs:
+            say(f"no target for {p}", file=sys.stderr)
+        for p in pairing.unmatched_targets:
+            say(f"no input for {p}", file=sys.stderr)
+    items: list[tuple[Path, Path | None]] = [(p, None) for p in pairing.unmatched_inputs] if unpaired else list(pairing.pairs)
+    realism_note = _realism_note(args.no_realism, feature_net_available(), len(items), len(targets), MIN_IMAGES_FOR_KID)
+    if unpaired and not args.no_realism and realism_note is not None:
+        raise TranslatorError(f"an unpaired evaluation is scored by KID/FID only: {realism_note}")
     if args.report:
         check_report_path(args.report, pairing, overwrite=args.overwrite)
     if args.heatmaps:
-        check_heatmap_dir(args.heatmaps, pairing, args.input, args.target, overwrite=args.overwrite)
+        check_heatmap_dir(args.heatmaps, pairing, args.input, args.target, overwrite=args.overwrite, unpaired=unpaired)
     tr = load_translator(args.model, opts, args.direction)
+    net = FeatureNet.load(tr.device, opts.precision) if realism_note is None else None  # same device and precision
     with progress_bar(args.quiet) as on_progress:
-        summary = run_job(evaluate_pairs(tr, pairing.pairs, heatmap_dir=args.heatmaps), on_progress)
+        summary = run_job(evaluate_pairs(tr, items, heatmap_dir=args.heatmaps, features=net), on_progress)
+    summary.realism_note = realism_note
+    if net is not None:
+        try:
+            with progress_bar(args.quiet) as on_progress:
+                summary.realism = run_job(score_realism(summary, targets, net), on_progress)
+        except TranslatorError as exc:  # too few readable images left on a side
+            summary.realism_note = str(exc)
     for row in summary.rows:
-        extra = f"  D(out) {row['d_realness_output']:.3f}  D(target) {row['d_realness_target']:.3f}" if "d_realness_output" in row else ""
-        say(f"{Path(str(row['input'])).name}: PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}{extra}")
+        figures = [f"PSNR {float(row['psnr']):.2f} dB  SSIM {float(row['ssim']):.4f}"] if "psnr" in row else []
+        figures += [f"D(out) {float(row['d_realness_output']):.3f}"] if "d_realness_output" in row else []
+        figures += [f"D(target) {float(row['d_realness_target']):.3f}"] if "d_realness_target" in row else []
+        say(f"{Path(str(row['input'])).name}: {'  '.join(figures) or 'translated'}")
     means = summary.means()
     if means:
         say("mean: " + "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
     if tr.model.discriminator_for_output(tr.direction) is None:
         say("(this model carries no discriminator: no adversarial verdict)")
+    r = summary.realism
+    if r is not None:
+        where = f", features on {net.device} in {net.precision}" if net is not None else ""
+        say(f"KID {r.kid_mean:.5f} ± {r.kid_std:.5f}  FID {r.fid:.2f}  ({r.n_fake} translated against {r.n_real} target images{where})")
+        if r.warning:
+            say(f"  note: {r.warning}")
+        for reason in r.skipped:
+            say(f"skipped for KID/FID: {reason}", file=sys.stderr)
+    elif summary.realism_note and not args.no_realism:
+        say(f"(no KID/FID: {summary.realism_note})")
     for f in summary.failed:
         say(f"failed: {f.error}", file=sys.stderr)
     if args.report:
         say(f"report: {write_report(args.report, summary)}")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or (r is not None and r.skipped) else 0
+
+
+def _realism_note(skip: bool, available: bool, n_inputs: int, n_targets: int, least: int) -> str | None:
+    """Why `eval` computes no KID/FID (None when it does): asked not to, the extra is missing, or a
+    folder is too small for the figures to mean anything."""
+    if skip:
+        return "skipped (--no-realism)"
+    if not available:
+        from translator.realism import FEATURES_EXTRA_HINT
+
+        return FEATURES_EXTRA_HINT
+    if min(n_inputs, n_targets) < least:
+        return (f"KID/FID need at least {least} images in each folder to mean anything "
+                f"({n_inputs} to translate, {n_targets} target)")
+    return None
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -481,12 +539,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_args(p)
     p.set_defaults(func=cmd_translate)
 
-    p = sub.add_parser("eval", help="PSNR/SSIM and discriminator verdict against targets", description="Translate INPUT/ and compare with TARGET/ (paired by file name stem).")
+    p = sub.add_parser("eval", help="PSNR/SSIM, discriminator verdict and KID/FID against targets",
+                       description="Translate INPUT/ and compare with TARGET/: PSNR/SSIM per image paired by file name stem, "
+                       "and KID/FID of all outputs against the whole target folder (paired or not).")
     p.add_argument("--input", "-i", type=Path, required=True, help="folder of inputs")
-    p.add_argument("--target", "-t", type=Path, required=True, help="folder of targets (same stems)")
+    p.add_argument("--target", "-t", type=Path, required=True, help="folder of targets (same stems), or with --unpaired "
+                   "any pictures of the target domain")
     p.add_argument("--report", type=Path, help="write per-image figures to this CSV file")
     p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write each output with the discriminator's patch map over it (DIR/<name>_verdict.png; not in the input or target folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --report file that is not an earlier report, and existing heat-maps")
+    p.add_argument("--unpaired", action="store_true",
+                   help="TARGET is a folder of pictures of the target domain, not matched to the inputs by name: "
+                        "score KID/FID only (the default when no name matches)")
+    p.add_argument("--no-realism", action="store_true",
+                   help="skip KID/FID (the outputs' distance from the target folder as a whole; they need the "
+                        "metrics extra and at least 10 images a side)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_eval)
 

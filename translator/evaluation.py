@@ -1,6 +1,8 @@
-"""Evaluating a model on paired folders: PSNR, SSIM and the discriminator's verdict per image.
+"""Evaluating a model on folders: PSNR, SSIM and the discriminator's verdict per image, and the
+outputs' KID and FID against the target folder as a whole.
 
-Inputs and targets are paired by file stem. The output compared with the target is exactly what
+Inputs and targets are paired by file stem; an unpaired target folder (pictures of the target
+domain, no image matching an input) gets KID/FID only (`translator.realism`). The output compared with the target is exactly what
 `translate` would write (8-bit), so the figures describe the files a user gets. The report and the
 heat-maps never land on an image being evaluated, nor replace a file the tool did not write unless
 asked to: `check_report_path` and `check_heatmap_dir` refuse such paths before any work.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from translator import imaging
@@ -24,6 +27,13 @@ from translator._fs import check_writable, fitting_name, require_writable, shown
 from translator.errors import ImageError, OutputError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
+from translator.realism import (
+    FEATURE_DIM,
+    DistributionScores,
+    FeatureNet,
+    features_of_folder,
+    scores_of_features,
+)
 from translator.metrics import (
     PatchMap,
     Verdict,
@@ -38,8 +48,15 @@ from translator.metrics import (
 
 log = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ("input", "target", "psnr", "ssim", "d_realness_output", "d_realness_target")
-_REPORT_HEADER = (",".join(REPORT_COLUMNS) + "\n").encode()  # how every report `write_report` writes starts
+_PER_IMAGE_COLUMNS = ("input", "target", "psnr", "ssim", "d_realness_output", "d_realness_target")
+REALISM_COLUMNS = ("kid_mean", "kid_std", "fid", "n_target", "n_translated", "realism_note")  # the `mean` row's
+REPORT_COLUMNS = _PER_IMAGE_COLUMNS + REALISM_COLUMNS
+_REPORT_HEADER = ",".join(_PER_IMAGE_COLUMNS).encode()  # how every report `write_report` writes (and wrote) starts
+
+MIN_IMAGES_FOR_KID = 10
+"""Images per folder below which `translator eval` does not compute KID/FID: KID is unbiased on
+any number of images, but from fewer than about ten its spread over subsets is as large as the
+differences between models, so the figure would only mislead."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +94,13 @@ def pair_by_stem(inputs: Path, targets: Path, *, recursive: bool = False) -> Pai
 
 @dataclass
 class EvalSummary:
-    """Per-image rows and their means."""
+    """Per-image rows and their means; the outputs' features and, once scored, their KID/FID."""
 
     rows: list[dict[str, float | str]] = field(default_factory=list)
     failed: list[ItemResult] = field(default_factory=list)
+    output_features: np.ndarray | None = None  # (N, 2048), when `evaluate_pairs` had a feature network
+    realism: DistributionScores | None = None  # set by the caller from `score_realism`
+    realism_note: str | None = None  # why there is no KID/FID, or what to know about it, for the user
 
     def means(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -202,34 +222,48 @@ def compare_image(
 
 def evaluate_pairs(
     tr: Translator,
-    pairs: Sequence[tuple[Path, Path]],
+    pairs: Sequence[tuple[Path, Path | None]],
     *,
     heatmap_dir: Path | None = None,
     token: CancelToken | None = None,
+    features: FeatureNet | None = None,
+    feature_batch: int = 16,
 ) -> Generator[Progress, None, EvalSummary]:
     """Compare each input's translation with its target: a job yielding one event per pair.
 
-    With `heatmap_dir` (and a discriminator), writes `<stem>_verdict.png` per image: the output
-    with the discriminator's realness map laid over it (bright = judged real); check the folder
-    first with `check_heatmap_dir`.
+    A pair without a target (an unpaired evaluation) gets the discriminator's verdict only. With
+    `heatmap_dir` (and a discriminator), writes `<stem>_verdict.png` per image: the output with
+    the discriminator's realness map laid over it (bright = judged real); check the folder first
+    with `check_heatmap_dir`. With `features`, the outputs' features are computed along the way,
+    `feature_batch` at a time (only that many resized outputs are held), into
+    `EvalSummary.output_features` for `score_realism`.
     """
     token = token or CancelToken()
     summary = EvalSummary()
     clock = ProgressClock(len(pairs))
     judge = Judge(tr)
+    prepared: list[torch.Tensor] = []
+    parts: list[np.ndarray] = []
     for src, tgt in pairs:
         token.raise_if_cancelled()
         try:
             c = compare_image(tr, src, tgt, judge=judge, with_map=heatmap_dir is not None)
-            assert c.psnr is not None and c.ssim is not None
-            row: dict[str, float | str] = {"input": str(src), "target": str(tgt), "psnr": c.psnr, "ssim": c.ssim}
-            if c.verdict_output is not None and c.verdict_target is not None:
+            row: dict[str, float | str] = {"input": str(src), "target": "" if tgt is None else str(tgt)}
+            if c.psnr is not None and c.ssim is not None:
+                row.update(psnr=c.psnr, ssim=c.ssim)
+            if c.verdict_output is not None and (tgt is None or c.verdict_target is not None):
                 row["d_realness_output"] = c.verdict_output.mean_realness
-                row["d_realness_target"] = c.verdict_target.mean_realness
+                if c.verdict_target is not None:
+                    row["d_realness_target"] = c.verdict_target.mean_realness
                 heat = c.heatmap()
                 if heatmap_dir is not None and heat is not None:
                     imaging.write_image(heatmap_path(heatmap_dir, src), heat)
             summary.rows.append(row)
+            if features is not None:
+                prepared.append(features.prepare(c.output))
+                if len(prepared) == feature_batch:
+                    parts.append(features.features_of_prepared(torch.stack(prepared)))
+                    prepared.clear()
             metrics = {k: float(v) for k, v in row.items() if not isinstance(v, str)}
             yield clock.tick(src, ItemResult(src, "done", None, metrics=metrics))
         except (ImageError, OSError) as exc:
@@ -239,7 +273,23 @@ def evaluate_pairs(
             log.debug("evaluating %s failed", src, exc_info=True)
             summary.failed.append(ItemResult(src, "failed", None, f"{src}: cannot be evaluated: {exc}"))
             yield clock.tick(src, summary.failed[-1])
+    if features is not None:
+        if prepared:
+            parts.append(features.features_of_prepared(torch.stack(prepared)))
+        summary.output_features = np.concatenate(parts) if parts else np.zeros((0, FEATURE_DIM))
     return summary
+
+
+def score_realism(summary: EvalSummary, targets: Sequence[Path], net: FeatureNet, *,
+                  token: CancelToken | None = None) -> Generator[Progress, None, DistributionScores]:
+    """KID and FID of the outputs `evaluate_pairs` featured (it must have had `features=net`)
+    against the `targets` (every image of the target folder, paired or not): a job over the
+    targets' features. Unreadable targets are skipped and named in the scores' `skipped`."""
+    if summary.output_features is None:
+        raise ValueError("evaluate_pairs ran without a feature network: pass features= to it first")
+    skipped: list[str] = []
+    real = yield from features_of_folder(list(targets), net, token=token, skipped=skipped)
+    return scores_of_features(real, summary.output_features, skipped)
 
 
 def heatmap_path(folder: Path, src: Path) -> Path:
@@ -295,13 +345,15 @@ def check_report_path(path: Path, pairing: Pairing, *, overwrite: bool = False) 
                           f"or make {path.parent} writable") from exc
 
 
-def check_heatmap_dir(folder: Path, pairing: Pairing, inputs: Path, targets: Path, *, overwrite: bool = False) -> None:
+def check_heatmap_dir(folder: Path, pairing: Pairing, inputs: Path, targets: Path, *, overwrite: bool = False,
+                      unpaired: bool = False) -> None:
     """Refuse, before any work, a heat-map folder `evaluate_pairs` must not or cannot write into.
 
     Never the `inputs` or `targets` folder or one inside them (a heat-map could replace an input
     named like one, and would be taken for an input by the next run); an existing
-    `<stem>_verdict.png` of one of `pairing`'s inputs only with `overwrite`. The folder is
-    created; an unwritable one is an `OutputError`.
+    `<stem>_verdict.png` of one of the inputs evaluated (`pairing`'s paired inputs, or with
+    `unpaired` all its inputs) only with `overwrite`. The folder is created; an unwritable one is
+    an `OutputError`.
     """
     folder = Path(folder)
     where = folder.resolve()
@@ -311,7 +363,8 @@ def check_heatmap_dir(folder: Path, pairing: Pairing, inputs: Path, targets: Pat
             raise TranslatorError(f"{folder}: the heat-maps may not go into the input or target folder ({given}); "
                                   "choose another folder")
     if not overwrite:
-        existing = [p for p in (heatmap_path(folder, src) for src, _ in pairing.pairs) if os.path.lexists(p)]
+        sources = pairing.unmatched_inputs if unpaired else [src for src, _ in pairing.pairs]
+        existing = [p for p in (heatmap_path(folder, src) for src in sources) if os.path.lexists(p)]
         if existing:
             more = f" (and {len(existing) - 1} more of the heat-maps to write)" if len(existing) > 1 else ""
             raise TranslatorError(f"{existing[0]}: exists{more}; pass --overwrite to replace the heat-maps, or "
@@ -319,15 +372,30 @@ def check_heatmap_dir(folder: Path, pairing: Pairing, inputs: Path, targets: Pat
     require_writable(folder, "the heat-maps", "another folder")
 
 
+def realism_cells(summary: EvalSummary) -> dict[str, str]:
+    """The report's folder-level cells (`REALISM_COLUMNS`): KID (mean and spread over subsets),
+    FID, the image counts they came from, and a note (the small-folder warning, skipped files, or
+    why there is no KID/FID)."""
+    r = summary.realism
+    notes = [n for n in (summary.realism_note, r.warning if r else None) if n]
+    if r is None:
+        return {"realism_note": shown(" ".join(notes))} if notes else {}
+    if r.skipped:
+        notes.append(f"{len(r.skipped)} unreadable target image(s) left out: " + "; ".join(r.skipped))
+    return {"kid_mean": f"{r.kid_mean:.8g}", "kid_std": f"{r.kid_std:.8g}", "fid": f"{r.fid:.6f}",
+            "n_target": str(r.n_real), "n_translated": str(r.n_fake), "realism_note": shown(" ".join(notes))}
+
+
 def write_report(path: Path, summary: EvalSummary) -> Path:
-    """Per-image CSV (atomic), with a final `mean` row. File names are written as `shown` shows
-    them (a byte that is not UTF-8 as `\\xff`, control characters escaped), so any name fits the
-    UTF-8 file. The folder must exist (`check_report_path`)."""
+    """Per-image CSV (atomic), with a final `mean` row that also holds the folder-level KID/FID
+    (`realism_cells`). File names are written as `shown` shows them (a byte that is not UTF-8 as
+    `\\xff`, control characters escaped), so any name fits the UTF-8 file. The folder must exist
+    (`check_report_path`)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=REPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for row in summary.rows:
         w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else shown(v)) for k, v in row.items()})
-    w.writerow({"input": "mean", **{k: f"{v:.6f}" for k, v in summary.means().items()}})
+    w.writerow({"input": "mean", **{k: f"{v:.6f}" for k, v in summary.means().items()}, **realism_cells(summary)})
     write_bytes_atomic(Path(path), buf.getvalue().encode(), make_parents=False)
     return Path(path)
