@@ -253,12 +253,12 @@ class TrainConfig:
         for key in ("kind", "data", "out"):
             if key not in d:
                 raise TranslatorError(f"the setting {key!r} is missing")
+        if d.get("kid_data") is not None:
+            d["kid_data"] = Path(d["kid_data"])
         preset = d.pop("preset", None)
         if preset is not None:
             return cls.from_preset(preset, d.pop("kind"), d.pop("data"), d.pop("out"), **d)
         d["data"], d["out"] = Path(d["data"]), Path(d["out"])
-        if d.get("kid_data") is not None:
-            d["kid_data"] = Path(d["kid_data"])
         return cls(**d)
 
     @classmethod
@@ -929,8 +929,9 @@ class _RunFiles:
         return path
 
     def restore_best_kid(self, best: BestKid) -> None:
-        """After a resume, make best-kid.safetensors the best of the steps the resumed state has
-        seen: a step after its checkpoint, abandoned by the resume, may have replaced it."""
+        """Make best-kid.safetensors the best of the steps the run's state has seen: after a resume,
+        a step past its checkpoint (abandoned by the resume) may have replaced it; a run starting
+        again from step 0 (killed before its first checkpoint) has none yet."""
         path = self.best_kid_path
         try:
             if not best.found:
@@ -1205,7 +1206,7 @@ def train(config: TrainConfig, *, resume: bool = False, token: CancelToken | Non
         if len(dataset) < config.batch_size * world:
             raise TranslatorError(f"{config.data}: {len(dataset)} training sample(s) is fewer than one batch ({config.batch_size} × {world} process(es))")
         val = _validation_pairs(scan, config)
-        if latest is not None and rank == 0:
+        if rank == 0:  # a resumed state's best; none (a stale file removed) when starting from step 0
             files.restore_best_kid(trainer.best_kid)
         total = trainer.warmup_total + config.steps
         # Warm-up batches come from their own stream, so the training stream is the same with or

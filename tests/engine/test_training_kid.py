@@ -204,9 +204,10 @@ def test_kid_every_without_a_held_out_folder_is_refused(folders: dict[str, Path]
         TrainConfig.from_dict({"kind": "pix2pix", "data": str(folders["train"]), "out": str(tmp_path / "r"),
                                "kid_data": str(folders["held"]), "kid_images": 1})
     # A config file's held-out folder arrives as text; the config holds a path, and config.json text.
-    cfg = TrainConfig.from_dict({"kind": "pix2pix", "data": str(folders["train"]), "out": str(tmp_path / "r"),
-                                 "kid_data": str(folders["held"])})
-    assert cfg.kid_data == folders["held"] and cfg.resolved_kid_every == 250
+    for preset in ({}, {"preset": "default"}):
+        cfg = TrainConfig.from_dict({"kind": "pix2pix", "data": str(folders["train"]), "out": str(tmp_path / "r"),
+                                     "kid_data": str(folders["held"]), **preset})
+        assert cfg.kid_data == folders["held"] and cfg.resolved_kid_every == 250
     assert json.loads(json.dumps(cfg.to_dict()))["kid_data"] == str(folders["held"])
 
 
