@@ -206,6 +206,15 @@ def test_cli_eval_against_an_unpaired_folder_gives_the_engine_api_numbers(
     assert float(mean["kid_mean"]) == pytest.approx(scores.kid_mean, rel=1e-6, abs=1e-9)
     assert float(mean["fid"]) == pytest.approx(scores.fid, rel=1e-6, abs=1e-5)
     assert scores.warning is not None and scores.warning in mean["realism_note"]
+    # Paired targets (same names): PSNR/SSIM per image and KID/FID of the folder, in one report.
+    paired = _folder(tmp_path / "paired", [_blur(c, 1.0) for c in crops[:n]], "in")
+    assert main(["eval", "--input", str(inputs), "--target", str(paired), "--report", str(report), *args]) == 0
+    rows = list(csv.DictReader(report.open()))
+    assert all(float(r["psnr"]) > 0 for r in rows) and rows[-1]["n_target"] == str(n) and float(rows[-1]["fid"]) > 0
+    capsys.readouterr()
+    assert main(["eval", "--input", str(inputs), "--target", str(paired), "--report", str(report), "--no-realism", *args]) == 0
+    assert "KID" not in capsys.readouterr().out
+    assert list(csv.DictReader(report.open()))[-1]["kid_mean"] == ""
 
 
 _HIDE_EXTRA = textwrap.dedent("""
