@@ -49,6 +49,7 @@ from translator.choices import TileSetting as TileSetting
 from translator.cuda_graphs import GraphedForward
 from translator.devices import Precision, autocast, resolve_device
 from translator.errors import ImageError, JobCancelled, OutputError, TranslatorError
+from translator.heap import size_heap_for
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
@@ -189,6 +190,7 @@ def make_translator(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the fastest kernels per input size, found once
     net = prepare_net(net, options.mode).to(device)
+    size_heap_for(0)  # the weights are prepared in small pieces: reuse the heap's blocks (translator.heap)
     if options.mode == "eval":
         net, _ = fold_batchnorm(net, inplace=private)  # same pixels up to rounding, one pass less per norm
     if fast_layout(spec, device) == torch.channels_last:
@@ -328,6 +330,9 @@ def translate_tensor(
         tile = max(tr.spec.multiple, opts.tile // tr.spec.multiple * tr.spec.multiple)
     overlap = opts.overlap if opts.overlap is not None else default_overlap(tr.spec)
     passes = _Passes(progress, token, images=xp.shape[0] if tile is not None else 1)
+    if tr.device.type == "cpu":  # a small pass reuses the heap's blocks (translator.heap)
+        one_pass = tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile)
+        size_heap_for(int(xp.shape[0] * xp.shape[-2] * xp.shape[-1] * estimate_bytes_per_pixel(tr.spec)) if one_pass else budget)
     with torch.inference_mode(), autocast(tr.device, tr.precision):
         if tile is None or (xp.shape[-2] <= tile and xp.shape[-1] <= tile):
             whole = private_net(net, _dropout_generator(tr))
