@@ -191,9 +191,10 @@ def make_translator(
         torch.backends.cudnn.benchmark = True  # the fastest kernels per input size, found once
     net = prepare_net(net, options.mode).to(device)
     size_heap_for(0)  # the weights are prepared in small pieces: reuse the heap's blocks (translator.heap)
-    if options.mode == "eval":
-        net, _ = fold_batchnorm(net, inplace=private)  # same pixels up to rounding, one pass less per norm
-    if fast_layout(spec, device) == torch.channels_last:
+    layout = fast_layout(spec, device)
+    if options.mode == "eval":  # same pixels up to rounding, one pass less per norm; written in the layout it runs in
+        net, _ = fold_batchnorm(net, inplace=private, memory_format=layout)
+    if layout == torch.channels_last:
         net = net.to(memory_format=torch.channels_last) if private else _channels_last_copy(net)
     if device.type == "cuda" and options.mode == "eval":  # reference mode draws dropout masks: stays eager
         net = _SharedGraphs(net)
@@ -235,7 +236,7 @@ def _channels_last_copy(net: nn.Module) -> nn.Module:
     out = shallow_copy_tree(net)
     for m in out.modules():
         for name, p in m._parameters.items():
-            if p is not None and p.dim() == 4:
+            if p is not None and p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
                 m._parameters[name] = nn.Parameter(p.detach().contiguous(memory_format=torch.channels_last), requires_grad=False)
     return out
 

@@ -74,6 +74,38 @@ def test_folded_batchnorm_gives_the_fp32_pixels(photos: dict[str, np.ndarray]) -
         assert psnr(translate_array(tr, rgb), plain) >= 40
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_folding_scales_in_float64_and_rounds_once_in_any_layout(layout: torch.memory_format) -> None:
+    """The fold is done a slice of channels at a time (no float64 copy of the weights): every folded
+    weight must be the float64 product rounded once, bit for bit, in the layout asked for."""
+    model = build_model(ModelCard("p", "pix2pix", {"g": GeneratorSpec("unet_256", 32, "batch", True)}), seed=5)
+    g = model.nets["g"].eval()
+    gen = torch.Generator().manual_seed(0)
+    pairs = []  # (name of the conv, conv, its norm)
+    with torch.no_grad():
+        for seq_name, seq in [(n, m) for n, m in g.named_modules() if isinstance(m, nn.Sequential)]:
+            for (conv_name, conv), (_, norm) in zip(seq.named_children(), list(seq.named_children())[1:]):
+                if isinstance(norm, nn.BatchNorm2d):
+                    assert norm.running_mean is not None and norm.running_var is not None
+                    norm.running_mean.normal_(0, 0.5, generator=gen)
+                    norm.running_var.uniform_(0.1, 4.0, generator=gen)
+                    norm.weight.normal_(1, 0.3, generator=gen)
+                    norm.bias.normal_(0, 0.3, generator=gen)
+                    pairs.append((f"{seq_name}.{conv_name}", conv, norm))
+    folded, count = fold_batchnorm(g, memory_format=layout)
+    assert count == len(pairs) == 13
+    modules = dict(folded.named_modules())
+    for name, conv, norm in pairs:
+        out = modules[name]
+        scale = (norm.running_var.double() + norm.eps).rsqrt() * norm.weight.double()
+        shape = (-1, 1, 1, 1) if isinstance(conv, nn.Conv2d) else (1, -1, 1, 1)
+        expected = (conv.weight.double() * scale.view(shape)).float()
+        assert out.weight.is_contiguous(memory_format=layout), name
+        assert torch.equal(out.weight, expected), name
+        assert torch.equal(out.bias, ((-norm.running_mean.double() * scale) + norm.bias.double()).float()), name
+    assert all(p.is_contiguous() for p in g.parameters())  # the caller's net as it was
+
+
 @pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
 def test_bf16_is_within_40_db_of_fp32(kind: str, photos: dict[str, np.ndarray]) -> None:
     model = _pix2pix(photos) if kind == "pix2pix" else _cyclegan()
