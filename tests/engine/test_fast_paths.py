@@ -2,6 +2,8 @@
 autocast must stay within 40 dB PSNR of what the unmodified network computes in fp32."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -18,10 +20,10 @@ def _as_input(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
-def _pix2pix(photos: dict[str, np.ndarray]) -> Model:
-    """The reference pix2pix generator (unet_256, ngf 64, BatchNorm) with running statistics of real
-    photos, as a trained model has them."""
-    model = build_model(ModelCard("p", "pix2pix", {"g": GeneratorSpec("unet_256", 64, "batch", True)},
+def _pix2pix(photos: dict[str, np.ndarray], ngf: int = 64) -> Model:
+    """The reference pix2pix generator (unet_256, ngf 64 unless said, BatchNorm) with running
+    statistics of real photos, as a trained model has them."""
+    model = build_model(ModelCard("p", "pix2pix", {"g": GeneratorSpec("unet_256", ngf, "batch", True)},
                                   {"d": DiscriminatorSpec("patch", 3, 64, "batch", 6)}), seed=3)
     g = model.nets["g"].train()
     with torch.no_grad():
@@ -104,6 +106,30 @@ def test_folding_scales_in_float64_and_rounds_once_in_any_layout(layout: torch.m
         assert torch.equal(out.weight, expected), name
         assert torch.equal(out.bias, ((-norm.running_mean.double() * scale) + norm.bias.double()).float()), name
     assert all(p.is_contiguous() for p in g.parameters())  # the caller's net as it was
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16: the engine runs fp32")
+def test_bf16_weights_stored_once_give_the_autocast_pixels(photos: dict[str, np.ndarray]) -> None:
+    """In bf16 the convolutions keep bf16 copies of their weights instead of autocast casting them at
+    every call: the pixels must be exactly those of fp32 weights under bf16 autocast, for a U-Net
+    (folded, channels-last) and a ResNet (biases, InstanceNorm), shared or private, and a shared
+    model keeps its fp32 weights."""
+    models = {"unet": _pix2pix(photos, ngf=16),
+              "resnet": build_model(ModelCard("c", "cyclegan", {"g_ab": GeneratorSpec("resnet_6blocks", 16, "instance", False)}), seed=4)}
+    crops = _crops(photos)[:2]
+    for name, model in models.items():
+        autocast_only = replace(make_translator(model, InferenceOptions(device="cpu", tile="off")), precision="bf16")
+        expected = [translate_array(autocast_only, rgb) for rgb in crops]
+        for private in (False, True):
+            tr = make_translator(model, InferenceOptions(device="cpu", precision="bf16", tile="off"), private=private)
+            convs = [m for m in tr.net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+            assert convs and all(p.dtype == torch.bfloat16 for m in convs for p in m.parameters()), name
+            assert all(p.dtype == torch.float32 for m in tr.net.modules() if not isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+                       for p in m.parameters(recurse=False)), name  # norms and the rest: as autocast runs them
+            for rgb, want in zip(crops, expected):
+                assert want.std() > 5 and np.array_equal(translate_array(tr, rgb), want), (name, private)
+            if not private:
+                assert all(p.dtype == torch.float32 for p in model.nets[next(iter(model.nets))].parameters()), name
 
 
 @pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
