@@ -106,3 +106,18 @@ def test_fp32_is_still_what_is_asked_for_and_never_checked(native: None, tiny_pi
     tr = load_translator(tiny_pix2pix, InferenceOptions(device="cpu", precision="fp32"))
     assert tr.precision == "fp32"
     assert not precision.verdict_file().exists()
+
+
+def test_a_remembered_verdict_is_found_whatever_layout_the_weights_are_in(native: None, tiny_pix2pix: Path) -> None:
+    """The verdict's key samples the weights in their logical order without copying them: a
+    channels-last net (as a U-Net runs on the CPU) has the key of the same weights in NCHW."""
+    plain, channels_last = load_model(tiny_pix2pix), load_model(tiny_pix2pix)
+    for role, net in channels_last.nets.items():
+        channels_last.nets[role] = net.to(memory_format=torch.channels_last)
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in channels_last.nets["g"].parameters())
+    keys = [precision._key(make_translator(m, InferenceOptions(device="cpu", precision="fp32"))) for m in (plain, channels_last)]
+    assert keys[0] == keys[1]
+    build = load_model(tiny_pix2pix)
+    with torch.no_grad():
+        next(p for p in build.nets["g"].parameters() if p.dim() == 4)[0, 0, 0, 0] += 1  # a sampled weight changed
+    assert precision._key(make_translator(build, InferenceOptions(device="cpu", precision="fp32"))) != keys[0]
