@@ -86,9 +86,10 @@ class FeatureNet:
     """InceptionV3's 2048 pooled features of images, on one device; `load` gives a cached one.
 
     Features are computed in fp32 unless the caller explicitly asks for bf16/fp16 where the device
-    runs it (`effective_precision`). `auto` keeps fp32: FID and KID compare small differences
-    between feature clouds, and a score must mean the same on every machine and in every run
-    (training curves, reports compared later), so `auto` does not trade that for speed.
+    runs it (`effective_precision`). `auto` keeps fp32: a score must mean the same on every machine
+    and in every run (training curves, reports compared later), and bf16 moves it for little gain
+    (measured on an AMX CPU, 12 crops of real photos against blurred copies: KID up to 3 % and FID
+    up to 0.6 % off fp32's, for 1.25× the speed).
     """
 
     def __init__(self, net: torch.jit.ScriptModule, device: torch.device, precision: Precision) -> None:
