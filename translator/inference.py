@@ -54,6 +54,7 @@ from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, Progr
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
 from translator.precision import run_precision
+from translator.provenance import Provenance
 from translator.tiling import choose_tile, default_overlap, estimate_bytes_per_pixel, private_net, run_tiled
 
 log = logging.getLogger(__name__)
@@ -672,10 +673,12 @@ def translate_files(
     quality: int = 95,
     strength: float = 1.0,
     token: CancelToken | None = None,
+    settings: Provenance | None = None,
 ) -> Generator[Progress, None, JobSummary]:
     """Translate each item's source into its destination: a job (see `translator.jobs`).
 
     `strength` below 1 blends each output with its input in linear light (`translator.blend`).
+    `settings` (`translator.provenance`) are written into every output whose format can hold them.
 
     Existing outputs are skipped unless `overwrite`; a bad file (or an image the model fails on,
     e.g. out of memory) is reported in its event and the summary, with the reason, and the job
@@ -801,7 +804,7 @@ def translate_files(
                         if n in todo:
                             like = loaded if not tr.options.resize else None
                             writes.append((items[n], writers.submit(_write_output, items[n].dst, rgb, like, quality,
-                                                                    loaded.rgb, strength)))
+                                                                    loaded.rgb, strength, settings)))
                     yield from drain(block=False)
                 # Back-pressure: when encoding is slower than the model, outputs must not pile up in memory.
                 yield from drain(block=True, keep=lookahead)
@@ -852,13 +855,13 @@ def _while_running(run: Future[list[np.ndarray]], inside: queue.SimpleQueue[floa
 
 
 def _write_output(dst: Path, rgb: np.ndarray, like: imaging.LoadedImage | None, quality: int,
-                  source: np.ndarray, strength: float) -> Path:
-    """Blend (on the encoding thread, beside the model) and write one output."""
+                  source: np.ndarray, strength: float, settings: Provenance | None = None) -> Path:
+    """Blend (on the encoding thread, beside the model) and write one output, with its settings."""
     rgb = blend(source, rgb, strength)
     # The folders were made before the job; one that disappears is reported, not silently remade.
     if like is None:
-        return imaging.write_image(dst, rgb, quality=quality, make_parents=False)
-    return imaging.write_like(dst, rgb, like, quality=quality, make_parents=False)
+        return imaging.write_image(dst, rgb, quality=quality, make_parents=False, settings=settings)
+    return imaging.write_like(dst, rgb, like, quality=quality, make_parents=False, settings=settings)
 
 
 _FOLDER_ERRNOS = {
