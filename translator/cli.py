@@ -313,17 +313,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _realism_note(skip: bool, available: bool, n_inputs: int, n_targets: int, least: int) -> str | None:
-    """Why `eval` computes no KID/FID (None when it does): asked not to, the extra is missing, or a
-    folder is too small for the figures to mean anything."""
+    """Why `eval` computes no KID/FID (None when it does): asked not to, a folder too small for the
+    figures to mean anything, or the extra missing."""
     if skip:
         return "skipped (--no-realism)"
+    if min(n_inputs, n_targets) < least:
+        return (f"KID/FID need at least {least} images in each folder to mean anything "
+                f"({n_inputs} to translate, {n_targets} target)")
     if not available:
         from translator.realism import FEATURES_EXTRA_HINT
 
         return FEATURES_EXTRA_HINT
-    if min(n_inputs, n_targets) < least:
-        return (f"KID/FID need at least {least} images in each folder to mean anything "
-                f"({n_inputs} to translate, {n_targets} target)")
     return None
 
 

@@ -2,8 +2,9 @@
 outputs' KID and FID against the target folder as a whole.
 
 Inputs and targets are paired by file stem; an unpaired target folder (pictures of the target
-domain, no image matching an input) gets KID/FID only (`translator.realism`). The output compared with the target is exactly what
-`translate` would write (8-bit), so the figures describe the files a user gets. The report and the
+domain, no image matching an input) gets KID/FID only (`translator.realism`). The output compared
+with the target is exactly what `translate` would write (8-bit), so the figures describe the files
+a user gets. The report and the
 heat-maps never land on an image being evaluated, nor replace a file the tool did not write unless
 asked to: `check_report_path` and `check_heatmap_dir` refuse such paths before any work.
 """
@@ -27,13 +28,6 @@ from translator._fs import check_writable, fitting_name, require_writable, shown
 from translator.errors import ImageError, OutputError, TranslatorError
 from translator.inference import Translator, prepare_net, translate_array
 from translator.jobs import CancelToken, ItemResult, Progress, ProgressClock
-from translator.realism import (
-    FEATURE_DIM,
-    DistributionScores,
-    FeatureNet,
-    features_of_folder,
-    scores_of_features,
-)
 from translator.metrics import (
     PatchMap,
     Verdict,
@@ -45,6 +39,7 @@ from translator.metrics import (
     ssim,
     verdict_heatmap,
 )
+from translator.realism import FEATURE_DIM, DistributionScores, FeatureNet, features_of_folder, scores_of_features
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +241,9 @@ def evaluate_pairs(
     parts: list[np.ndarray] = []
     for src, tgt in pairs:
         token.raise_if_cancelled()
+        if features is not None and len(prepared) == feature_batch:  # outside the item: not its failure
+            parts.append(features.features_of_prepared(torch.stack(prepared)))
+            prepared.clear()
         try:
             c = compare_image(tr, src, tgt, judge=judge, with_map=heatmap_dir is not None)
             row: dict[str, float | str] = {"input": str(src), "target": "" if tgt is None else str(tgt)}
@@ -258,12 +256,9 @@ def evaluate_pairs(
                 heat = c.heatmap()
                 if heatmap_dir is not None and heat is not None:
                     imaging.write_image(heatmap_path(heatmap_dir, src), heat)
-            summary.rows.append(row)
             if features is not None:
                 prepared.append(features.prepare(c.output))
-                if len(prepared) == feature_batch:
-                    parts.append(features.features_of_prepared(torch.stack(prepared)))
-                    prepared.clear()
+            summary.rows.append(row)
             metrics = {k: float(v) for k, v in row.items() if not isinstance(v, str)}
             yield clock.tick(src, ItemResult(src, "done", None, metrics=metrics))
         except (ImageError, OSError) as exc:

@@ -247,7 +247,7 @@ def test_eval_without_the_extra_scores_psnr_ssim_and_says_how_to_install_it(
     assert len(rows) == n + 1 and all(float(r["psnr"]) > 0 and 0 < float(r["ssim"]) <= 1 for r in rows)
     assert rows[-1]["kid_mean"] == "" and FEATURES_EXTRA_HINT in rows[-1]["realism_note"]
     # An unpaired folder is scored by KID/FID only: without the extra, that is an error naming the fix.
-    other = _folder(tmp_path / "other", crops[:2], "q")
+    other = _folder(tmp_path / "other", crops[:n], "q")
     proc = subprocess.run([sys.executable, "-c", _HIDE_EXTRA, "eval", "-m", str(tiny_pix2pix), "--input", str(inputs),
                            "--target", str(other), "--device", "cpu", "-q"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "image-translator[metrics]" in proc.stderr and "Traceback" not in proc.stderr
