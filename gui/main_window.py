@@ -20,10 +20,12 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from gui import i18n
+from gui.history import HistoryRecorder, open_history
 from gui.jobs import LatestOnly, cancel_all_and_wait
 from gui.plain import literal
 from gui.session import ModelChoice, Session
 from gui.widgets.batch_panel import BatchPanel
+from gui.widgets.history_panel import HistoryPanel
 from gui.widgets.job_status import JobStatus
 from gui.widgets.library_panel import LibraryPanel
 from gui.widgets.log_panel import LogPanel
@@ -44,7 +46,7 @@ from translator.paths import user_models_dir
 log = logging.getLogger(__name__)
 
 SIDEBAR_WIDTH = 290
-TAB_PREVIEW, TAB_SKETCH, TAB_BATCH, TAB_FINETUNE, TAB_LOG = range(5)
+TAB_PREVIEW, TAB_SKETCH, TAB_BATCH, TAB_FINETUNE, TAB_HISTORY, TAB_LOG = range(6)
 
 
 def _scrolling(panel: QWidget) -> QScrollArea:
@@ -106,6 +108,9 @@ class MainWindow(QMainWindow):
         self.batch = BatchPanel(self.session, self.models.get)
         self.train_panel = TrainPanel()
         self.log_panel = LogPanel()
+        self.history = open_history()  # what runs were made, and how (gui.history)
+        self.recorder = HistoryRecorder(self.session, self.history, self.batch, self.train_panel, self)
+        self.history_panel = HistoryPanel(self.recorder)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.preview, self.tr("Preview"))
@@ -113,6 +118,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(_scrolling(self.batch), self.tr("Batch"))
         # The fine-tune form scrolls rather than squeeze its curves on small (or high-DPI) screens.
         self.tabs.addTab(_scrolling(self.train_panel), self.tr("Fine-tune"))
+        self.tabs.addTab(self.history_panel, self.tr("History"))
         self.tabs.addTab(self.log_panel, self.tr("Log"))
         sidebar = _scrolling(self.library)
         sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap, never scroll sideways
@@ -147,6 +153,10 @@ class MainWindow(QMainWindow):
         self.preview_jobs.failed.connect(self.preview.show_error)
         self.batch.started.connect(lambda w: self.jobs.track(w, self.tr("Batch"), self.tr("images")))
         self.train_panel.started.connect(lambda w: self.jobs.track(w, self.tr("Fine-tune"), self.tr("steps")))
+        self.sketch.saved.connect(self.recorder.record_saved)
+        self.recorder.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.history_panel.ranAgain.connect(lambda e: self.tabs.setCurrentIndex(TAB_BATCH if e.kind == "batch" else TAB_FINETUNE))
+        QTimer.singleShot(0, self.recorder.say_notice)  # a history moved aside: said once the window shows
         self.train_panel.pairs.started.connect(lambda w: self.jobs.track(w, self.tr("Make pairs"), self.tr("photos")))
         self.train_panel.modelReady.connect(self.add_trained_model)
         self._make_actions()
@@ -369,6 +379,8 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             first = paths[0]
+            if first.is_file():
+                self.recorder.restore_from_image(first)  # its model and settings, when it carries them
             self.open_folder(first if first.is_dir() else first.parent, None if first.is_dir() else first)
 
     # settings and shutdown -------------------------------------------------------------------------
@@ -392,5 +404,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self._preview_timer.stop()
         cancel_all_and_wait(30_000)
+        self.history.close()
         self.log_panel.detach()
         event.accept()

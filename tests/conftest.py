@@ -18,6 +18,7 @@ def _isolated_user_models(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     puts some there (each test starts with these folders empty)."""
     monkeypatch.setenv("TRANSLATOR_MODELS_DIR", str(tmp_path_factory.mktemp("user-models")))
     monkeypatch.setenv("TRANSLATOR_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))
+    monkeypatch.setenv("TRANSLATOR_DATA_DIR", str(tmp_path_factory.mktemp("user-data")))
     monkeypatch.setenv("TRANSLATOR_WEIGHTS_DIR", str(tmp_path_factory.mktemp("shipped-weights")))
 
 

@@ -35,9 +35,11 @@ from gui.jobs import JobWorker
 from gui.plain import PlainLabel, escaped, visible
 from gui.session import Session
 from gui.widgets.job_status import progress_text, show_progress
+from gui.widgets.realism_readout import RealismReadout
 from translator.choices import OUTPUT_FORMATS, Direction
 from translator.inference import InferenceOptions, Translator, plan_outputs, translate_files
 from translator.jobs import CancelToken, JobSummary, Progress
+from translator.provenance import Provenance
 
 TranslatorFor = Callable[[Path, Direction | None, InferenceOptions], Translator]
 """Gives the translator for (model file, direction, options); called on the worker thread."""
@@ -96,6 +98,8 @@ class BatchPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.rate)
+        self.realism = RealismReadout()  # KID/FID against the target folder, after a run
+        layout.addWidget(self.realism)
         layout.addWidget(self.failures_label)
         layout.addWidget(self.failures, 1)
         layout.addStretch(1)  # keeps the form at the top while no file has failed
@@ -117,6 +121,8 @@ class BatchPanel(QWidget):
         self._show_summary()
         self.worker: JobWorker | None = None
         self._summary: JobSummary | None = None
+        self._measuring: JobSummary | None = None  # a finished run whose outputs are being scored
+        self.realism.ended.connect(self._measured)
 
     # views of the session -----------------------------------------------------------------------
     def _show_summary(self, *_args: object) -> None:
@@ -148,7 +154,8 @@ class BatchPanel(QWidget):
 
     # the job --------------------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.is_running()
+        """True from Run until `finished`: translating, then scoring the outputs."""
+        return (self.worker is not None and self.worker.is_running()) or self._measuring is not None
 
     def start(self) -> None:
         """Translate the session's folder into its output folder; the translator is built on the
@@ -169,9 +176,14 @@ class BatchPanel(QWidget):
 
         def job(token: CancelToken) -> Generator[Progress, None, JobSummary]:
             items = plan_outputs([folder], out, recursive=recursive, fmt=fmt)
-            return (yield from translate_files(translator_for(model[0], model[1], options), items, strength=strength,
-                                               token=token))
+            tr = translator_for(model[0], model[1], options)
+            settings = Provenance.from_options(options, model_path=model[0], model_name=tr.name, direction=tr.direction,
+                                               strength=strength, output_format=fmt, quality=95,
+                                               precision_used=tr.precision)  # written into every output
+            return (yield from translate_files(tr, items, strength=strength, token=token, settings=settings))
 
+        self.realism.cancel()
+        self.realism.setVisible(False)
         self.failures.clear()
         self._show_failures(False)
         self.progress.setValue(0)
@@ -188,6 +200,7 @@ class BatchPanel(QWidget):
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+        self.realism.cancel()
 
     def _progress(self, p: Progress) -> None:
         show_progress(self.progress, p)
@@ -215,11 +228,36 @@ class BatchPanel(QWidget):
         self.rate.setText(self.tr("cancelled: finished outputs are kept; run again to continue"))
 
     def _finished(self) -> None:
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
         summary, self._summary = self._summary, None
         self.worker = None
+        if summary is not None and self._measure_realism():
+            self._measuring = summary  # the run ends (`finished`) once its outputs are scored or Cancel is pressed
+            return
+        self._end(summary)
+
+    def _end(self, summary: JobSummary | None) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
         self.finished.emit(summary)
+
+    def _measured(self) -> None:
+        summary, self._measuring = self._measuring, None
+        if summary is not None:
+            self._end(summary)
+
+    def _measure_realism(self) -> bool:
+        """Start scoring this batch's outputs (KID/FID) against the session's target folder, when it
+        has one; False when nothing was started."""
+        s = self.session
+        targets, folder, out = s.target_folder, s.input_folder, s.output_folder
+        if targets is None or folder is None or out is None:
+            return False
+        recursive, fmt = self.recursive.isChecked(), s.output_format
+
+        def outputs() -> list[Path]:
+            return [it.dst for it in plan_outputs([folder], out, recursive=recursive, fmt=fmt) if it.dst.is_file()]
+
+        return self.realism.measure(targets, outputs, s.options.device, s.options.precision)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Output folder"), self.output.text())

@@ -53,6 +53,7 @@ from translator.errors import TranslatorError
 from translator.inference import InferenceOptions, Translator, translate_array
 from translator.jobs import CancelToken
 from translator.pairs import write_pair
+from translator.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class SketchPanel(QWidget):
     """The tool bar over the canvas and the result(s); see the module docstring."""
 
     resultShown = Signal()  # a result (and the compared one) has been handed to the views
+    saved = Signal(object, object)  # the sketch's and the result's paths, once both are written
 
     def __init__(self, session: Session, get_model: GetModel, settings: QSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -448,11 +450,15 @@ class SketchPanel(QWidget):
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return False
         try:
+            model, s = self.session.model, self.session
+            settings = None if model is None else Provenance.from_options(
+                s.options, model_path=model[0], direction=model[1], strength=s.strength)  # carried by the result
             imaging.write_image(sketch_path, self.canvas.sketch())
-            imaging.write_image(result_path, result)
+            imaging.write_image(result_path, result, settings=settings)
         except (TranslatorError, ValueError) as exc:
             self._say(str(exc))
             return False
+        self.saved.emit(sketch_path, result_path)
         self._say(fill(self.tr("Saved %1 and %2 in %3"), sketch_path.name, result_path.name, sketch_path.parent))
         return True
 

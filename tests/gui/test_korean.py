@@ -31,7 +31,8 @@ from translator.paths import user_models_dir
 
 ALLOWED = (
     # units, figures and formats
-    "PSNR", "SSIM", "dB", "px", "MB", "PNG", "sha256", "L1", "r_t", "EMA", "png", "jpg", "webp", "tif", "bmp",
+    "best-kid.safetensors",  # a file name the Fine-tune tab promises
+    "PSNR", "SSIM", "KID", "FID", "dB", "px", "MB", "PNG", "sha256", "L1", "r_t", "EMA", "png", "jpg", "webp", "tif", "bmp",
     # devices and precisions
     "GPU", "CPU", "CUDA", "MPS", "AVX512-BF16", "AMX", "bf16", "fp32", "fp16", "DSLR",
     # model kinds, networks and the reference's names
@@ -190,7 +191,7 @@ def test_every_text_of_the_window_its_tabs_menus_and_dialogs_is_korean(
 def test_english_by_default_and_the_language_choice_is_remembered(
         window: MainWindow, qtbot: QtBot, qapp: QApplication, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert tabs == ["Preview", "Sketch", "Batch", "Fine-tune", "Log"]
+    assert tabs == ["Preview", "Sketch", "Batch", "Fine-tune", "History", "Log"]
     said: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text, *_a: said.append(text))
     assert window.language_actions[i18n.SYSTEM].isChecked()  # nothing stored yet: the system's language
@@ -205,7 +206,7 @@ def test_english_by_default_and_the_language_choice_is_remembered(
     i18n.install(qapp, i18n.resolve(stored.value(i18n.KEY_LANGUAGE)))
     again = MainWindow(stored)
     qtbot.addWidget(again)
-    assert [again.tabs.tabText(i) for i in range(again.tabs.count())] == ["미리보기", "스케치", "일괄 처리", "미세 조정", "로그"]
+    assert [again.tabs.tabText(i) for i in range(again.tabs.count())] == ["미리보기", "스케치", "일괄 처리", "미세 조정", "기록", "로그"]
     assert again.language_actions["ko"].isChecked()
     assert [a.text() for a in again.menuBar().actions()] == ["파일(&F)", "보기(&V)"]
     # Qt's own strings come in Korean too (qtbase_ko.qm, shipped with PySide6)
