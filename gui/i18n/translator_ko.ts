@@ -971,6 +971,49 @@ In brackets, its score for the target, for comparison.</source>
     </message>
 </context>
 <context>
+    <name>RealismReadout</name>
+    <message>
+        <source>KID and FID compare the translated pictures with the target folder as a whole: lower is closer. KID is the one to read on small folders.</source>
+        <translation>KID와 FID는 변환된 그림 전체를 목표 폴더와 비교합니다. 낮을수록 가깝습니다. 폴더가 작을 때는 KID를 보세요.</translation>
+    </message>
+    <message>
+        <source>Stop measuring</source>
+        <translation>측정 중지</translation>
+    </message>
+    <message>
+        <source>KID/FID against %1: %2</source>
+        <translation>%1 기준 KID/FID: %2</translation>
+    </message>
+    <message>
+        <source>Measuring KID/FID against %1…</source>
+        <translation>%1 기준으로 KID/FID 측정 중…</translation>
+    </message>
+    <message>
+        <source>Measuring KID/FID against %1… %2 %</source>
+        <translation>%1 기준으로 KID/FID 측정 중… %2 %</translation>
+    </message>
+    <message>
+        <source>KID %1 ± %2 · FID %3, %4 translated against %5 targets (lower is closer)</source>
+        <translation>KID %1 ± %2 · FID %3, 변환 %4장 대 목표 %5장 (낮을수록 가까움)</translation>
+    </message>
+    <message>
+        <source>FID needs at least %1 images per folder to mean much; read KID here.</source>
+        <translation>FID는 폴더마다 %1장 이상이어야 의미가 있습니다. 여기서는 KID를 보세요.</translation>
+    </message>
+    <message>
+        <source>left out: %1</source>
+        <translation>제외됨: %1</translation>
+    </message>
+    <message>
+        <source>KID/FID could not be measured: %1</source>
+        <translation>KID/FID를 측정하지 못했습니다: %1</translation>
+    </message>
+    <message>
+        <source>KID/FID: stopped</source>
+        <translation>KID/FID: 중지됨</translation>
+    </message>
+</context>
+<context>
     <name>SketchPanel</name>
     <message>
         <source>Images (%1)</source>
@@ -1220,6 +1263,10 @@ See the terminal for details.</source>
         <translation>검증 SSIM</translation>
     </message>
     <message>
+        <source>held-out KID (lower is better)</source>
+        <translation>검증용 KID (낮을수록 좋음)</translation>
+    </message>
+    <message>
         <source>sample translations of validation images appear here</source>
         <translation>검증 이미지의 변환 예시가 여기에 나타납니다</translation>
     </message>
@@ -1275,6 +1322,18 @@ Architecture and loss choices come from the recipe (see README, Fine-tuning).</s
     <message>
         <source>adaptive augmentation (small datasets)</source>
         <translation>적응형 증강 (작은 데이터셋용)</translation>
+    </message>
+    <message>
+        <source>optional: held-out images the run does not train on</source>
+        <translation>선택: 학습에 쓰지 않는 검증용 이미지</translation>
+    </message>
+    <message>
+        <source>Every so many steps the model translates these images and their KID against the folder&apos;s targets is drawn beside PSNR and SSIM; the model with the lowest KID is kept as best-kid.safetensors.</source>
+        <translation>정해진 단계마다 모델이 이 이미지들을 변환하고, 폴더의 목표 이미지와 비교한 KID를 PSNR, SSIM 옆에 그립니다. KID가 가장 낮은 모델은 best-kid.safetensors로 보관됩니다.</translation>
+    </message>
+    <message>
+        <source>KID needs the metrics extra (see tooltip)</source>
+        <translation>KID에는 metrics 추가 기능이 필요합니다 (도움말 참고)</translation>
     </message>
     <message>
         <source>Start</source>
@@ -1333,6 +1392,14 @@ Architecture and loss choices come from the recipe (see README, Fine-tuning).</s
         <translation>배치 크기</translation>
     </message>
     <message>
+        <source>KID held-out folder</source>
+        <translation>KID 검증 폴더</translation>
+    </message>
+    <message>
+        <source>KID every (steps)</source>
+        <translation>KID 측정 간격 (단계)</translation>
+    </message>
+    <message>
         <source>Advanced (from the recipe)</source>
         <translation>고급 (레시피 값)</translation>
     </message>
@@ -1379,6 +1446,10 @@ Architecture and loss choices come from the recipe (see README, Fine-tuning).</s
     <message>
         <source>done: %1 steps; model saved to %2</source>
         <translation>완료: %1단계. 모델을 %2에 저장했습니다</translation>
+    </message>
+    <message>
+        <source>lowest held-out KID %1 at step %2: %3</source>
+        <translation>가장 낮은 검증 KID %1 (%2단계): %3</translation>
     </message>
     <message>
         <source>paused; Resume continues %1</source>

@@ -1,5 +1,5 @@
-"""Live view of a training run: loss, D accuracy, r_t and validation curves, and the latest
-sample translations."""
+"""Live view of a training run: loss, D accuracy, r_t and validation curves (PSNR, SSIM and, when
+the run validates on a held-out folder, KID), and the latest sample translations."""
 from __future__ import annotations
 
 import json
@@ -25,6 +25,7 @@ class TrainMonitor(QWidget):
         self.rt_plot = CurvePlot("r_t", x_label=self.tr("step"))
         self.psnr_plot = CurvePlot(self.tr("validation PSNR (dB)"), x_label=self.tr("step"))
         self.ssim_plot = CurvePlot(self.tr("validation SSIM"), x_label=self.tr("step"))
+        self.kid_plot = CurvePlot(self.tr("held-out KID (lower is better)"), x_label=self.tr("step"))
         self.sample_view = QLabel(self.tr("sample translations of validation images appear here"))
         self.sample_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sample_view.setMinimumSize(240, 160)
@@ -43,11 +44,11 @@ class TrainMonitor(QWidget):
         grid.setRowStretch(2, 1)
         grid.setRowStretch(3, 1)
 
-    def plots(self) -> list[QWidget]:
-        return [self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot]
+    def plots(self) -> list[CurvePlot]:
+        return [self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot, self.kid_plot]
 
     def clear(self) -> None:
-        for plot in (self.loss_plot, self.acc_plot, self.rt_plot, self.psnr_plot, self.ssim_plot):
+        for plot in self.plots():
             plot.clear()
 
     def add(self, event: TrainProgress, sample: np.ndarray | None) -> None:
@@ -90,6 +91,9 @@ class TrainMonitor(QWidget):
         if validation:
             self.psnr_plot.add_point("PSNR", x, validation.get("psnr", math.nan))
             self.ssim_plot.add_point("SSIM", x, validation.get("ssim", math.nan))
+            for key, name in (("kid", "KID"), ("kid_ba", "KID B→A")):  # only runs that validate with KID have them
+                if key in validation:
+                    self.kid_plot.add_point(name, x, validation[key])
 
 
 # log.jsonl fields that are not loss terms

@@ -53,7 +53,9 @@ from translator.jobs import CancelToken, format_duration
 from translator.paths import user_models_dir
 from translator.pairs import PhotoFolder, scan_or_photos
 from translator.presets import preset_settings
+from translator.realism import FEATURES_EXTRA_HINT, feature_net_available
 from translator.training import TrainConfig, TrainProgress, TrainResult, train
+from translator.training_parts.kid import KID_EVERY
 
 log = logging.getLogger(__name__)
 _Event = tuple[TrainProgress, np.ndarray | None]  # an event and its decoded sample grid
@@ -142,6 +144,18 @@ class TrainPanel(QWidget):
         self.batch_size = _spin(1, 256, 1)
         self.ema = QCheckBox(self.tr("EMA of the generator's weights"))
         self.ada = QCheckBox(self.tr("adaptive augmentation (small datasets)"))
+        self.kid_data = QLineEdit()  # KID validation: a held-out folder, laid out like the dataset
+        self.kid_every = _spin(1, 10_000_000, KID_EVERY)
+        if feature_net_available():
+            self.kid_data.setPlaceholderText(self.tr("optional: held-out images the run does not train on"))
+            self.kid_data.setToolTip(self.tr("Every so many steps the model translates these images and their KID "
+                                             "against the folder's targets is drawn beside PSNR and SSIM; the model "
+                                             "with the lowest KID is kept as best-kid.safetensors."))
+        else:
+            self.kid_data.setEnabled(False)
+            self.kid_every.setEnabled(False)
+            self.kid_data.setPlaceholderText(self.tr("KID needs the metrics extra (see tooltip)"))
+            self.kid_data.setToolTip(FEATURES_EXTRA_HINT)
         self.name_edit = QLineEdit(default_run_name())
         self.start_button = QPushButton(self.tr("Start"))
         self.pause_button = QPushButton(self.tr("Pause"))
@@ -174,7 +188,8 @@ class TrainPanel(QWidget):
         self.advanced_form.setContentsMargins(0, 0, 0, 0)
         advanced_rows: tuple[tuple[str, QWidget], ...] = (
             (self.tr("Learning rate"), self.lr), ("λ L1", self.lambda_l1), (self.tr("λ cycle"), self.lambda_cycle),
-            (self.tr("Crop size"), self.crop_size), (self.tr("Batch size"), self.batch_size), ("", self.ema), ("", self.ada))
+            (self.tr("Crop size"), self.crop_size), (self.tr("Batch size"), self.batch_size), ("", self.ema), ("", self.ada),
+            (self.tr("KID held-out folder"), self.kid_data), (self.tr("KID every (steps)"), self.kid_every))
         for label, widget in advanced_rows:
             self.advanced_form.addRow(label, widget)
         self.advanced = Fold(self.tr("Advanced (from the recipe)"), advanced_box)
@@ -264,6 +279,9 @@ class TrainPanel(QWidget):
             load_size=max(crop, round(crop * 286 / 256)), crop_size=crop, batch_size=self.batch_size.value(),
             ema=self.ema.isChecked(), ada=self.ada.isChecked(),
         )
+        held_out = self.kid_data.text().strip() if self.kid_data.isEnabled() else ""
+        if held_out:
+            values.update(kid_data=Path(held_out).expanduser(), kid_every=self.kid_every.value())
         values.update(self._overrides)
         kind = values.pop("kind", self.training_kind())
         return TrainConfig.from_preset(self.recipe.currentData(), kind, Path(data).expanduser(), runs_dir() / name, **values)
@@ -412,7 +430,11 @@ class TrainPanel(QWidget):
             self.status.setText(fill(template, last.done, last.total, f"{last.rate:.2f}", format_duration(last.eta_s, "–")))
 
     def _done(self, result: TrainResult) -> None:
-        self.status.setText(fill(self.tr("done: %1 steps; model saved to %2"), result.steps_done, result.model_path))
+        text = fill(self.tr("done: %1 steps; model saved to %2"), result.steps_done, result.model_path)
+        if result.best_kid is not None:
+            text += "\n" + fill(self.tr("lowest held-out KID %1 at step %2: %3"), f"{result.best_kid_value:.4f}",
+                                 result.best_kid_step, result.best_kid)
+        self.status.setText(text)
         self.name_edit.setText(default_run_name())  # the next Start makes a new run
         self.modelReady.emit(result.model_path)
 
