@@ -16,9 +16,11 @@ from translator._fs import PARTIAL_PREFIX
 from translator.checkpoint import Model, ModelCard, load_model
 from translator.cli import main
 from translator.errors import JobCancelled, TranslatorError
+from translator.devices import cpu_has_bf16
 from translator.inference import (
     InferenceOptions,
     WorkItem,
+    batch_size_for,
     load_translator,
     make_translator,
     plan_outputs,
@@ -107,6 +109,28 @@ def test_batches_give_the_same_pixels_as_single_images(tiny_pix2pix: Path, photo
     single = [translate_array(tr, im) for im in ims]
     for x, y in zip(batched, single):
         assert np.abs(x.astype(int) - y.astype(int)).max() <= 1
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16: the engine runs fp32")
+def test_a_bf16_unet_job_batches_by_eight_and_a_rerun_writes_the_same_pixels(tmp_path: Path, tiny_pix2pix: Path,
+                                                                               photos: dict[str, np.ndarray]) -> None:
+    """U-Nets in bf16 on the CPU take 8 images per pass (fp32 keeps 4, whose pixels are the
+    reference's); the windows stay fixed, so outputs lost to an interruption come back the same."""
+    tr = load_translator(tiny_pix2pix, InferenceOptions(device="cpu", precision="bf16"))
+    assert batch_size_for(tr) == 8
+    assert batch_size_for(load_translator(tiny_pix2pix, InferenceOptions(device="cpu"))) == 4
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        rgb = list(photos.values())[i % len(photos)]
+        Image.fromarray(np.roll(rgb, 29 * i, axis=1)[:64, :64]).save(src / f"{i:02d}.png")
+    items = plan_outputs([src], tmp_path / "out")
+    assert len(run_job(translate_files(tr, items)).written) == 12
+    first = {it.dst.name: imaging.read_image(it.dst).rgb for it in items}
+    for it in items[5:10]:  # lost from both windows, as a killed job leaves them
+        it.dst.unlink()
+    assert len(run_job(translate_files(tr, items)).written) == 5
+    assert all(np.array_equal(imaging.read_image(it.dst).rgb, first[it.dst.name]) for it in items)
 
 
 def test_a_batch_never_makes_an_image_tile_that_fits_alone(tiny_cyclegan: Path, photos: dict[str, np.ndarray]) -> None:
