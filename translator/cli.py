@@ -298,7 +298,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     r = summary.realism
     if r is not None:
         where = f", features on {net.device} in {net.precision}" if net is not None else ""
-        say(f"KID {r.kid_mean:.5f} ± {r.kid_std:.5f}  FID {r.fid:.2f}  ({r.n_fake} translated against {r.n_real} target images{where})")
+        spread = f" ± {r.kid_std:.5f}" if r.kid_std > 0 else " (no spread: every subset is the whole folders)"
+        say(f"KID {r.kid_mean:.5f}{spread}  FID {r.fid:.2f}  ({r.n_fake} translated against {r.n_real} target images{where})")
         if r.warning:
             say(f"  note: {r.warning}")
         for reason in r.skipped:

@@ -300,7 +300,8 @@ def kid(real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: 
     """Kernel Inception distance: the unbiased MMD² between the two feature sets under the cubic
     polynomial kernel, over `subsets` random subsets of `subset_size` images from each (drawn
     without replacement, clipped to the smaller folder), as (mean, standard deviation over
-    subsets). Deterministic for a `seed`."""
+    subsets). When the subsets are both whole folders they are all the same: one estimate, spread
+    0. Deterministic for a `seed`."""
     xr, xf = _check_features("real", real), _check_features("fake", fake)
     if xr.shape[1] != xf.shape[1]:
         raise ValueError(f"features of different lengths: {xr.shape[1]} and {xf.shape[1]}")
@@ -311,8 +312,9 @@ def kid(real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: 
     full = max(xr.shape[0], xf.shape[0]) <= _FULL_KERNEL_MAX
     if full:
         k_rr, k_ff, k_rf = _poly_kernel(xr, xr), _poly_kernel(xf, xf), _poly_kernel(xr, xf)
-    scores = np.empty(subsets)
-    for s in range(subsets):
+    draws = 1 if m == xr.shape[0] == xf.shape[0] else subsets  # subsets that are both whole folders are all alike
+    scores = np.empty(draws)
+    for s in range(draws):
         ir = rng.choice(xr.shape[0], m, replace=False)
         jf = rng.choice(xf.shape[0], m, replace=False)
         if full:
