@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             t2 = time.perf_counter()
             label = "cold (first pass)" if run == 0 else "warm"
             print(f"| {run + 1}, {label} | {t1 - t0:.1f} s | {t2 - t1:.2f} s | {t2 - t0:.1f} s |", flush=True)
-        print(f"KID {scores.kid_mean:.4f} ± {scores.kid_std:.4f}, FID {scores.fid:.1f} "
-              f"({scores.n_fake} blurred crops against {scores.n_real} crops)")
+        spread = f" ± {scores.kid_std:.4f}" if scores.kid_std > 0 else " (whole folders: no spread)"
+        print(f"KID {scores.kid_mean:.4f}{spread}, FID {scores.fid:.1f} ({scores.n_fake} blurred crops against {scores.n_real} crops)")
 
 
 if __name__ == "__main__":
