@@ -214,7 +214,9 @@ def _inference_options(args: argparse.Namespace) -> InferenceOptions:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    from translator.checkpoint import resolve_model_path
     from translator.inference import load_translator, plan_outputs, shard, translate_files
+    from translator.provenance import Provenance
 
     opts = _inference_options(args)
     items = shard(plan_outputs(args.inputs, args.output, recursive=args.recursive, fmt=args.format))
@@ -224,10 +226,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for folder in dict.fromkeys(it.dst.parent for it in items if args.overwrite or not it.dst.exists()):
         require_writable(folder, "the outputs", "another output folder")  # before the model loads
     tr = load_translator(args.model, opts, args.direction)
+    settings = Provenance.from_options(opts, model_path=resolve_model_path(args.model), model_name=tr.name,
+                                       direction=tr.direction, strength=args.strength, output_format=args.format,
+                                       quality=args.quality, precision_used=tr.precision)
     say(f"{tr.name} ({tr.direction}, {tr.spec.arch}) on {tr.device} in {tr.precision}, mode {opts.mode}: {len(items)} image(s) -> {args.output}", file=sys.stderr)
     with progress_bar(args.quiet) as on_progress:
         summary = run_job(translate_files(tr, items, overwrite=args.overwrite, quality=args.quality,
-                                          strength=args.strength), on_progress)
+                                          strength=args.strength, settings=settings), on_progress)
     say(f"written {len(summary.written)}, skipped {len(summary.skipped)} (already done), failed {len(summary.failed)}")
     for f in summary.failed:
         say(f"  {f.error}")
