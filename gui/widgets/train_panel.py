@@ -154,7 +154,7 @@ class TrainPanel(QWidget):
         else:
             self.kid_data.setEnabled(False)
             self.kid_every.setEnabled(False)
-            self.kid_data.setPlaceholderText(self.tr("KID needs the metrics extra (see tooltip)"))
+            self.kid_data.setPlaceholderText(self.tr("KID needs the feature network (see tooltip)"))
             self.kid_data.setToolTip(FEATURES_EXTRA_HINT)
         self.name_edit = QLineEdit(default_run_name())
         self.start_button = QPushButton(self.tr("Start"))

