@@ -49,7 +49,7 @@ from translator.choices import TileSetting as TileSetting
 from translator.cuda_graphs import GraphedForward
 from translator.devices import Precision, autocast, autocast_dtype, resolve_device
 from translator.errors import ImageError, JobCancelled, OutputError, TranslatorError
-from translator.heap import size_heap_for
+from translator.heap import SMALL_WORK, size_heap_for
 from translator.jobs import CancelToken, ItemResult, JobSummary, Progress, ProgressClock
 from translator.networks import GeneratorSpec
 from translator.networks.fold import fold_batchnorm, shallow_copy_tree
@@ -578,10 +578,17 @@ def batch_size_for(tr: Translator) -> int:
 
 def _images_per_pass(tr: Translator, height: int, width: int) -> int:
     """How many images of this size share one forward pass: those that fit the memory budget
-    together, so batching never makes an image tile that would not tile alone (at least 1)."""
+    together, so batching never makes an image tile that would not tile alone (at least 1); unless
+    the options set the batch, more than 4 only while the pass stays small work
+    (`translator.heap.SMALL_WORK`: where the larger bf16 batch pays, `batch_size_for`; a folder
+    of large photos keeps its memory)."""
     m = tr.spec.multiple
     padded = max(-(-height // m) * m, tr.spec.min_side) * max(-(-width // m) * m, tr.spec.min_side)
-    return max(1, int(tr.budget // (padded * estimate_bytes_per_pixel(tr.spec))))
+    per_image = padded * estimate_bytes_per_pixel(tr.spec)
+    fits = max(1, int(tr.budget // per_image))
+    if fits <= 4 or tr.options.batch_size is not None:  # a batch the user chose: as many as the budget takes
+        return fits
+    return max(4, min(fits, int(SMALL_WORK // per_image)))
 
 
 # --- folder jobs -------------------------------------------------------------------------------

@@ -17,9 +17,11 @@ from translator.checkpoint import Model, ModelCard, load_model
 from translator.cli import main
 from translator.errors import JobCancelled, TranslatorError
 from translator.devices import cpu_has_bf16
+from translator.heap import SMALL_WORK
 from translator.inference import (
     InferenceOptions,
     WorkItem,
+    _images_per_pass,
     batch_size_for,
     load_translator,
     make_translator,
@@ -31,7 +33,7 @@ from translator.inference import (
 )
 from translator.jobs import CancelToken, JobSummary, Progress, run_job
 from translator.networks import GeneratorSpec, build_generator
-from translator.tiling import default_overlap, plan_tiles
+from translator.tiling import default_overlap, estimate_bytes_per_pixel, plan_tiles
 
 REF = Path(__file__).parent.parent / "data" / "reference"
 
@@ -119,6 +121,11 @@ def test_a_bf16_unet_job_batches_by_eight_and_a_rerun_writes_the_same_pixels(tmp
     tr = load_translator(tiny_pix2pix, InferenceOptions(device="cpu", precision="bf16"))
     assert batch_size_for(tr) == 8
     assert batch_size_for(load_translator(tiny_pix2pix, InferenceOptions(device="cpu"))) == 4
+    per_pixel = estimate_bytes_per_pixel(tr.spec)
+    for side in (64, 256, 1024, 2048):  # more than 4 a pass only while the pass is small work: large photos keep their memory
+        n = _images_per_pass(tr, side, side)
+        assert n <= 4 or n * side * side * per_pixel <= SMALL_WORK, (side, n)
+    assert _images_per_pass(tr, 64, 64) >= 8
     src = tmp_path / "in"
     src.mkdir()
     for i in range(12):
