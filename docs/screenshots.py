@@ -13,6 +13,7 @@ the Batch tab with a batch running, the Fine-tune tab.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,8 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gui.main_window import TAB_BATCH, TAB_FINETUNE, TAB_SKETCH, MainWindow  # noqa: E402
+from gui import i18n  # noqa: E402
+from gui.main_window import TAB_BATCH, TAB_FINETUNE, TAB_HISTORY, TAB_SKETCH, MainWindow  # noqa: E402
 from gui.widgets.sketch_canvas import SketchCanvas  # noqa: E402
 from translator.checkpoint import resolve_model_path  # noqa: E402
 
@@ -85,7 +87,7 @@ def main() -> int:
     p.add_argument("--compare-direction", default=None)
     p.add_argument("--image", default="chelsea.jpg", help="the sample shown")
     p.add_argument("--precision", help="change the precision after the first preview (the preview refreshes)")
-    p.add_argument("--tab", choices=["preview", "sketch", "batch", "finetune"], default="preview")
+    p.add_argument("--tab", choices=["preview", "sketch", "batch", "finetune", "history"], default="preview")
     p.add_argument("--strokes", action="store_true", help="on the Sketch tab, draw a small house with mouse strokes")
     p.add_argument("--advanced", action="store_true", help="unfold the Advanced settings")
     p.add_argument("--strength", type=int, default=100, help="the strength slider, in percent")
@@ -94,9 +96,12 @@ def main() -> int:
     p.add_argument("--heatmap", action="store_true", help="show the discriminator's heat-map")
     p.add_argument("--batch-copies", type=int, default=1, help="batch over this many copies of each sample (a longer run)")
     p.add_argument("--train-steps", type=int, default=0, help="start fine-tuning for this many steps on the night pairs")
+    p.add_argument("--language", choices=i18n.LANGUAGES, default="en", help="the app's language (default English)")
     args = p.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    i18n.install(app, args.language)  # before the window is built, as the app does
     scratch = Path(tempfile.mkdtemp(prefix="translator-shots-"))
+    os.environ["TRANSLATOR_DATA_DIR"] = str(scratch / "data-dir")  # a history of this session only
     window = MainWindow(QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat))
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
@@ -115,9 +120,17 @@ def main() -> int:
     window.library.options.strength.slider.setValue(args.strength)
     if args.precision:
         QTimer.singleShot(4000, lambda: window.library.options.precision.setCurrentText(args.precision))
-    if args.tab == "batch":
+    if args.tab in ("batch", "history"):
         window.session.set_output_folder(scratch / "out")
         QTimer.singleShot(500, window.run_batch)
+        if args.tab == "history":  # a batch, then a second one at another strength, then the list
+            def again() -> None:
+                window.session.set_output_folder(scratch / "out-soft")
+                window.session.set_strength(0.6)
+                window.batch.finished.disconnect(again)
+                window.batch.finished.connect(lambda _s: window.tabs.setCurrentIndex(TAB_HISTORY))
+                QTimer.singleShot(200, window.run_batch)
+            window.batch.finished.connect(again)
     elif args.tab == "finetune":
         window.tabs.setCurrentIndex(TAB_FINETUNE)
         if args.train_steps:

@@ -236,6 +236,10 @@
         <translation>저장 / 실패</translation>
     </message>
     <message>
+        <source>Settings</source>
+        <translation>설정</translation>
+    </message>
+    <message>
         <source>Duration</source>
         <translation>걸린 시간</translation>
     </message>
@@ -286,6 +290,14 @@
     <message>
         <source>failed</source>
         <translation>실패</translation>
+    </message>
+    <message>
+        <source>%1 steps</source>
+        <translation>%1단계</translation>
+    </message>
+    <message>
+        <source>strength %1 %</source>
+        <translation>강도 %1 %</translation>
     </message>
     <message>
         <source>Cannot open %1: it may have been moved or deleted.</source>

@@ -8,6 +8,8 @@ job through its panel). It refreshes whenever the recorder records something.
 """
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
@@ -38,10 +40,10 @@ class HistoryPanel(QWidget):
         self.kind.addItem(self.tr("all runs"), None)
         for kind in ENTRY_KINDS:
             self.kind.addItem(self.kind_name(kind), kind)
-        self.table = QTableWidget(0, 8)
+        self.table = QTableWidget(0, 9)
         self.table.setHorizontalHeaderLabels([self.tr("When"), self.tr("Kind"), self.tr("Model"), self.tr("Input"),
-                                              self.tr("Output"), self.tr("Written / failed"), self.tr("Duration"),
-                                              self.tr("Status")])
+                                              self.tr("Output"), self.tr("Settings"), self.tr("Written / failed"),
+                                              self.tr("Duration"), self.tr("Status")])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -89,6 +91,25 @@ class HistoryPanel(QWidget):
         return {"running": self.tr("running"), "done": self.tr("done"), "cancelled": self.tr("cancelled"),
                 "failed": self.tr("failed")}.get(status, status)
 
+    def settings_summary(self, e: Entry) -> str:
+        """The settings a user tells runs apart by: strength and precision of a translation, the
+        steps and recipe of a fine-tuning run (all of them are in the cell's tooltip)."""
+        s = e.settings
+        parts: list[str] = []
+        if e.kind == "finetune":
+            if isinstance(s.get("steps"), int):
+                parts.append(fill(self.tr("%1 steps"), s["steps"]))
+            if isinstance(s.get("preset"), str):
+                parts.append(s["preset"])
+            return ", ".join(parts)
+        strength = s.get("strength")
+        if isinstance(strength, int | float):
+            parts.append(fill(self.tr("strength %1 %"), round(100 * strength)))
+        precision = s.get("precision_used") or (s.get("options") or {}).get("precision")
+        if isinstance(precision, str):
+            parts.append(precision)
+        return ", ".join(parts)
+
     def entries(self) -> list[Entry]:
         """The entries listed, in the table's order."""
         return list(self._entries)
@@ -110,13 +131,15 @@ class HistoryPanel(QWidget):
         for row, e in enumerate(found):
             duration = format_duration(e.duration_s, "–") if e.duration_s is not None else "–"
             cells = [e.started.astimezone().strftime("%Y-%m-%d %H:%M"), self.kind_name(e.kind), e.model,
-                     ", ".join(str(p) for p in e.inputs), str(e.output or ""),
+                     ", ".join(str(p) for p in e.inputs), str(e.output or ""), self.settings_summary(e),
                      f"{e.written} / {e.failed}", duration, self.status_name(e.status)]
             for column, value in enumerate(cells):
                 item = QTableWidgetItem(visible(value))
                 if column in (3, 4, 2):
                     item.setToolTip(visible(value))
-                if column == 7 and e.message:
+                if column == 5 and e.settings:  # every setting, as recorded
+                    item.setToolTip(visible(json.dumps(e.settings, indent=1, sort_keys=True), lines=True))
+                if column == 8 and e.message:
                     item.setToolTip(visible(e.message))
                 self.table.setItem(row, column, item)
         if selected is not None:

@@ -91,7 +91,9 @@ def test_a_batch_run_is_recorded_listed_and_filtered(qtbot: QtBot, app: _App, ti
     table = app.panel.table
     assert table.rowCount() == 1
     cells = [table.item(0, c).text() for c in range(table.columnCount())]
-    assert cells[1:] == ["Batch", "tiny-p2p", str(pairs), str(tmp_path / "out"), "3 / 0", cells[6], "done"]
+    assert cells[1:] == ["Batch", "tiny-p2p", str(pairs), str(tmp_path / "out"), cells[5], "3 / 0", cells[7], "done"]
+    assert cells[5].startswith("strength 70 %")  # what tells runs apart; every setting is in its tooltip
+    assert '"mode": "reference"' in table.item(0, 5).toolTip()
     app.panel.filter.setText("P2P")
     assert table.rowCount() == 1
     app.panel.filter.setText(str(pairs.parent.name))  # a folder's name
