@@ -1005,8 +1005,12 @@ In brackets, its score for the target, for comparison.</source>
         <translation>%1 기준으로 KID/FID 측정 중… %2 %</translation>
     </message>
     <message>
-        <source>KID %1 ± %2 · FID %3, %4 translated against %5 targets (lower is closer)</source>
-        <translation>KID %1 ± %2 · FID %3, 변환 %4장 대 목표 %5장 (낮을수록 가까움)</translation>
+        <source>KID %1 · FID %2, %3 translated against %4 targets (lower is closer)</source>
+        <translation>KID %1 · FID %2, 변환 %3장 대 목표 %4장 (낮을수록 가까움)</translation>
+    </message>
+    <message>
+        <source>KID at or below 0: as close to the targets as this many pictures can tell.</source>
+        <translation>KID가 0 이하: 이 정도 장수로 알 수 있는 한 목표와 구별되지 않습니다.</translation>
     </message>
     <message>
         <source>FID needs at least %1 images per folder to mean much; read KID here.</source>

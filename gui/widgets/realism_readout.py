@@ -87,8 +87,11 @@ class RealismReadout(QWidget):
 
     def _done(self, scores: DistributionScores) -> None:
         self.scores = scores
-        text = fill(self.tr("KID %1 ± %2 · FID %3, %4 translated against %5 targets (lower is closer)"),
-                    f"{scores.kid_mean:.4f}", f"{scores.kid_std:.4f}", f"{scores.fid:.1f}", scores.n_fake, scores.n_real)
+        kid = f"{scores.kid_mean:.4f}" + (f" ± {scores.kid_std:.4f}" if scores.kid_std > 0 else "")  # 0: one subset, the whole folders
+        text = fill(self.tr("KID %1 · FID %2, %3 translated against %4 targets (lower is closer)"),
+                    kid, f"{scores.fid:.1f}", scores.n_fake, scores.n_real)
+        if scores.kid_mean <= 0:  # the unbiased estimate dips below 0 when the folders hold the same scenes
+            text += "\n" + self.tr("KID at or below 0: as close to the targets as this many pictures can tell.")
         if scores.warning:
             text += "\n" + fill(self.tr("FID needs at least %1 images per folder to mean much; read KID here."),
                                 MIN_IMAGES_FOR_FID)
