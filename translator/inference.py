@@ -77,7 +77,7 @@ class InferenceOptions:
     tile_stats: TileStats = "exact"
     memory_budget_mb: int | None = None  # None: a share of the device's memory
     resize: int | None = None  # reproduce the reference: resize to N×N first, output N×N
-    batch_size: int | None = None  # same-sized images per forward pass in eval mode; None: `auto_batch_size`
+    batch_size: int | None = None  # same-sized images per forward pass in eval mode; None: `batch_size_for`
     workers: int = 2  # decode/encode threads
 
     def __post_init__(self) -> None:
