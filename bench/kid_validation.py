@@ -12,15 +12,15 @@ direction against the other domain's 50 real images, whose features are computed
 
 Each round runs `--steps` steps twice, alternating: without KID, then with `kid_every` = half the
 steps (from scratch there is no step-0 KID, so validations come at steps/2 and steps). Measured:
-- seconds per training step: the median of the runs' per-step times (`TrainProgress.seconds`);
+- seconds per training step: the median of each run's per-step times (`TrainProgress.seconds`);
 - the first validation's cost: the wall time between the events of the step before it and its
   own, less a median step; it includes the reals' features and, in the first round only (the
   process keeps it), loading the feature network;
 - a later validation's cost: the same at the last step (translations and their features only);
 - the whole runs' wall times, whose difference is the sum of both (a cross-check).
 
-Extrapolated to a 1000-step run with the default interval (`KID_EVERY`): 1000 median steps
-plus the one-time cost plus 1000 / KID_EVERY later validations, each as measured. On a shared
+Extrapolated to a 1000-step run with the default interval (`KID_EVERY`): 1000 median steps of
+the runs with KID (timed under the same load as their validations) plus the one-time cost plus 1000 / KID_EVERY later validations, each as measured. On a shared
 machine the figures move with the other load; run it on an idle one.
 """
 from __future__ import annotations
@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r + 1}: without KID {plain[-1].wall:.1f} s", flush=True)
             kid.append(timed_run(replace(base, out=Path(tmp) / f"kid{r}", kid_data=held, kid_every=steps // 2)))
             print(f"round {r + 1}: with KID {kid[-1].wall:.1f} s", flush=True)
-    step = statistics.median(s for run in plain + kid for s in run.steps)
+    # The extrapolation takes the steps of the runs the validations were timed in: on a shared
+    # machine the load can change between the two runs, not within one as much.
+    step = statistics.median(s for run in kid for s in run.steps)
+    step_plain = statistics.median(s for run in plain for s in run.steps)
     first = statistics.median(run.gaps[steps // 2] for run in kid) - step
     later = statistics.median(run.gaps[steps] for run in kid) - step
     wall_plain = statistics.median(run.wall for run in plain)
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.rounds} round(s); held-out: {KID_IMAGES} images per side, both directions measured")
     print("| measure | seconds |")
     print("|---|---|")
-    print(f"| training step (median) | {step:.3f} |")
+    print(f"| training step (median), without KID / with | {step_plain:.3f} / {step:.3f} |")
     print(f"| {steps} steps without KID (whole run) | {wall_plain:.1f} |")
     print(f"| {steps} steps with 2 KID validations (whole run) | {wall_kid:.1f} |")
     print(f"| first validation (feature network, reals' features, translations) | {first:.1f} |")
