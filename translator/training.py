@@ -22,7 +22,7 @@ folder, a folder inside it or one holding it, so a run's files never land among 
 Settings are checked before any work, each named with what it takes (`TrainConfig`; a config
 file's problems also name the file and line), and so is the crop against the networks' sizes.
 
-KID validation (`kid_data`; the `metrics` extra): every `kid_every` steps, at the end, and at
+KID validation (`kid_data`; the feature network of `translator.realism`): every `kid_every` steps, at the end, and at
 step 0 when fine-tuning (the baseline; from scratch it would judge random weights), the (EMA)
 generators translate up to `kid_images` images of a held-out folder, and their KID against that
 folder's images of the target domain joins the validation scores (`kid`, `kid_std`; CycleGAN's
@@ -170,7 +170,7 @@ class TrainConfig:
     sample_every: int = 100
     checkpoint_every: int = 200
     keep_last: int = 3
-    # KID validation (needs the `metrics` extra): on when a held-out folder is given
+    # KID validation (needs the feature network, `translator.realism`): on when a held-out folder is given
     kid_data: Path | None = None  # held-out images the run does not train on, in a layout of `data`
     kid_every: int | None = None  # steps between KID validations (default KID_EVERY)
     kid_images: int = KID_IMAGES  # held-out images per side

@@ -224,7 +224,7 @@ def test_a_missing_or_short_held_out_folder_stops_the_run_before_any_step(folder
     assert not (tmp_path / "run" / "log.jsonl").exists()
 
 
-# Hides the feature network's package, as on a machine without the `metrics` extra.
+# Hides the feature network's package, as on a machine without the feature network.
 _WITHOUT_EXTRA = textwrap.dedent("""
     import json, logging, sys
     from importlib.abc import MetaPathFinder
