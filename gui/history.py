@@ -216,12 +216,13 @@ class HistoryRecorder(QObject):
                 log.warning("%s", exc)
             self.recorded.emit()
 
-    def record_saved(self, sketch: Path, result: Path) -> None:
-        """A sketch and its result were saved (the sketch panel's `saved`)."""
+    def record_saved(self, source: Path, result: Path) -> None:
+        """A picture was saved from its source: a sketch and its result (the sketch panel's
+        `saved`), or the preview's output (File ▸ Save output…)."""
         settings = self.current_settings()
         model_path = self.session.model[0] if self.session.model is not None else None
         entry_id = self._start("preview-save", model=settings.model if settings else "", model_path=model_path,
-                               model_sha256=settings.model_sha256 if settings else None, inputs=[sketch],
+                               model_sha256=settings.model_sha256 if settings else None, inputs=[source],
                                output=result, settings=settings.to_dict() if settings else {})
         if entry_id is not None:
             self._finish(entry_id, "done", written=1)
@@ -247,7 +248,7 @@ class HistoryRecorder(QObject):
             return self._batch_again(entry)
         if entry.kind == "finetune":
             return self._train_again(entry)
-        return self.tr("A saved sketch is not a job to run again; drop its result on the window to restore its settings.")
+        return self.tr("A saved picture is not a job to run again; drop it on the window to restore its settings.")
 
     def _batch_again(self, entry: Entry) -> str | None:
         if self.batch is None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QMainWindow, QMenu, QMessageBox, QScrollArea, QSplitter, QTabWidget,
+                               QWidget)
 
 from gui import i18n
 from gui.history import HistoryRecorder, open_history
@@ -33,6 +34,7 @@ from gui.widgets.preview_panel import PreviewPanel
 from gui.widgets.sketch_panel import SketchPanel
 from gui.widgets.train_panel import TrainPanel
 from gui.widgets.zoo_dialog import ZooDialog
+from translator import imaging
 from translator._fs import write_bytes_atomic
 from translator.blend import reblend
 from translator.checkpoint import MODEL_SUFFIX, read_card
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
         add(file, self.tr("Import model…"), "Ctrl+I", self.picker.ask_import)
         add(file, self.tr("Get models…"), "", self.open_zoo)
         add(file, self.tr("Run batch"), "Ctrl+R", self.run_batch)
+        add(file, self.tr("Save output…"), QKeySequence.StandardKey.Save, self.save_output)
         add(file, self.tr("Quit"), QKeySequence.StandardKey.Quit, self.close)
         add(view, self.tr("Next image"), "Ctrl+Right", lambda: self.strip.step(1))
         add(view, self.tr("Previous image"), "Ctrl+Left", lambda: self.strip.step(-1))
@@ -365,6 +368,32 @@ class MainWindow(QMainWindow):
     def run_batch(self) -> None:
         self.tabs.setCurrentIndex(TAB_BATCH)
         self.batch.start()
+
+    def save_output(self) -> Path | None:
+        """File ▸ Save output…: the preview's output as shown (at the session's strength), with its
+        model and settings inside the file; recorded in the History. Never over the input."""
+        comparison, image = self.preview.comparison, self.session.current_image
+        if comparison is None or image is None:
+            self.statusBar().showMessage(self.tr("Nothing to save yet: open an image and wait for its full-size result."), 10_000)
+            return None
+        model = self.session.model_path.stem if self.session.model_path else "output"
+        start = (self.session.output_folder or image.parent) / f"{image.stem}_{model}.png"
+        name, _ = QFileDialog.getSaveFileName(self, self.tr("Save output"), str(start),
+                                              self.tr("Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"))
+        if not name:
+            return None
+        path = Path(name)
+        if path.resolve() == image.resolve():
+            self.show_error(i18n.fill(self.tr("%1 is the input image: choose another name (inputs are never overwritten)."), path))
+            return None
+        try:
+            imaging.write_image(path, comparison.output, settings=self.recorder.current_settings())
+        except (TranslatorError, OSError, ValueError) as exc:
+            self.show_error(i18n.fill(self.tr("%1: cannot save the output (%2)"), path, exc))
+            return None
+        self.recorder.record_saved(image, path)
+        self.statusBar().showMessage(i18n.fill(self.tr("Saved %1"), path), 10_000)
+        return path
 
     def show_error(self, message: str) -> None:
         log.error("%s", message)

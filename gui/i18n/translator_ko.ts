@@ -272,8 +272,8 @@
         <translation>미세 조정</translation>
     </message>
     <message>
-        <source>Saved sketch</source>
-        <translation>저장한 스케치</translation>
+        <source>Saved picture</source>
+        <translation>저장한 그림</translation>
     </message>
     <message>
         <source>running</source>
@@ -323,8 +323,8 @@
         <translation>%1단계</translation>
     </message>
     <message>
-        <source>A saved sketch is not a job to run again; drop its result on the window to restore its settings.</source>
-        <translation>저장한 스케치는 다시 실행할 작업이 아닙니다. 결과 이미지를 창에 끌어다 놓으면 설정을 되살립니다.</translation>
+        <source>A saved picture is not a job to run again; drop it on the window to restore its settings.</source>
+        <translation>저장한 그림은 다시 실행할 작업이 아닙니다. 그림을 창에 끌어다 놓으면 설정을 되살립니다.</translation>
     </message>
     <message>
         <source>There is no Batch tab to run it in.</source>
@@ -542,6 +542,10 @@
         <translation>일괄 처리 실행</translation>
     </message>
     <message>
+        <source>Save output…</source>
+        <translation>결과 저장…</translation>
+    </message>
+    <message>
         <source>Quit</source>
         <translation>끝내기</translation>
     </message>
@@ -588,6 +592,30 @@
     <message>
         <source>%1: cannot save the trained model (%2)</source>
         <translation>%1: 학습한 모델을 저장할 수 없습니다 (%2)</translation>
+    </message>
+    <message>
+        <source>Nothing to save yet: open an image and wait for its full-size result.</source>
+        <translation>아직 저장할 것이 없습니다. 이미지를 열고 원래 크기 결과가 나올 때까지 기다리세요.</translation>
+    </message>
+    <message>
+        <source>Save output</source>
+        <translation>결과 저장</translation>
+    </message>
+    <message>
+        <source>Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)</source>
+        <translation>이미지 (*.png *.jpg *.jpeg *.webp *.tif *.tiff)</translation>
+    </message>
+    <message>
+        <source>%1 is the input image: choose another name (inputs are never overwritten).</source>
+        <translation>%1은(는) 입력 이미지입니다. 다른 이름을 고르세요 (입력은 덮어쓰지 않습니다).</translation>
+    </message>
+    <message>
+        <source>%1: cannot save the output (%2)</source>
+        <translation>%1: 결과를 저장할 수 없습니다 (%2)</translation>
+    </message>
+    <message>
+        <source>Saved %1</source>
+        <translation>%1 저장됨</translation>
     </message>
 </context>
 <context>

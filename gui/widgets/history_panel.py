@@ -85,7 +85,7 @@ class HistoryPanel(QWidget):
         self.refresh()
 
     def kind_name(self, kind: EntryKind) -> str:
-        return {"batch": self.tr("Batch"), "finetune": self.tr("Fine-tune"), "preview-save": self.tr("Saved sketch")}[kind]
+        return {"batch": self.tr("Batch"), "finetune": self.tr("Fine-tune"), "preview-save": self.tr("Saved picture")}[kind]
 
     def status_name(self, status: str) -> str:
         return {"running": self.tr("running"), "done": self.tr("done"), "cancelled": self.tr("cancelled"),

@@ -1,9 +1,7 @@
 """The history of runs in the app: the recorder (gui.history) records a real batch run and a real
 fine-tuning run, the History panel lists and filters them, opens the output folder and runs an
-entry again; an image carrying settings restores its model and settings into the session.
-
-`test_wired_…` tests need the main window to create the History, the recorder and the History
-tab (/tmp/hist-gui.patch); they fail until it is applied.
+entry again; an image carrying settings restores its model and settings into the session; the
+main window's History tab, its drop handling and File ▸ Save output….
 """
 from __future__ import annotations
 
@@ -13,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QDropEvent
+from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from gui.history import HistoryRecorder
+from gui.main_window import MainWindow
 from gui.session import Session
 from gui.widgets.batch_panel import BatchPanel
 from gui.widgets.history_panel import HistoryPanel
@@ -27,7 +27,7 @@ from translator.history import History
 from translator.inference import InferenceOptions
 from translator.model_cache import ModelCache
 from translator.paths import user_data_dir, user_models_dir
-from translator.provenance import Provenance, model_sha256
+from translator.provenance import Provenance, model_sha256, read_settings
 
 
 @pytest.fixture(autouse=True)
@@ -244,13 +244,9 @@ def test_a_damaged_history_is_moved_aside_and_said(qtbot: QtBot) -> None:
         a.history.close()
 
 
-def test_wired_the_window_has_a_history_tab_that_records_its_batch(qtbot: QtBot, window: object, pairs: Path,
-                                                                  tmp_path: Path) -> None:
-    """Needs /tmp/hist-gui.patch: the main window's History, recorder and History tab."""
-    from gui.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
-    panel = window.history_panel  # type: ignore[attr-defined]
+def test_the_window_has_a_history_tab_that_records_its_batch(qtbot: QtBot, window: MainWindow, pairs: Path,
+                                                             tmp_path: Path) -> None:
+    panel = window.history_panel
     assert isinstance(panel, HistoryPanel)
     assert "History" in [window.tabs.tabText(i) for i in range(window.tabs.count())]
     window.session.set_model(user_models_dir() / "tiny-p2p.safetensors")
@@ -260,19 +256,11 @@ def test_wired_the_window_has_a_history_tab_that_records_its_batch(qtbot: QtBot,
         window.run_batch()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=5000)
     out = sorted((tmp_path / "out").iterdir())
-    from translator.provenance import read_settings
     assert out and all(read_settings(p) is not None for p in out)  # the batch writes its settings into each output
 
 
-def test_wired_dropping_an_image_with_settings_restores_them(qtbot: QtBot, window: object, tiny_pix2pix: Path,
-                                                             tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
-    """Needs /tmp/hist-gui.patch: the window's drop handling asks the recorder first."""
-    from PySide6.QtCore import QMimeData, QPointF
-    from PySide6.QtGui import QDropEvent
-
-    from gui.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
+def test_dropping_an_image_with_settings_restores_them(qtbot: QtBot, window: MainWindow, tiny_pix2pix: Path,
+                                                       tmp_path: Path, photos: dict[str, np.ndarray]) -> None:
     made = _made_with(tmp_path / "shots" / "made.png", photos["coffee"][::8, ::8], tiny_pix2pix, seed=9)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(made))])
@@ -297,3 +285,37 @@ def test_an_unwritable_data_folder_keeps_the_history_in_memory_and_says_so(tmp_p
     finally:
         h.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_save_output_writes_what_the_preview_shows_with_its_settings_and_records_it(
+        qtbot: QtBot, window: MainWindow, pairs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window.picker.select(user_models_dir() / "tiny-p2p.safetensors")
+    window.session.set_strength(0.6)
+    window.open_folder(pairs, pairs / "coffee.png")
+    qtbot.waitUntil(lambda: window.preview.comparison is not None and not window.preview_jobs.is_busy(), timeout=30000)
+    shown = window.preview.comparison
+    assert shown is not None
+    asked: list[str] = []
+
+    def save_as(_parent: object, _title: str, start: str, _filters: str) -> tuple[str, str]:
+        asked.append(start)
+        return str(tmp_path / "saved" / "coffee-night.png"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    (tmp_path / "saved").mkdir()
+    saved = window.save_output()
+    assert saved == tmp_path / "saved" / "coffee-night.png"
+    out = window.session.output_folder
+    assert out is not None and asked == [str(out / "coffee_tiny-p2p.png")]  # in the output folder, named after both
+    np.testing.assert_array_equal(imaging.read_image(saved).rgb, shown.output)  # at 60 %, as shown
+    settings = read_settings(saved)
+    assert settings is not None and settings.strength == 0.6 and settings.model == "tiny-p2p"
+    entries = window.history.entries(kind="preview-save")
+    assert [(e.inputs, e.output, e.settings["strength"]) for e in entries] == [((pairs / "coffee.png",), saved, 0.6)]
+
+    before = (pairs / "coffee.png").read_bytes()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a: (str(pairs / "coffee.png"), ""))
+    errors: list[str] = []
+    monkeypatch.setattr(window, "show_error", errors.append)
+    assert window.save_output() is None
+    assert (pairs / "coffee.png").read_bytes() == before and "is the input image" in errors[0]
