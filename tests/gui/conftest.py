@@ -83,6 +83,14 @@ def window(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
 
 
 @pytest.fixture()
+def chosen_window(window: MainWindow) -> MainWindow:
+    """`window` at 1400×900 with its tiny pix2pix model chosen in the picker."""
+    window.resize(1400, 900)
+    window.picker.select(user_models_dir() / "tiny-p2p.safetensors")
+    return window
+
+
+@pytest.fixture()
 def pairs(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
     """data/A (inputs) and data/B (targets: the negatives) with the same names: real photos, 96×72."""
     for side in ("A", "B"):

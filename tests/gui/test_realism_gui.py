@@ -3,36 +3,25 @@ target folder; without the feature network it says how to install it and the bat
 the Fine-tune tab draws the held-out KID curve of a real run. Real window, real models, photos."""
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
 from gui.widgets.train_panel import TrainPanel
 from translator.jobs import run_job
-from translator.paths import user_models_dir
 from translator.realism import FEATURES_EXTRA_HINT, FeatureNet, compare_folders
 
 TIMEOUT = 120_000
 
 
 @pytest.fixture()
-def w(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
-    folder = user_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    win.picker.select(folder / "tiny-p2p.safetensors")
-    return win
+def w(chosen_window: MainWindow) -> MainWindow:
+    return chosen_window
 
 
 def _batch(qtbot: QtBot, w: MainWindow, folder: Path, out: Path) -> None:

@@ -3,7 +3,6 @@ moving it re-blends what was already translated (the generator does not run agai
 real slider, real models and photos."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +18,13 @@ from translator.blend import blend
 from translator.inference import load_translator, plan_outputs, translate_array, translate_files
 from translator.jobs import run_job
 from translator.metrics import psnr
-from translator.paths import user_models_dir
 
 TIMEOUT = 60_000
 
 
 @pytest.fixture()
-def w(qtbot: QtBot, tiny_pix2pix: Path, tmp_path: Path) -> MainWindow:
-    folder = user_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_pix2pix, folder / "tiny-p2p.safetensors")
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    win.picker.select(folder / "tiny-p2p.safetensors")
-    return win
+def w(chosen_window: MainWindow) -> MainWindow:
+    return chosen_window
 
 
 def settle(qtbot: QtBot, w: MainWindow) -> None:
