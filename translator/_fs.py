@@ -27,6 +27,7 @@ import socket
 import stat
 import time
 from collections.abc import Iterator
+from typing import IO
 from pathlib import Path
 
 from translator.errors import OutputError, TranslatorError
@@ -258,3 +259,11 @@ def _escape(m: re.Match[str]) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
         return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def sha256_of(f: IO[bytes]) -> str:
+    """The sha256 of what is left to read in `f`, read a MiB at a time (model files are large)."""
+    h = hashlib.sha256()
+    for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+    return h.hexdigest()

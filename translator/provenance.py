@@ -22,7 +22,6 @@ maker keeps files.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import logging
@@ -43,7 +42,7 @@ from xml.sax.saxutils import escape, unescape
 from PIL import Image
 
 from translator import __version__
-from translator._fs import open_regular
+from translator._fs import open_regular, sha256_of
 from translator.choices import DEVICES, DIRECTIONS, FORMAT_SUFFIXES, MODES, PRECISIONS, TILE_STATS, Direction, parse_tile
 from translator.errors import TranslatorError
 from translator.paths import model_search_dirs
@@ -283,16 +282,14 @@ def model_sha256(path: Path) -> str | None:
         with _HASHES_LOCK:
             if key in _HASHES:
                 return _HASHES[key]
-        h = hashlib.sha256()
         with os.fdopen(open_regular(Path(path), "a model file", TranslatorError), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+            digest = sha256_of(f)
     except (OSError, TranslatorError) as exc:
         log.warning("%s: cannot hash the model file (%s)", path, exc)
         return None
     with _HASHES_LOCK:
-        _HASHES[key] = h.hexdigest()
-    return h.hexdigest()
+        _HASHES[key] = digest
+    return digest
 
 
 def known_model_sha256(path: Path) -> str | None:

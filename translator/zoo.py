@@ -41,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
-import hashlib
 import http.client
 import json
 import logging
@@ -60,7 +59,7 @@ from typing import Any
 import torch
 
 from translator import __version__
-from translator._fs import write_bytes_atomic
+from translator._fs import sha256_of, write_bytes_atomic
 from translator.checkpoint import MODEL_SUFFIX, Kind, read_card
 from translator.errors import CheckpointError, TranslatorError
 from translator.jobs import CancelToken, Progress, rate_eta
@@ -641,11 +640,8 @@ def _check_checkpoint_bytes(path: Path, content_type: str, label: str, url: str)
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return sha256_of(f)
 
 
 def _record_checksum(entry: ZooEntry, digest: str, size: int, models_dir: Path | None) -> str | None:
