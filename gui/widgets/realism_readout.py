@@ -29,7 +29,6 @@ Outputs = Callable[[], Sequence[Path]]
 class RealismReadout(QWidget):
     """One line under the batch's results: "KID 0.012 ± 0.003 · FID 48.1 against 50 targets"."""
 
-    measured = Signal(object)  # DistributionScores, once a measurement succeeds
     ended = Signal()  # after every measurement that started, however it ended
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -101,7 +100,6 @@ class RealismReadout(QWidget):
         if scores.skipped:
             text += "\n" + fill(self.tr("left out: %1"), "; ".join(scores.skipped))
         self.text.setText(text)
-        self.measured.emit(scores)
 
     def _failed(self, message: str) -> None:
         self.text.setText(fill(self.tr("KID/FID could not be measured: %1"), message))
